@@ -1,0 +1,48 @@
+"""partpoint: part-level point grounding for any open-source MLLM, backbone frozen.
+
+Pipeline: backbones (capture Q/K/V) -> heads (localization-head selection) -> pointer (Q-Synth,
+A2P decoder) -> losses (patch BCE, asymmetric SDF) -> data -> train / evaluate -> cli.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    BackboneError,
+    CaptureError,
+    CheckpointError,
+    DataError,
+    ImageError,
+    InstructionError,
+    LayerError,
+    PartPointError,
+)
+from .images import check_instruction, load_image
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackboneError",
+    "CaptureError",
+    "CheckpointError",
+    "DataError",
+    "ImageError",
+    "InstructionError",
+    "LayerError",
+    "PartPointError",
+    "check_instruction",
+    "load_backbone",
+    "load_image",
+]
+
+
+def __getattr__(name: str):
+    # Lazy: importing partpoint must not import torch/transformers.
+    if name == "load_backbone":
+        from .backbones import load_backbone
+
+        return load_backbone
+    if name == "PartPointer":
+        from .pointer import PartPointer
+
+        return PartPointer
+    raise AttributeError(f"module 'partpoint' has no attribute {name!r}")

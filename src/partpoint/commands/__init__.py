@@ -1,0 +1,1 @@
+"""Sub-commands of the ``partpoint`` CLI, one module each (discovered automatically)."""

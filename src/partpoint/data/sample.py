@@ -1,0 +1,171 @@
+"""The one sample type every dataset format loads into, and the lazy dataset that yields it.
+
+A loader parses its JSON once into :class:`Record` objects (paths, text, an undecoded mask
+source); :class:`PartDataset` turns a record into a :class:`Sample` only when it is indexed, so
+opening a dataset never decodes an image or a mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, overload
+
+import numpy as np
+from PIL import Image
+
+from ..errors import DataError
+from ..images import load_image
+
+
+@dataclass
+class Sample:
+    """One (image, instruction, part mask) triple.
+
+    image: RGB PIL image, upright (EXIF applied), ``W x H``.
+    mask: ``(H, W)`` bool, True inside the part; same size as ``image``.
+    category: ``"object:part"`` (PointArena: its task category, e.g. ``"spatial"``).
+    meta: ``source`` (format name), ``key`` (stable unique id), ``image_path``, and where known
+        ``kind`` ("direct"/"reason"), ``instruction_index``, ``split``, ``scene``.
+    """
+
+    image: Image.Image
+    instruction: str
+    mask: np.ndarray
+    object: str
+    part: str
+    category: str
+    meta: dict
+
+
+class MaskSource(Protocol):
+    """Where a record's mask comes from; decoded only by :meth:`load`."""
+
+    def load(self) -> np.ndarray:
+        """Return the ``(H, W)`` bool mask; raise :class:`DataError` when it cannot be read."""
+        ...
+
+    def describe(self) -> str:
+        """A short human name for error messages (a file path, an annotation id)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class Record:
+    """Everything about one sample except its pixels.
+
+    image_paths: candidate paths, the first that exists is used (formats whose layout varies).
+    origin: where the record was read from, for error messages (e.g. ``"data_test.json entry 12"``).
+    """
+
+    key: str
+    image_paths: tuple[Path, ...]
+    instruction: str
+    mask: MaskSource
+    object: str
+    part: str
+    category: str
+    origin: str
+    meta: dict = field(default_factory=dict)
+
+
+def _resolve_image(record: Record) -> Path:
+    for path in record.image_paths:
+        if path.is_file():
+            return path
+    tried = " or ".join(str(p) for p in record.image_paths)
+    raise DataError(f"image file not found: {tried} ({record.origin}); restore the image or fix its path in the JSON")
+
+
+def load_record(record: Record, *, source: str) -> Sample:
+    """Decode a record's image and mask into a :class:`Sample`, checking they agree."""
+    image_path = _resolve_image(record)
+    image = load_image(image_path)
+    mask = record.mask.load()
+    if mask.shape != (image.height, image.width):
+        mh, mw = mask.shape
+        raise DataError(
+            f"mask {record.mask.describe()} is {mw}x{mh} but image {image_path} is {image.width}x{image.height} "
+            f"({record.origin}); re-export the mask at the image size"
+        )
+    if not mask.any():
+        raise DataError(
+            f"mask {record.mask.describe()} is empty ({record.origin}); fix the annotation or drop the record"
+        )
+    meta = {"source": source, "key": record.key, "image_path": str(image_path), **record.meta}
+    return Sample(
+        image=image,
+        instruction=record.instruction,
+        mask=mask,
+        object=record.object,
+        part=record.part,
+        category=record.category,
+        meta=meta,
+    )
+
+
+class PartDataset(Sequence[Sample]):
+    """A lazily loaded sequence of :class:`Sample`.
+
+    ``ds[i]`` reads the image and mask of record ``i``; ``ds.key(i)``, ``ds.categories`` and
+    ``len(ds)`` never touch pixels. ``ds[a:b]`` and ``ds.subset(indices)`` return datasets that
+    share the records.
+    """
+
+    def __init__(self, records: Sequence[Record], *, name: str, source: str) -> None:
+        self.records: tuple[Record, ...] = tuple(records)
+        self.name = name
+        self.source = source
+        seen: set[str] = set()
+        for record in self.records:
+            if record.key in seen:
+                raise DataError(
+                    f"dataset {name} has duplicate sample key {record.key!r}; every record needs a distinct key"
+                )
+            seen.add(record.key)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @overload
+    def __getitem__(self, index: int) -> Sample: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> PartDataset: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.subset(range(len(self))[index])
+        return load_record(self.records[self._check_index(index)], source=self.source)
+
+    def __iter__(self) -> Iterator[Sample]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def _check_index(self, index: int) -> int:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"sample index {index} out of range for dataset {self.name} of {n} samples")
+        return index % n
+
+    def key(self, index: int) -> str:
+        """Stable unique id of sample ``index`` (no pixel loading); the feature cache keys on it."""
+        return self.records[self._check_index(index)].key
+
+    @property
+    def keys(self) -> list[str]:
+        return [r.key for r in self.records]
+
+    @property
+    def categories(self) -> list[str]:
+        """Sorted distinct category names (no pixel loading)."""
+        return sorted({r.category for r in self.records})
+
+    def subset(self, indices: Sequence[int] | range) -> PartDataset:
+        """A dataset of the records at ``indices`` (in that order), same name and source."""
+        picked = [self.records[self._check_index(int(i))] for i in indices]
+        return PartDataset(picked, name=self.name, source=self.source)
+
+    def __repr__(self) -> str:
+        return f"PartDataset(name={self.name!r}, source={self.source!r}, samples={len(self)})"

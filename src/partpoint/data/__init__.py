@@ -1,8 +1,23 @@
-"""Part-grounding datasets: one :class:`Sample` type and lazy :class:`PartDataset` for every format."""
+"""Part-grounding datasets: one :class:`Sample` type and a lazy :class:`PartDataset` for every format.
+
+``open_dataset(spec)`` opens any of them from one string (see :mod:`partpoint.data.registry`).
+"""
 
 from __future__ import annotations
 
-from .loaders import load_instructpart, parse_instructions
+from .loaders import load_carparts, load_instructpart, load_paco, load_pointarena, parse_instructions
+from .registry import FORMATS, open_dataset
 from .sample import PartDataset, Record, Sample
 
-__all__ = ["PartDataset", "Record", "Sample", "load_instructpart", "parse_instructions"]
+__all__ = [
+    "FORMATS",
+    "PartDataset",
+    "Record",
+    "Sample",
+    "load_carparts",
+    "load_instructpart",
+    "load_paco",
+    "load_pointarena",
+    "open_dataset",
+    "parse_instructions",
+]

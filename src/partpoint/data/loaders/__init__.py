@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from .carparts import load_carparts
 from .instructpart import load_instructpart, parse_instructions
+from .paco import load_paco
+from .pointarena import load_pointarena
 
-__all__ = ["load_instructpart", "parse_instructions"]
+__all__ = ["load_carparts", "load_instructpart", "load_paco", "load_pointarena", "parse_instructions"]

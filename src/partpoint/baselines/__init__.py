@@ -1,0 +1,35 @@
+"""Baselines: native attention pointing, text pointing (prompts + answer parsers), centre, random."""
+
+from __future__ import annotations
+
+from .attention import attention_map, attention_point
+from .text import (
+    ParsedPoint,
+    family_of,
+    parse_generic,
+    parse_molmo,
+    parse_point,
+    parse_qwen2,
+    parse_qwen2_5,
+    pointing_prompt,
+    text_point,
+    to_image_point,
+)
+from .trivial import centre_point, random_point
+
+__all__ = [
+    "ParsedPoint",
+    "attention_map",
+    "attention_point",
+    "centre_point",
+    "family_of",
+    "parse_generic",
+    "parse_molmo",
+    "parse_point",
+    "parse_qwen2",
+    "parse_qwen2_5",
+    "pointing_prompt",
+    "random_point",
+    "text_point",
+    "to_image_point",
+]

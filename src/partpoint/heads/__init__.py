@@ -1,0 +1,18 @@
+"""Localization-head selection (Kang et al., CVPR 2025): attention-mass elbow, spatial entropy, votes."""
+
+from __future__ import annotations
+
+from .criteria import HeadScores, elbow_threshold, score_heads, spatial_entropy, vote_heads
+from .selection import HeadSelection, aggregate_votes, sample_scores, select_heads
+
+__all__ = [
+    "HeadScores",
+    "HeadSelection",
+    "aggregate_votes",
+    "elbow_threshold",
+    "sample_scores",
+    "score_heads",
+    "select_heads",
+    "spatial_entropy",
+    "vote_heads",
+]

@@ -1,0 +1,166 @@
+"""Localization-head selection over a dataset: every sample votes for its best heads, top-k by votes."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import LayerError
+from .criteria import HeadScores, score_heads, vote_heads
+
+
+@dataclass
+class HeadSelection:
+    """Selected ``heads`` as ``(layer, head)`` pairs, best first; ``votes`` counts every head that got a
+    vote; ``mean_entropy`` is each selected head's mean finite spatial entropy over the samples."""
+
+    heads: list[tuple[int, int]]
+    votes: dict[tuple[int, int], int] = field(default_factory=dict)
+    mean_entropy: dict[tuple[int, int], float] = field(default_factory=dict)
+    n_samples: int = 0
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def layer(self) -> int:
+        """The deepest selected layer (the backbone must run up to it)."""
+        return max(layer for layer, _ in self.heads)
+
+    @property
+    def layers(self) -> list[int]:
+        return sorted({layer for layer, _ in self.heads})
+
+    def to_json(self) -> str:
+        def pairs(table: dict) -> list:
+            return [[layer, head, value] for (layer, head), value in sorted(table.items())]
+
+        return json.dumps(
+            {
+                "heads": [list(pair) for pair in self.heads],
+                "votes": pairs(self.votes),
+                "mean_entropy": pairs(self.mean_entropy),
+                "n_samples": self.n_samples,
+                "settings": self.settings,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> HeadSelection:
+        raw = json.loads(text)
+        return cls(
+            heads=[(int(layer), int(head)) for layer, head in raw["heads"]],
+            votes={(int(layer), int(head)): int(v) for layer, head, v in raw.get("votes", [])},
+            mean_entropy={
+                (int(layer), int(head)): float(v) for layer, head, v in raw.get("mean_entropy", [])
+            },
+            n_samples=int(raw.get("n_samples", 0)),
+            settings=dict(raw.get("settings", {})),
+        )
+
+
+def _numpy(tensor) -> np.ndarray:
+    if hasattr(tensor, "detach"):
+        tensor = tensor.detach().float().cpu().numpy()
+    return np.asarray(tensor, dtype=np.float64)
+
+
+def sample_scores(features, layers: list[int], **criteria) -> HeadScores:
+    """Score the heads of ``layers`` on one encoded sample (``Features``)."""
+    maps = np.stack([_numpy(features.layers[layer].attn_last) for layer in layers])  # (n_layers, H, P)
+    mass = np.stack([_numpy(features.layers[layer].attn_last_mass) for layer in layers])  # (n_layers, H)
+    return score_heads(maps, mass, layers, tuple(features.grid), **criteria)
+
+
+def aggregate_votes(
+    all_scores: list[HeadScores], *, k: int, min_layer: int = 2
+) -> tuple[list[tuple[int, int]], Counter, dict]:
+    """Top-``k`` heads over samples: by votes, then lower mean entropy, then deeper layer.
+
+    Heads with no vote (in layers ``>= min_layer``) only fill the list when fewer than ``k`` got votes.
+    """
+    votes: Counter = Counter()
+    for scores in all_scores:
+        votes.update(vote_heads(scores, k=k, min_layer=min_layer))
+    stacked = np.stack([s.entropy for s in all_scores])  # (S, n_layers, H)
+    finite = np.isfinite(stacked)
+    mean_entropy = np.where(finite, stacked, 0.0).sum(0) / np.maximum(finite.sum(0), 1)
+    mean_entropy[finite.sum(0) == 0] = np.inf
+    layers = all_scores[0].layers
+    candidates = [
+        (layer, head)
+        for row, layer in enumerate(layers)
+        if layer >= min_layer
+        for head in range(stacked.shape[-1])
+    ]
+    entropy_of = {
+        (layer, head): float(mean_entropy[row, head])
+        for row, layer in enumerate(layers)
+        for head in range(stacked.shape[-1])
+    }
+    candidates.sort(key=lambda pair: (-votes[pair], entropy_of[pair], -pair[0], pair[1]))
+    heads = candidates[:k]
+    return heads, votes, {pair: entropy_of[pair] for pair in heads}
+
+
+def select_heads(
+    backbone,
+    dataset,
+    *,
+    k: int = 5,
+    n_samples: int = 32,
+    layers: list[int] | None = None,
+    min_layer: int = 2,
+    mean_factor: float = 1.0,
+    weighting: str = "size",
+    seed: int = 0,
+    progress: bool = True,
+) -> HeadSelection:
+    """Select ``k`` localization heads of ``backbone`` on up to ``n_samples`` samples of ``dataset``.
+
+    Args:
+        backbone: has ``num_layers`` and ``encode(image, text, layers=[...]) -> Features`` whose layers
+            give ``attn_last (H, P)`` and ``attn_last_mass (H,)``.
+        dataset: ``len(dataset)`` and ``dataset[i]`` with ``.image`` and ``.instruction``.
+        layers: layers to consider; ``None`` = all, with layers ``< min_layer`` excluded. Explicit
+            layers (e.g. ``[l]`` to pick every head from one layer) are all eligible.
+        seed: picks which samples are used when the dataset is larger than ``n_samples``.
+    """
+    num_layers = int(backbone.num_layers)
+    if layers is None:
+        layers, eligible_from = list(range(num_layers)), min_layer
+    else:
+        layers, eligible_from = sorted({int(layer) for layer in layers}), 0
+        bad = [layer for layer in layers if not 0 <= layer < num_layers]
+        if bad or not layers:
+            raise LayerError(
+                f"layers {bad or layers} are outside the backbone's 0..{num_layers - 1}; pick valid layers"
+            )
+    if max(layers) < eligible_from:
+        raise LayerError(f"no layer >= {eligible_from} to select from; the backbone has {num_layers} layers")
+    if len(dataset) == 0:
+        raise ValueError("head selection needs a non-empty dataset")
+    count = min(n_samples, len(dataset))
+    indices = sorted(np.random.default_rng(seed).choice(len(dataset), size=count, replace=False).tolist())
+
+    from tqdm.auto import tqdm
+
+    all_scores = []
+    for index in tqdm(indices, desc="selecting heads", disable=not progress):
+        sample = dataset[index]
+        features = backbone.encode(sample.image, sample.instruction, layers=layers)
+        all_scores.append(sample_scores(features, layers, mean_factor=mean_factor, weighting=weighting))
+    heads, votes, entropy = aggregate_votes(all_scores, k=k, min_layer=eligible_from)
+    settings = {
+        "k": k,
+        "layers": layers,
+        "min_layer": eligible_from,
+        "mean_factor": mean_factor,
+        "weighting": weighting,
+        "seed": seed,
+    }
+    return HeadSelection(
+        heads=heads, votes=dict(votes), mean_entropy=entropy, n_samples=count, settings=settings
+    )

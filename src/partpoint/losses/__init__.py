@@ -1,0 +1,18 @@
+"""Training losses of the pointer: patch-wise BCE on the synthesized attention logits and the
+asymmetric SDF penalty on the A2P heatmap (``L = L_bce + lambda * L_sdf``)."""
+
+from __future__ import annotations
+
+from .bce import patch_bce
+from .sdf import sdf_loss, sdf_penalty, signed_distance
+from .total import LossTerms, inside_mass_loss, pointer_loss
+
+__all__ = [
+    "LossTerms",
+    "inside_mass_loss",
+    "patch_bce",
+    "pointer_loss",
+    "sdf_loss",
+    "sdf_penalty",
+    "signed_distance",
+]

@@ -1,0 +1,73 @@
+"""Per-head tensors from backbone ``Features`` and batching them (shared with the feature cache)."""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+
+from ..errors import LayerError
+
+
+def gather_heads(features, heads: list[tuple[int, int]]) -> dict:
+    """The selected heads' tensors of one image + instruction.
+
+    Args:
+        features: a backbone ``Features`` (``.layers[l].q_text (L, H, d)``, ``.k_image (P, H, d)``,
+            ``.v_image (P, H, d)``, ``.grid``).
+        heads: ``[(layer, head), ...]``, length ``k``.
+
+    Returns:
+        ``{"q_text": (k, L, d), "text_mask": (L,) bool, "k_image": (k, P, d), "v_image": (k, P, d),
+        "grid": (P_h, P_w)}`` float32 on CPU.
+    """
+    per_head = {"q_text": [], "k_image": [], "v_image": []}
+    for layer, head in heads:
+        if layer not in features.layers:
+            raise LayerError(
+                f"layer {layer} was not captured; encode with layers={sorted({h[0] for h in heads})}"
+            )
+        lf = features.layers[layer]
+        if not 0 <= head < lf.q_text.shape[1]:
+            raise LayerError(
+                f"head {head} outside layer {layer} (it has {lf.q_text.shape[1]}); re-run head selection"
+            )
+        for name in per_head:
+            per_head[name].append(torch.as_tensor(getattr(lf, name))[:, head].float().cpu())  # (L|P, d)
+    out = {name: torch.stack(tensors) for name, tensors in per_head.items()}  # (k, L|P, d)
+    out["text_mask"] = torch.ones(out["q_text"].shape[1], dtype=torch.bool)
+    out["grid"] = tuple(int(g) for g in features.grid)
+    return out
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack gathered items into a batch; text is right-padded with zeros and masked.
+
+    All items must share one grid (bucket samples by grid for dynamic-resolution backbones).
+
+    Returns:
+        ``{"q_text": (B, k, L_max, d), "text_mask": (B, L_max), "k_image": (B, k, P, d),
+        "v_image": (B, k, P, d), "grid": (P_h, P_w)}`` plus any other keys stacked as tensors.
+    """
+    grids = {tuple(item["grid"]) for item in items}
+    if len(grids) != 1:
+        raise ValueError(f"a batch needs one grid, got {sorted(grids)}; bucket samples by grid")
+    max_len = max(item["q_text"].shape[1] for item in items)
+    q_text = torch.zeros(len(items), *items[0]["q_text"].shape[:1], max_len, items[0]["q_text"].shape[-1])
+    text_mask = torch.zeros(len(items), max_len, dtype=torch.bool)
+    for i, item in enumerate(items):
+        length = item["q_text"].shape[1]
+        q_text[i, :, :length] = item["q_text"]
+        text_mask[i, :length] = item["text_mask"]
+    batch = {"q_text": q_text, "text_mask": text_mask, "grid": grids.pop()}
+    for name in items[0]:
+        if name not in batch:
+            batch[name] = torch.stack([torch.as_tensor(item[name]) for item in items])
+    return batch
+
+
+def last_token_query(q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    """The final real prompt token's query per head: ``(B, k, L, d)`` + ``(B, L)`` -> ``(B, k, d)``."""
+    positions = torch.arange(text_mask.shape[1], device=text_mask.device)
+    last = (text_mask * positions).amax(dim=1)  # (B,) index of the last True
+    index = rearrange(last, "b -> b 1 1 1").expand(-1, q_text.shape[1], 1, q_text.shape[-1])
+    return q_text.gather(2, index).squeeze(2)  # (B, k, d)

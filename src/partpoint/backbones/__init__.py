@@ -1,0 +1,31 @@
+"""Backbones: load a frozen Hugging Face MLLM and capture its post-RoPE Q/K/V exactly.
+
+``load_backbone(name_or_dir)`` -> :class:`Backbone`; ``bb.encode(image, instruction, layers=[...])``
+-> :class:`Features` (see docs/DESIGN.md for the contract and coordinate conventions).
+"""
+
+from __future__ import annotations
+
+from .backbone import Backbone, Generation, load_backbone
+from .build import BUILDABLE_ARCHS, build_tiny_backbone
+from .defaults import DEFAULT_BACKBONES
+from .features import Features, LayerFeatures
+from .geometry import GridGeometry
+from .tokenizer import BUILTIN_CORPUS, train_bpe
+
+SUPPORTED_ARCHS = ("llava", "qwen2_5_vl", "qwen2_vl", "paligemma")
+
+__all__ = [
+    "BUILDABLE_ARCHS",
+    "BUILTIN_CORPUS",
+    "DEFAULT_BACKBONES",
+    "SUPPORTED_ARCHS",
+    "Backbone",
+    "Features",
+    "Generation",
+    "GridGeometry",
+    "LayerFeatures",
+    "build_tiny_backbone",
+    "load_backbone",
+    "train_bpe",
+]

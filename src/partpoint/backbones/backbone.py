@@ -1,0 +1,182 @@
+"""``Backbone``: a frozen Hugging Face MLLM whose language-model attention is captured exactly.
+
+``encode`` runs one forward pass with the capture attention (capture.py) and stops right after the
+deepest requested layer; the tensors are exactly those of a full forward (nothing after them runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from einops import rearrange, repeat
+
+from ..errors import BackboneError, CaptureError, LayerError
+from ..images import ImageLike, check_instruction, load_image
+from .adapter import adapter_for, check_model_dir
+from .capture import Recorder, recording, register
+from .features import Features, LayerFeatures
+
+_VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torch_dtype", "_attn_implementation",
+                         "_attn_implementation_internal", "_commit_hash", "use_cache", "architectures"}
+
+
+class Generation(NamedTuple):
+    """``bb.generate`` result: the decoded text and the geometry (``features.layers`` is empty)."""
+
+    text: str
+    features: Features
+
+
+class Backbone:
+    """A loaded MLLM + processor with its adapter. Build it with :func:`load_backbone`."""
+
+    def __init__(self, *, model, processor, adapter, name: str):
+        self.model = model
+        self.processor = processor
+        self.adapter = adapter
+        self.name = name
+        text = adapter.text_config(model)
+        self.arch: str = model.config.model_type
+        self.num_layers: int = text.num_hidden_layers
+        self.num_heads: int = text.num_attention_heads
+        self.num_kv_heads: int = getattr(text, "num_key_value_heads", None) or self.num_heads
+        self.head_dim: int = getattr(text, "head_dim", None) or text.hidden_size // self.num_heads
+        self.image_token_id: int = adapter.image_token_id(model, processor)
+
+    def __repr__(self) -> str:
+        return (f"Backbone(name={self.name!r}, arch={self.arch!r}, layers={self.num_layers}, heads={self.num_heads}, "
+                f"head_dim={self.head_dim})")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """16-hex-digit hash of the config (minus volatile keys) and a strided sample of every weight.
+
+        Weight samples are hashed after rounding to bfloat16, so fp32/bf16 loads of one checkpoint agree.
+        """
+        digest = hashlib.sha256()
+        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _VOLATILE_CONFIG_KEYS}
+        for sub in ("text_config", "vision_config"):
+            if isinstance(config.get(sub), dict):
+                config[sub] = {k: v for k, v in config[sub].items() if k not in _VOLATILE_CONFIG_KEYS}
+        digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+        for name, tensor in sorted(self.model.state_dict().items()):
+            flat = tensor.detach().reshape(-1)
+            sample = flat[:: max(1, flat.numel() // 1024)].to("cpu", torch.bfloat16).view(torch.int16)
+            digest.update(f"{name}:{tuple(tensor.shape)}".encode())
+            digest.update(sample.numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def prompt(self, instruction: str) -> str:
+        """The exact prompt text ``encode`` feeds the processor for ``instruction``."""
+        return self.adapter.prompt(self.processor, check_instruction(instruction))
+
+    def _check_layers(self, layers: Sequence[int] | int) -> list[int]:
+        layers = [layers] if isinstance(layers, int) else list(layers)
+        if not layers:
+            raise LayerError(f"no layers requested; pass layers=[l, ...] with 0 <= l < {self.num_layers}")
+        for layer in layers:
+            if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < self.num_layers:
+                raise LayerError(
+                    f"layer {layer!r} is outside the model ({self.name} has layers 0..{self.num_layers - 1}); "
+                    "pass indices in that range"
+                )
+        return sorted(set(layers))
+
+    def _inputs(self, images, texts):
+        images = [load_image(im) for im in images]
+        prompts = [t if self.adapter.is_full_prompt(self.processor, t) else self.prompt(t)
+                   for t in (check_instruction(t) for t in texts)]
+        inputs = self.adapter.process(self.processor, images, prompts).to(self.device)
+        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        geometries = [self.adapter.geometry(self.processor, inputs, i, im) for i, im in enumerate(images)]
+        return images, inputs, geometries
+
+    def encode(self, image: ImageLike, instruction: str, *, layers: Sequence[int] | int) -> Features:
+        """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as is)."""
+        return self.encode_batch([image], [instruction], layers=layers)[0]
+
+    @torch.no_grad()
+    def encode_batch(self, images: Sequence[ImageLike], instructions: Sequence[str], *,
+                     layers: Sequence[int] | int, early_exit: bool = True) -> list[Features]:
+        """Capture ``layers`` for each (image, instruction) pair in one right-padded forward pass."""
+        if len(images) != len(instructions):
+            raise BackboneError(f"got {len(images)} images for {len(instructions)} instructions; pass one per image")
+        layers = self._check_layers(layers)
+        images, inputs, geometries = self._inputs(images, instructions)
+        ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
+        final = valid.long().cumsum(-1).argmax(-1)  # (B,) last real token (right padding)
+        recorder = Recorder(layers=frozenset(layers), final_positions=final, early_exit=early_exit)
+        with recording(recorder):
+            self.model(**inputs, use_cache=False)
+        missing = [layer for layer in layers if layer not in recorder.records]
+        if missing:
+            raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")
+        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b]) for b in range(len(images))]
+
+    def _features(self, b, ids, final, recorder, geometry, image) -> Features:
+        image_pos = (ids == self.image_token_id).nonzero().squeeze(-1)  # (P,)
+        p_h, p_w = geometry.grid
+        if image_pos.numel() != p_h * p_w:
+            raise CaptureError(f"{image_pos.numel()} image tokens for a {p_h}x{p_w} grid; this model's image layout is unsupported")
+        text_pos = torch.arange(int(image_pos[-1]) + 1, final + 1, device=ids.device)  # (L,)
+        n_rep = self.num_heads // self.num_kv_heads
+        layers = {}
+        for layer, rec in recorder.records.items():
+            query = rec.query[b][:, text_pos]  # (H, L, d)
+            key = repeat(rec.key[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
+            value = repeat(rec.value[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
+            row = rec.last_row[b][:, image_pos].float()  # (H, P)
+            mass = row.sum(-1)  # (H,)
+            layers[layer] = LayerFeatures(
+                q_text=rearrange(query, "h l d -> l h d"),
+                k_image=rearrange(key, "h p d -> p h d"),
+                v_image=rearrange(value, "h p d -> p h d"),
+                attn_last=row / mass.clamp_min(torch.finfo(row.dtype).tiny)[:, None],
+                attn_last_mass=mass,
+                scale=rec.scale,
+            )
+        tokens = self.processor.tokenizer.convert_ids_to_tokens(ids[text_pos].tolist())
+        return Features(layers=layers, geometry=geometry, image_size=image.size, text_tokens=tokens)
+
+    @torch.no_grad()
+    def generate(self, image: ImageLike, instruction_or_prompt: str, *, max_new_tokens: int = 32) -> Generation:
+        """Greedy decoding; returns the new text and the geometry to map model-input pixels back."""
+        images, inputs, geometries = self._inputs([image], [instruction_or_prompt])
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
+        new_tokens = out[0, inputs["input_ids"].shape[1]:]
+        text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True)
+        return Generation(text, Features(layers={}, geometry=geometries[0], image_size=images[0].size))
+
+
+def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) -> Backbone:
+    """Load a backbone: a known default name (``default-llava``...) or a ``save_pretrained`` directory."""
+    from . import adapters  # noqa: F401  (registers every architecture's adapter)
+    from .defaults import resolve
+
+    path = resolve(name_or_path)
+    check_model_dir(path)
+    try:
+        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError) as e:
+        raise BackboneError(f"{path / 'config.json'} is unreadable ({e}); re-save the model with save_pretrained") from None
+    if not model_type:
+        raise BackboneError(f"{path / 'config.json'} has no model_type, so it is not a transformers model config")
+    adapter = adapter_for(model_type)
+    register()
+    processor = adapter.load_processor(path)
+    model = adapter.load_model(path, device=device, dtype=dtype or torch.float32)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    name = str(name_or_path) if not Path(str(name_or_path)).exists() else path.name
+    return Backbone(model=model, processor=processor, adapter=adapter, name=name)

@@ -1,0 +1,231 @@
+"""Tiny random-weight backbones built from transformers' own config classes, saved like hub models.
+
+``build_tiny_backbone(arch, out_dir)`` writes a directory that ``load_backbone(out_dir)`` (and plain
+transformers ``from_pretrained``) can read: model weights + config, processor (image processor,
+tokenizer, chat template). Nothing is downloaded; the tokenizer is a byte-level BPE trained locally.
+The default project backbones are pretrained from these (``partpoint pretrain``), so every size is a
+keyword argument.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import BackboneError
+from .tokenizer import BUILTIN_CORPUS, train_bpe
+
+#: Architectures ``build_tiny_backbone`` can build.
+BUILDABLE_ARCHS = ("llava", "qwen2_5_vl", "qwen2_vl", "paligemma")
+
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}USER: {% else %}ASSISTANT: {% endif %}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "{% if message['role'] == 'user' %} {% else %}</s>{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+QWEN_SPECIAL_TOKENS = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+    "<|image_pad|>", "<|video_pad|>",
+)
+
+
+def build_tiny_backbone(
+    arch: str,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    image_size: int = 224,
+    patch_size: int = 14,
+    vision_hidden: int = 64,
+    vision_layers: int = 2,
+    vision_heads: int = 4,
+    text_hidden: int = 64,
+    text_layers: int = 4,
+    text_heads: int = 4,
+    text_kv_heads: int | None = 2,
+    head_dim: int | None = None,
+    vocab_size: int = 512,
+    tokenizer=None,
+    corpus=BUILTIN_CORPUS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+) -> Path:
+    """Build a random-weight ``arch`` model + processor and save both under ``out_dir``.
+
+    ``image_size``/``patch_size`` fix the input geometry: LLaVA resizes the shortest edge to
+    ``image_size`` and centre-crops a square (grid ``image_size // patch_size``); PaliGemma resizes to
+    a square; Qwen keeps the aspect ratio with ``min_pixels..max_pixels`` (default about
+    ``image_size**2``) and merges 2x2 patches. ``text_kv_heads < text_heads`` gives grouped-query
+    attention. ``tokenizer`` (a ``PreTrainedTokenizerFast``) replaces the BPE trained on ``corpus``;
+    it must already contain the architecture's special tokens. Returns ``Path(out_dir)``.
+    """
+    import torch
+
+    if arch not in BUILDABLE_ARCHS:
+        raise BackboneError(f"cannot build arch {arch!r}; choose one of {', '.join(BUILDABLE_ARCHS)}")
+    if image_size % patch_size:
+        raise BackboneError(f"image_size {image_size} is not a multiple of patch_size {patch_size}; fix one of them")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    sizes = dict(
+        image_size=image_size, patch_size=patch_size, vision_hidden=vision_hidden, vision_layers=vision_layers,
+        vision_heads=vision_heads, text_hidden=text_hidden, text_layers=text_layers, text_heads=text_heads,
+        text_kv_heads=text_kv_heads or text_heads, head_dim=head_dim or text_hidden // text_heads,
+        vocab_size=vocab_size, corpus=corpus, tokenizer=tokenizer,
+    )
+    if arch == "llava":
+        model, processor = _build_llava(**sizes)
+    elif arch == "paligemma":
+        model, processor = _build_paligemma(**sizes)
+    else:
+        pixels = (min_pixels or (image_size // 2) ** 2, max_pixels or image_size**2)
+        model, processor = _build_qwen(arch, pixels=pixels, **sizes)
+    model.eval()
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def _tokenizer(tokenizer, corpus, vocab_size, specials, bos, eos, pad):
+    if tokenizer is not None:
+        missing = [t for t in specials if t not in tokenizer.get_vocab()]
+        if missing:
+            raise BackboneError(f"tokenizer lacks special tokens {missing}; add them or pass tokenizer=None")
+        return tokenizer
+    return train_bpe(corpus, vocab_size=vocab_size, special_tokens=specials, bos_token=bos, eos_token=eos,
+                     pad_token=pad)
+
+
+def _ids(tok, bos=True):
+    return dict(
+        bos_token_id=tok.bos_token_id if bos else None, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id
+    )
+
+
+def _build_llava(*, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden, text_layers,
+                 text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer):
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+
+    tok = _tokenizer(tokenizer, corpus, vocab_size, ["<pad>", "<s>", "</s>", "<image>"], "<s>", "</s>", "<pad>")
+    vision = CLIPVisionConfig(
+        hidden_size=vision_hidden, intermediate_size=4 * vision_hidden, num_hidden_layers=vision_layers,
+        num_attention_heads=vision_heads, image_size=image_size, patch_size=patch_size, projection_dim=vision_hidden,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=4 * text_hidden, num_hidden_layers=text_layers,
+        num_attention_heads=text_heads, num_key_value_heads=text_kv_heads, head_dim=head_dim,
+        max_position_embeddings=4096, **_ids(tok),
+    )
+    grid = image_size // patch_size
+    config = LlavaConfig(
+        vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
+        image_seq_length=grid * grid, vision_feature_select_strategy="default", vision_feature_layer=-1,
+    )
+    image_processor = LlavaImageProcessorPil(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor, tokenizer=tok, patch_size=patch_size, num_additional_image_tokens=1,
+        vision_feature_select_strategy="default", chat_template=LLAVA_CHAT_TEMPLATE,
+    )
+    return LlavaForConditionalGeneration(config), processor
+
+
+def _build_paligemma(*, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden, text_layers,
+                     text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer):
+    from transformers import (
+        GemmaConfig,
+        PaliGemmaConfig,
+        PaliGemmaForConditionalGeneration,
+        PaliGemmaProcessor,
+    )
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    tok = _tokenizer(tokenizer, corpus, vocab_size, ["<pad>", "<bos>", "<eos>", "<image>"], "<bos>", "<eos>", "<pad>")
+    image_processor = SiglipImageProcessorPil(size={"height": image_size, "width": image_size})
+    image_processor.image_seq_length = (image_size // patch_size) ** 2
+    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tok)  # adds <loc..>/<seg..> tokens
+    tok = processor.tokenizer
+    vision = {
+        "model_type": "siglip_vision_model", "hidden_size": vision_hidden, "intermediate_size": 4 * vision_hidden,
+        "num_hidden_layers": vision_layers, "num_attention_heads": vision_heads, "image_size": image_size,
+        "patch_size": patch_size,
+    }
+    text = GemmaConfig(
+        vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=4 * text_hidden, num_hidden_layers=text_layers,
+        num_attention_heads=text_heads, num_key_value_heads=text_kv_heads, head_dim=head_dim,
+        max_position_embeddings=4096, **_ids(tok),
+    )
+    config = PaliGemmaConfig(
+        vision_config=vision, text_config=text, image_token_index=processor.image_token_id, vocab_size=len(tok),
+        projection_dim=text_hidden, hidden_size=text_hidden,
+    )
+    return PaliGemmaForConditionalGeneration(config), processor
+
+
+def _build_qwen(arch, *, pixels, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden,
+                text_layers, text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer):
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from .qwen2_vl import QwenVLImageOnlyProcessor
+
+    tok = _tokenizer(tokenizer, corpus, vocab_size, list(QWEN_SPECIAL_TOKENS), None, "<|im_end|>", "<|endoftext|>")
+    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (
+        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
+        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    half = head_dim // 2  # mrope splits the rotary half-dim into (temporal, height, width) sections
+    section = [half - 2 * (half // 3), half // 3, half // 3]
+    text = dict(
+        vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=4 * text_hidden, num_hidden_layers=text_layers,
+        num_attention_heads=text_heads, num_key_value_heads=text_kv_heads, max_position_embeddings=4096,
+        rope_parameters={"rope_type": "default", "mrope_section": section, "rope_theta": 10000.0}, **_ids(tok, bos=False),
+    )
+    if text_hidden // text_heads != head_dim:
+        raise BackboneError(f"Qwen text models need head_dim = text_hidden // text_heads = {text_hidden // text_heads}")
+    if arch == "qwen2_5_vl":
+        from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+        vision = {
+            "depth": vision_layers, "hidden_size": vision_hidden, "intermediate_size": 2 * vision_hidden,
+            "num_heads": vision_heads, "patch_size": patch_size, "spatial_merge_size": 2, "temporal_patch_size": 2,
+            "window_size": 4 * patch_size, "out_hidden_size": text_hidden,
+            "fullatt_block_indexes": [vision_layers - 1],
+        }
+        model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids))
+    else:
+        from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+        vision = {
+            "depth": vision_layers, "embed_dim": vision_hidden, "hidden_size": text_hidden, "num_heads": vision_heads,
+            "patch_size": patch_size, "spatial_merge_size": 2, "temporal_patch_size": 2, "mlp_ratio": 2,
+        }
+        model = Qwen2VLForConditionalGeneration(Qwen2VLConfig(text_config=text, vision_config=vision, **ids))
+    image_processor = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": pixels[0], "longest_edge": pixels[1]}, patch_size=patch_size, merge_size=2,
+        temporal_patch_size=2,
+    )
+    processor = QwenVLImageOnlyProcessor.for_arch(arch)(
+        image_processor=image_processor, tokenizer=tok, chat_template=QWEN_CHAT_TEMPLATE
+    )
+    return model, processor

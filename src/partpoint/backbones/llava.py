@@ -1,0 +1,61 @@
+"""LLaVA (CLIP-style vision tower + Llama): the first-generation MLLM.
+
+The image processor optionally pads to a square, resizes (shortest edge, or to a fixed size), and
+centre-crops; the vision tower's patch grid tiles the crop, minus the CLS token.
+"""
+
+from __future__ import annotations
+
+from ..errors import BackboneError
+from .adapter import Adapter, register_adapter
+from .geometry import GridGeometry
+
+
+@register_adapter
+class LlavaAdapter(Adapter):
+    model_types = ("llava",)
+
+    def model_class(self):
+        from transformers import LlavaForConditionalGeneration
+
+        return LlavaForConditionalGeneration
+
+    def geometry(self, processor, inputs, index, image) -> GridGeometry:
+        ip = processor.image_processor
+        width, height = image.size
+        # 1. optional pad to a square (the original sits centred, offset by the smaller side's pad)
+        pad_x = pad_y = 0
+        if getattr(ip, "do_pad", False) and width != height:
+            side = max(width, height)
+            pad_x, pad_y = ((side - width) // 2, 0) if height > width else (0, (side - height) // 2)
+            width = height = side
+        # 2. resize (PIL maps continuous coordinates by the size ratio)
+        size = ip.size
+        if not ip.do_resize:
+            new_h, new_w = height, width
+        elif size.get("shortest_edge") and not size.get("longest_edge"):
+            short, long = min(width, height), max(width, height)
+            new_short, new_long = size["shortest_edge"], int(size["shortest_edge"] * long / short)
+            new_h, new_w = (new_long, new_short) if width <= height else (new_short, new_long)
+        elif size.get("height") and size.get("width"):
+            new_h, new_w = size["height"], size["width"]
+        else:
+            raise BackboneError(f"LLaVA image processor size {dict(size)} is not supported; use shortest_edge or height/width")
+        scale = (new_w / width, new_h / height)
+        # 3. centre crop (same offsets when the crop is larger and pads instead)
+        crop_x = crop_y = 0
+        in_w, in_h = new_w, new_h
+        if ip.do_center_crop:
+            in_w, in_h = ip.crop_size["width"], ip.crop_size["height"]
+            crop_x, crop_y = (new_w - in_w) // 2, (new_h - in_h) // 2
+        pixel_h, pixel_w = inputs["pixel_values"].shape[-2:]
+        if (pixel_w, pixel_h) != (in_w, in_h):
+            raise BackboneError(f"expected a {in_w}x{in_h} processed image, the processor made {pixel_w}x{pixel_h}")
+        patch = processor.patch_size
+        return GridGeometry.from_input_map(
+            scale=scale,
+            offset=(crop_x - scale[0] * pad_x, crop_y - scale[1] * pad_y),
+            grid=(in_h // patch, in_w // patch),
+            input_size=(in_w, in_h),
+            cell_px=(float(patch), float(patch)),
+        )

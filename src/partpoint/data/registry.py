@@ -54,8 +54,8 @@ def _require_exists(path: Path, spec: str) -> None:
 def _open_instructpart(path: str, split, selector, *, spec: str, source: str, default, **kw) -> PartDataset:
     location = Path(path)
     _require_exists(location, spec)
-    instructions = selector or kw.pop("instructions", default)
-    split = split or kw.pop("split", None)
+    given = kw.pop("instructions", default)
+    instructions = selector or given
     return load_instructpart(location, instructions=instructions, split=split, source=source, **kw)
 
 
@@ -87,12 +87,14 @@ def _detect(path: Path, split, selector, *, spec: str, **kw) -> PartDataset:
 def open_dataset(spec: str | Path, **kw) -> PartDataset:
     """Open the dataset named by ``spec`` (see the module docstring for the forms)."""
     text = str(spec).strip()
+    split_kw = kw.pop("split", None)
     prefix, sep, rest = text.partition(":")
     if sep and prefix in FORMATS:
         if prefix == "paco":
             return _open_paco(rest, spec=text, **kw)
         if prefix in ("synth", "instructpart"):
             path, split, selector = _split_suffixes(rest)
+            split = split or split_kw
             default = SYNTH_INSTRUCTIONS if prefix == "synth" else (0, 1)
             source = "synthparts" if prefix == "synth" else "instructpart"
             return _open_instructpart(path, split, selector, spec=text, source=source, default=default, **kw)
@@ -101,4 +103,5 @@ def open_dataset(spec: str | Path, **kw) -> PartDataset:
     if sep and re.fullmatch(r"[A-Za-z][\w-]+", prefix) and not Path(text).exists():
         raise DataError(f"unknown dataset format {prefix!r} in {text!r}; use one of {', '.join(FORMATS)}")
     path, split, selector = _split_suffixes(text)
+    split = split or split_kw
     return _detect(Path(path), split, selector, spec=text, **kw)

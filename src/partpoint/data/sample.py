@@ -82,7 +82,11 @@ def load_record(record: Record, *, source: str) -> Sample:
     """Decode a record's image and mask into a :class:`Sample`, checking they agree."""
     image_path = _resolve_image(record)
     image = load_image(image_path)
-    mask = record.mask.load()
+    try:
+        mask = record.mask.load()
+    except DataError as e:  # add which record needed the mask: "<problem> (<origin>); <fix>"
+        problem, _, fix = str(e).partition("; ")
+        raise DataError(f"{problem} ({record.origin}); {fix}" if fix else f"{problem} ({record.origin})") from None
     if mask.shape != (image.height, image.width):
         mh, mw = mask.shape
         raise DataError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +65,9 @@ def decode_segmentation(segmentation: list | dict, *, height: int, width: int) -
             rle = {"counts": counts.encode("ascii") if isinstance(counts, str) else counts, "size": [h, w]}
     else:
         raise ValueError(f"unsupported segmentation of type {type(segmentation).__name__}")
-    return mask_utils.decode(rle).astype(bool)
+    with warnings.catch_warnings():  # pycocotools' Cython arrays trip numpy 2's copy-keyword deprecation
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="pycocotools")
+        return mask_utils.decode(rle).astype(bool)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,58 @@
+"""The pretraining corpus: (image, QA pairs) items from SynthParts train scenes and Car-Parts photos.
+
+Every QA text is checked by :func:`coordinate_leaks` as it is built: the corpus never contains
+coordinates, boxes, masks or pointing vocabulary.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import NamedTuple
+
+from .text import QA, coordinate_leaks
+
+CARPARTS_TRAIN = "/work/shared/data/carparts/trainingset"
+
+#: General English for the tokenizer (instruction templates the toolkit prompts with); never trained on.
+INSTRUCTION_TEMPLATES = (
+    "Point to the {part} of the {object}.",
+    "Where is the {part} of the {object}? Answer with a point.",
+    "Which part of the {object} would you use to do this? Show it.",
+    "Locate the {part}. Output the coordinates (x, y) of a point on it, like (0.42, 0.17) or [120, 64].",
+    "What colour is the {part} of the {object}? How many objects are there? Is there a {object}?",
+    "Which object is on the left? Which object is on the right? Is the hood visible?",
+)
+
+
+class Item(NamedTuple):
+    key: str
+    load_image: Callable  # () -> PIL.Image
+    qas: list[QA]
+    easy: bool
+
+
+def check_clean(qas: list[QA], *, where: str) -> None:
+    """Raise if any question or answer leaks coordinates or pointing vocabulary."""
+    from ..errors import DataError
+
+    for qa in qas:
+        leaks = coordinate_leaks(f"{qa.question} {qa.answer}")
+        if leaks:
+            raise DataError(f"pretraining text about {where} leaks {leaks!r} in {qa.question!r}; fix the QA generator")
+
+
+def carparts_items(root: str = CARPARTS_TRAIN, *, seed: int = 0) -> list[Item]:
+    """One item per Car-Parts training photo (visibility, wheel count, front/back view)."""
+    from PIL import Image
+
+    from .carparts_qa import car_questions, load_car_photos
+
+    photos, names = load_car_photos(root)
+    rng = random.Random(seed)
+    items = []
+    for photo in photos:
+        qas = car_questions(photo, names, rng=rng)
+        check_clean(qas, where=photo.key)
+        items.append(Item(photo.key, lambda path=photo.path: Image.open(path).convert("RGB"), qas, True))
+    return items

@@ -1,0 +1,142 @@
+"""The pretraining loop: AdamW + linear warmup + cosine decay, step-count stopping, exact resume.
+
+A checkpoint (model, optimizer, scheduler, RNG states, step, loss history) is written atomically
+(tmp file + ``os.replace``) every ``checkpoint_every_s`` seconds or ``checkpoint_every_steps`` steps,
+and at the end. Batches depend only on ``(seed, step)`` (see :class:`BatchSampler`), so ``resume=True``
+continues exactly where the checkpoint left off.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class LoopConfig:
+    steps: int = 1000
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 100
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    checkpoint_every_s: float = 240.0
+    checkpoint_every_steps: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class LoopResult:
+    step: int
+    losses: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def final_loss(self) -> float:
+        tail = self.losses[-50:]
+        return float(sum(tail) / max(len(tail), 1))
+
+
+def lr_lambda(step: int, *, steps: int, warmup_steps: int, min_lr_ratio: float) -> float:
+    """Multiplier of the base lr at ``step``: linear warmup to 1, cosine down to ``min_lr_ratio``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))
+    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _optimizer(model, config: LoopConfig):
+    import torch
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: lr_lambda(s, steps=config.steps, warmup_steps=config.warmup_steps, min_lr_ratio=config.min_lr_ratio),
+    )
+    return optimizer, scheduler
+
+
+def save_checkpoint(path: str, *, model, optimizer, scheduler, result: LoopResult) -> None:
+    """Write the full training state atomically."""
+    import random
+
+    import numpy as np
+    import torch
+
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": result.step,
+        "losses": result.losses,
+        "wall_s": result.wall_s,
+        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+    }
+    tmp = f"{path}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, *, model, optimizer, scheduler) -> LoopResult:
+    import random
+
+    import numpy as np
+    import torch
+
+    from ..errors import CheckpointError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise CheckpointError(f"cannot read pretraining checkpoint {path} ({e}); delete it and start without --resume") from e
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    np.random.set_state(state["rng"]["numpy"])
+    random.setstate(state["rng"]["python"])
+    return LoopResult(step=state["step"], losses=list(state["losses"]), wall_s=float(state["wall_s"]))
+
+
+def train_loop(model, sampler, *, out_dir: str, config: LoopConfig, resume: bool = False) -> LoopResult:
+    """Train ``model`` on ``sampler.batch(step)`` for ``config.steps`` steps; returns the loss history."""
+    import torch
+    from tqdm.auto import tqdm
+
+    optimizer, scheduler = _optimizer(model, config)
+    path = os.path.join(out_dir, CHECKPOINT_NAME)
+    result = LoopResult(step=0)
+    if resume and os.path.isfile(path):
+        result = load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
+    model.train()
+    start = time.monotonic() - result.wall_s
+    last_save = time.monotonic()
+    bar = tqdm(total=config.steps, initial=result.step, desc="pretrain", disable=not config.progress)
+    while result.step < config.steps:
+        batch = sampler.batch(result.step)
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        result.step += 1
+        result.losses.append(float(loss.detach()))
+        result.wall_s = time.monotonic() - start
+        bar.update(1)
+        bar.set_postfix(loss=f"{result.final_loss:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        due_steps = config.checkpoint_every_steps and result.step % config.checkpoint_every_steps == 0
+        if due_steps or time.monotonic() - last_save > config.checkpoint_every_s:
+            save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, result=result)
+            last_save = time.monotonic()
+    bar.close()
+    save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, result=result)
+    model.eval()
+    return result

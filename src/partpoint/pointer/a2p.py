@@ -52,7 +52,7 @@ class A2PDecoder(nn.Module):
         per_head = head_dim + 1 if use_values else 1
         self.value_norm = nn.LayerNorm(head_dim) if use_values else None
         self.head_weights = nn.Sequential(
-            nn.Linear(per_head, weight_hidden), nn.GELU(), nn.Linear(weight_hidden, 1)
+            nn.Linear(per_head, weight_hidden), nn.GELU(), nn.Linear(weight_hidden, 1, bias=False)
         )
         self.fuse = nn.Conv2d(num_heads * per_head, dim, kernel_size=1)
         dims = (dim, *stage_dims)

@@ -70,7 +70,9 @@ class QSynth(nn.Module):
             for _ in range(depth)
         )
         self.out_norm = nn.LayerNorm(dim)
-        self.score = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
+        self.score = nn.Sequential(
+            nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1, bias=False)
+        )  # softmax: no bias
         self.to_query = nn.Linear(dim, dim)
 
     def forward(self, text_queries: torch.Tensor, text_mask: torch.Tensor | None = None) -> torch.Tensor:

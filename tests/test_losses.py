@@ -1,0 +1,99 @@
+"""Losses: patch BCE, signed distance convention, asymmetric SDF penalty, total loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from partpoint.errors import DataError
+from partpoint.losses import inside_mass_loss, patch_bce, pointer_loss, sdf_loss, sdf_penalty, signed_distance
+from partpoint.pointer import PointerOutput
+
+
+def square_mask(size=9, lo=3, hi=6):
+    mask = np.zeros((size, size), dtype=bool)
+    mask[lo:hi, lo:hi] = True
+    return mask
+
+
+def test_signed_distance_sign_convention_and_units():
+    mask = square_mask()
+    dist = signed_distance(mask)
+    assert (dist[mask] < 0).all() and (dist[~mask] > 0).all()
+    assert dist[4, 4] == pytest.approx(
+        -1.5
+    )  # centre of a 3x3 part: 2 cells to the outside, minus half a cell
+    assert dist[3, 4] == pytest.approx(-0.5) and dist[2, 4] == pytest.approx(0.5)  # boundary is between cells
+    assert dist[0, 4] == pytest.approx(2.5)
+    assert np.argmin(dist) == 4 * 9 + 4  # the innermost cell is the minimum
+    np.testing.assert_allclose(signed_distance(mask, unit=4), dist / 4)
+
+
+def test_signed_distance_full_and_empty_masks():
+    full = signed_distance(np.ones((5, 5), dtype=bool))
+    assert (full < 0).all() and np.unravel_index(np.argmin(full), full.shape) == (2, 2)
+    assert full[0, 0] == pytest.approx(-0.5)  # the image border counts as outside
+    with pytest.raises(DataError, match="empty mask"):
+        signed_distance(np.zeros((4, 4), dtype=bool))
+
+
+@pytest.mark.parametrize("tau,gamma", [(1.0, 4.0), (2.0, 4.0), (4.0, 10.0)])
+def test_sdf_penalty_monotone_positive_asymmetric(tau, gamma):
+    x = torch.linspace(-5, 5, 1001)
+    f = sdf_penalty(x, tau=tau, gamma=gamma)
+    assert (f > 0).all()
+    assert (f[1:] > f[:-1]).all()  # strictly increasing: deeper inside always costs less
+    d = torch.linspace(0.25, 5, 20)
+    outside, inside = sdf_penalty(d, tau=tau, gamma=gamma), sdf_penalty(-d, tau=tau, gamma=gamma)
+    assert (outside > inside).all()
+    ratio = outside / inside
+    assert (ratio[1:] > ratio[:-1]).all() and float(ratio[3]) > gamma  # d = 1: at least gamma times
+    slope_out = sdf_penalty(torch.tensor(5.0), tau=tau, gamma=gamma) - sdf_penalty(
+        torch.tensor(4.0), tau=tau, gamma=gamma
+    )
+    assert float(slope_out) == pytest.approx(gamma, rel=0.05)  # grows like gamma * x outside
+
+
+def test_sdf_loss_prefers_innermost_over_boundary_over_outside():
+    dist = torch.from_numpy(signed_distance(square_mask()))[None]  # (1, 9, 9)
+
+    def peaked_at(row, col):
+        logits = torch.full((1, 9, 9), -20.0)
+        logits[0, row, col] = 20.0
+        return sdf_loss(logits, dist)
+
+    assert peaked_at(4, 4) < peaked_at(3, 4) < peaked_at(2, 4) < peaked_at(0, 0)
+
+
+def test_sdf_loss_gradient_pulls_mass_inward():
+    dist = torch.from_numpy(signed_distance(square_mask()))[None]
+    logits = torch.zeros(1, 9, 9, requires_grad=True)
+    sdf_loss(logits, dist).backward()
+    assert logits.grad[0, 4, 4] < 0 < logits.grad[0, 0, 0]  # raising the centre lowers the loss
+
+
+def test_patch_bce_values_and_valid_mask():
+    logits = torch.tensor([[[10.0, -10.0, 0.0]]])  # (1, 1, 3)
+    target = torch.tensor([[1.0, 0.0, 1.0]])
+    full = patch_bce(logits, target)
+    assert float(full) == pytest.approx(np.log(2) / 3, rel=1e-3)
+    only_confident = patch_bce(logits, target, valid=torch.tensor([[True, True, False]]))
+    assert float(only_confident) < 1e-3
+    two_heads = patch_bce(logits.repeat(2, 2, 1), target.repeat(2, 1))
+    assert float(two_heads) == pytest.approx(float(full))
+
+
+def test_pointer_loss_combines_terms_and_sdf_ablation():
+    logits = torch.randn(2, 3, 16)
+    heat = torch.randn(2, 8, 8, requires_grad=True)
+    dist = torch.from_numpy(np.stack([signed_distance(square_mask(8, 2, 5))] * 2))
+    out = PointerOutput(patch_logits=logits, attn=logits.softmax(-1), heatmap=heat)
+    target = torch.rand(2, 16)
+    terms = pointer_loss(out, target, dist, lam=0.5)
+    expected = patch_bce(logits, target) + 0.5 * sdf_loss(heat, dist)
+    assert float(terms.total.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    ablated = pointer_loss(out, target, dist, use_sdf=False, lam=1.0)
+    assert float(ablated.sdf) == pytest.approx(float(inside_mass_loss(heat, dist < 0).detach()))
+    ablated.total.backward()
+    assert heat.grad.abs().sum() > 0

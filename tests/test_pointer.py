@@ -1,0 +1,322 @@
+"""Pointer: QSynth, A2P decoder, PartPointer forward/ablations, decoding, save/load, planted training."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from partpoint.errors import CheckpointError, LayerError
+from partpoint.losses import pointer_loss, signed_distance
+from partpoint.pointer import A2PDecoder, PartPointer, PointerConfig, QSynth, collate, heatmap_peak
+
+torch.set_num_threads(1)
+
+
+def small_config(**overrides) -> PointerConfig:
+    base = dict(
+        backbone="fake",
+        fingerprint="abc123",
+        heads=[(2, 0), (3, 1)],
+        head_dim=16,
+        num_latents=4,
+        depth=1,
+        decoder_dim=16,
+        stage_dims=(16, 8),
+    )
+    return PointerConfig(**{**base, **overrides})
+
+
+def random_inputs(batch=2, k=2, length=5, grid=(3, 4), dim=16, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    patches = grid[0] * grid[1]
+    mask = torch.ones(batch, length, dtype=torch.bool)
+    mask[0, -2:] = False
+    return (
+        torch.randn(batch, k, length, dim, generator=gen),
+        mask,
+        torch.randn(batch, k, patches, dim, generator=gen),
+        torch.randn(batch, k, patches, dim, generator=gen),
+        grid,
+    )
+
+
+# ---------------------------------------------------------------- QSynth
+
+
+def test_qsynth_shape_and_padding_is_ignored():
+    torch.manual_seed(0)
+    qsynth = QSynth(dim=16, num_latents=4, depth=2, attn_heads=2)
+    text = torch.randn(3, 7, 16)
+    mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3, [True] * 2 + [False] * 5])
+    q = qsynth(text, mask)
+    assert q.shape == (3, 16)
+    changed = text.clone()
+    changed[1, 4:] = torch.randn(3, 16) * 100
+    changed[2, 2:] = 0.0
+    torch.testing.assert_close(qsynth(changed, mask), q)
+    changed[0, 6] += torch.randn(16)  # a real token does matter
+    assert not torch.allclose(qsynth(changed, mask)[0], q[0])
+
+
+# ---------------------------------------------------------------- A2P
+
+
+@pytest.mark.parametrize("grid", [(3, 4), (5, 5), (2, 7)])
+@pytest.mark.parametrize("use_values", [True, False])
+def test_a2p_shapes_for_varied_grids(grid, use_values):
+    decoder = A2PDecoder(num_heads=3, head_dim=8, dim=8, stage_dims=(8, 8), use_values=use_values)
+    patches = grid[0] * grid[1]
+    attn = torch.rand(2, 3, patches).softmax(-1)
+    values = torch.randn(2, 3, patches, 8) if use_values else None
+    assert decoder(attn, values, grid).shape == (2, grid[0] * 4, grid[1] * 4)
+
+
+def test_a2p_gradients_flow_to_attention_and_values():
+    decoder = A2PDecoder(num_heads=2, head_dim=8, dim=8, stage_dims=(8,))
+    attn = torch.rand(1, 2, 12).softmax(-1).requires_grad_()
+    values = torch.randn(1, 2, 12, 8, requires_grad=True)
+    decoder(attn, values, (3, 4)).logsumexp(dim=(1, 2)).sum().backward()
+    assert attn.grad.abs().sum() > 0 and values.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in decoder.parameters())
+
+
+def test_a2p_without_values_ignores_them():
+    decoder = A2PDecoder(num_heads=2, head_dim=8, dim=8, stage_dims=(8,), use_values=False)
+    attn = torch.rand(1, 2, 12).softmax(-1)
+    out = decoder(attn, torch.randn(1, 2, 12, 8), (3, 4))
+    torch.testing.assert_close(decoder(attn, torch.randn(1, 2, 12, 8) * 50, (3, 4)), out)
+    torch.testing.assert_close(decoder(attn, None, (3, 4)), out)
+
+
+def test_a2p_rejects_wrong_grid():
+    decoder = A2PDecoder(num_heads=1, head_dim=4, dim=4, stage_dims=(4,))
+    with pytest.raises(ValueError, match="grid"):
+        decoder(torch.rand(1, 1, 12).softmax(-1), torch.randn(1, 1, 12, 4), (4, 4))
+
+
+# ---------------------------------------------------------------- PartPointer
+
+
+@pytest.mark.parametrize(
+    "flags,upsample",
+    [({}, 4), ({"use_qsynth": False}, 4), ({"use_a2p": False}, 1), ({"use_values": False}, 4)],
+)
+def test_pointer_forward_shapes_and_attention_sums_to_one(flags, upsample):
+    model = PartPointer(small_config(**flags))
+    out = model(*random_inputs())
+    assert out.patch_logits.shape == out.attn.shape == (2, 2, 12)
+    torch.testing.assert_close(out.attn.sum(-1), torch.ones(2, 2))
+    assert out.heatmap.shape == (2, 3 * upsample, 4 * upsample)
+
+
+def test_pointer_without_qsynth_uses_final_real_token():
+    model = PartPointer(small_config(use_qsynth=False))
+    q_text, mask, keys, values, grid = random_inputs()
+    out = model(q_text, mask, keys, values, grid)
+    expected = torch.einsum("kd,kpd->kp", q_text[0, :, 2], keys[0]) / 4.0  # row 0 has 3 real tokens
+    torch.testing.assert_close(out.attn[0], expected.softmax(-1))
+
+
+def test_pointer_gradients_reach_every_parameter():
+    model = PartPointer(small_config())
+    out = model(*random_inputs())
+    target = torch.zeros(2, 12)
+    target[:, 5] = 1.0
+    dist = torch.from_numpy(
+        np.stack(
+            [signed_distance(np.kron(target[0].reshape(3, 4).numpy() > 0, np.ones((4, 4))) > 0, unit=4)] * 2
+        )
+    )
+    pointer_loss(out, target, dist).total.backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not missing
+
+
+# ---------------------------------------------------------------- decoding
+
+
+@pytest.mark.parametrize("centre", [(1.37, 2.31), (3.5, 0.9), (0.62, 1.18)])
+def test_predict_point_has_sub_patch_precision(centre):
+    grid, scale = (3, 4), 4
+    rows = (torch.arange(grid[0] * scale) + 0.5) / scale
+    cols = (torch.arange(grid[1] * scale) + 0.5) / scale
+    u0, v0 = centre
+    logits = -((cols[None, :] - u0) ** 2 + (rows[:, None] - v0) ** 2) / (2 * 0.4**2)
+    u, v, score = heatmap_peak(logits[None], grid)
+    assert abs(float(u) - u0) < 0.01 and abs(float(v) - v0) < 0.01  # argmax alone is off by up to 0.125
+    assert 0 < float(score) <= 1
+
+
+def test_predict_point_cell_centre_convention_without_refinement():
+    logits = torch.full((1, 3, 4), -10.0)
+    logits[0, 1, 2] = 10.0  # symmetric neighbours: no offset
+    u, v, _ = heatmap_peak(logits, (3, 4))
+    assert (float(u), float(v)) == (2.5, 1.5)
+    with pytest.raises(ValueError, match="upsampling"):
+        heatmap_peak(torch.zeros(1, 6, 9), (3, 4))
+
+
+# ---------------------------------------------------------------- features, save/load, point
+
+
+def fake_backbone(dim=16, grid=(3, 4), fingerprint="abc123", text_len=5):
+    gen = torch.Generator().manual_seed(3)
+    heads, patches = 2, grid[0] * grid[1]
+    layers = {
+        layer: SimpleNamespace(
+            q_text=torch.randn(text_len, heads, dim, generator=gen),
+            k_image=torch.randn(patches, heads, dim, generator=gen),
+            v_image=torch.randn(patches, heads, dim, generator=gen),
+        )
+        for layer in (2, 3)
+    }
+    features = SimpleNamespace(
+        layers=layers,
+        grid=grid,
+        image_size=(80, 60),
+        to_image_xy=lambda u, v: (u * 20.0, v * 20.0),  # 80 x 60 image, 4 x 3 grid
+    )
+    calls = []
+
+    def encode(image, text, layers):
+        calls.append(layers)
+        return features
+
+    return SimpleNamespace(fingerprint=fingerprint, encode=encode, calls=calls, features=features)
+
+
+def test_gather_and_collate_pad_text():
+    backbone = fake_backbone()
+    model = PartPointer(small_config())
+    item = model.gather(backbone.features)
+    assert item["q_text"].shape == (2, 5, 16) and item["k_image"].shape == (2, 12, 16)
+    torch.testing.assert_close(item["k_image"][1], backbone.features.layers[3].k_image[:, 1])
+    short = {**item, "q_text": item["q_text"][:, :3], "text_mask": item["text_mask"][:3]}
+    batch = collate([item, short])
+    assert (
+        batch["q_text"].shape == (2, 2, 5, 16) and batch["text_mask"].tolist()[1] == [True] * 3 + [False] * 2
+    )
+    with pytest.raises(LayerError, match="layer 7"):
+        PartPointer(small_config(heads=[(7, 0)])).gather(backbone.features)
+    with pytest.raises(ValueError, match="one grid"):
+        collate([item, {**item, "grid": (4, 3)}])
+
+
+def test_point_returns_original_pixels():
+    backbone = fake_backbone()
+    model = PartPointer(small_config())
+    result = model.point(backbone, image=None, text="the handle")
+    assert backbone.calls == [[2, 3]]
+    assert 0 <= result.x <= 80 and 0 <= result.y <= 60 and (result.width, result.height) == (80, 60)
+    assert result.heatmap.shape == (12, 16) and result.heatmap.sum() == pytest.approx(1.0, abs=1e-4)
+    out = model(
+        *[
+            collate([model.gather(backbone.features)])[n]
+            for n in ("q_text", "text_mask", "k_image", "v_image", "grid")
+        ]
+    )
+    u, v, _ = model.predict_point(out, (3, 4))
+    assert (result.x, result.y) == pytest.approx((float(u) * 20, float(v) * 20))
+
+
+def test_save_load_round_trip_and_refusals(tmp_path):
+    torch.manual_seed(0)
+    model = PartPointer(small_config(use_values=False))
+    inputs = random_inputs()
+    model.save_pretrained(tmp_path / "ptr")
+    assert sorted(p.name for p in (tmp_path / "ptr").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = PartPointer.from_pretrained(tmp_path / "ptr", backbone=SimpleNamespace(fingerprint="abc123"))
+    assert loaded.config == model.config
+    torch.testing.assert_close(loaded(*inputs).heatmap, model(*inputs).heatmap)
+
+    with pytest.raises(CheckpointError, match="fingerprint abc123.*other"):
+        PartPointer.from_pretrained(tmp_path / "ptr", backbone=SimpleNamespace(fingerprint="other"))
+    with pytest.raises(CheckpointError, match="missing"):
+        PartPointer.from_pretrained(tmp_path / "nowhere")
+    (tmp_path / "ptr" / "model.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        PartPointer.from_pretrained(tmp_path / "ptr")
+    model.save_pretrained(tmp_path / "ptr")
+    config = json.loads((tmp_path / "ptr" / "config.json").read_text())
+    (tmp_path / "ptr" / "config.json").write_text(json.dumps({**config, "use_values": True}))
+    with pytest.raises(CheckpointError, match="do not match"):
+        PartPointer.from_pretrained(tmp_path / "ptr")
+    (tmp_path / "ptr" / "config.json").write_text("{broken")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        PartPointer.from_pretrained(tmp_path / "ptr")
+    assert str(CheckpointError("x")).count("\n") == 0
+
+
+# ---------------------------------------------------------------- planted-structure training
+
+DIM, HEADS, TEXT_LEN, GRID, NUM_PARTS = 16, 2, 6, (6, 6), 4
+
+
+def planted_batch(batch, gen, part_keys, part_words):
+    """Three of four parts, each a 2x2 block in its own quadrant; the text names one part with a word
+    vector at a random position (never the last token); keys and values carry the part's direction."""
+    labels = torch.full((batch, *GRID), -1)
+    asked = torch.randint(0, NUM_PARTS, (batch,), generator=gen)
+    for b in range(batch):
+        parts = torch.randperm(NUM_PARTS, generator=gen)[:3]
+        if asked[b] not in parts:
+            parts[0] = asked[b]
+        for part, quadrant in zip(parts.tolist(), torch.randperm(4, generator=gen)[:3].tolist()):
+            row = (quadrant // 2) * 3 + int(torch.randint(0, 2, (1,), generator=gen))
+            col = (quadrant % 2) * 3 + int(torch.randint(0, 2, (1,), generator=gen))
+            labels[b, row : row + 2, col : col + 2] = part
+    flat = labels.reshape(batch, -1)
+    one_hot = (
+        torch.nn.functional.one_hot(flat.clamp_min(0), NUM_PARTS).float() * (flat >= 0).float()[..., None]
+    )
+    keys = torch.randn(batch, HEADS, flat.shape[1], DIM, generator=gen) * 0.5 + (one_hot @ part_keys)[:, None]
+    values = keys + torch.randn(keys.shape, generator=gen) * 0.5
+    text = torch.randn(batch, HEADS, TEXT_LEN, DIM, generator=gen)
+    where = torch.randint(0, TEXT_LEN - 1, (batch,), generator=gen)
+    text[torch.arange(batch), :, where] = part_words[asked][:, None]
+    return (
+        text,
+        torch.ones(batch, TEXT_LEN, dtype=torch.bool),
+        keys,
+        values,
+        labels == asked[:, None, None],
+        labels >= 0,
+    )
+
+
+def test_training_on_planted_parts_beats_chance_and_foreground():
+    start = time.time()
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    part_keys, part_words = (
+        torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
+        torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
+    )
+    model = PartPointer(small_config())
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    scale = model.config.upsample
+    for _ in range(200):
+        text, mask, keys, values, target, _ = planted_batch(32, gen, part_keys, part_words)
+        upsampled = np.kron(target.numpy(), np.ones((1, scale, scale))) > 0
+        dist = torch.from_numpy(np.stack([signed_distance(m, unit=scale) for m in upsampled]))
+        loss = pointer_loss(model(text, mask, keys, values, GRID), target.reshape(32, -1).float(), dist)
+        optimizer.zero_grad()
+        loss.total.backward()
+        optimizer.step()
+
+    text, mask, keys, values, target, foreground = planted_batch(
+        256, torch.Generator().manual_seed(99), part_keys, part_words
+    )
+    with torch.no_grad():
+        u, v, _ = model.predict_point(model.eval()(text, mask, keys, values, GRID), GRID)
+    index = torch.arange(256), v.long().clamp(max=GRID[0] - 1), u.long().clamp(max=GRID[1] - 1)
+    hit_rate = target[index].float().mean()
+    chance = target.float().mean()  # uniform pointing: ~0.11
+    foreground_chance = (target.sum((1, 2)) / foreground.sum((1, 2))).mean()  # any part: 1/3
+    assert hit_rate > 0.8 and hit_rate > 2 * foreground_chance and hit_rate > 5 * chance
+    assert time.time() - start < 15

@@ -1,0 +1,27 @@
+"""The demo builds a tiny LLaVA once when no default backbone exists and reports a pixel in the image."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from partpoint import demo
+
+torch.set_num_threads(1)
+
+
+def test_demo_builds_once_and_prints_a_peak_inside_the_image(monkeypatch, tmp_path, capsys):
+    from partpoint.backbones import defaults
+
+    monkeypatch.setattr(defaults, "ASSETS", tmp_path / "no-assets")
+    monkeypatch.setattr(demo, "CACHE", tmp_path / "cache")
+    assert demo.main() == 0
+    first = capsys.readouterr().out
+    assert "building a tiny random-weight LLaVA" in first and (tmp_path / "cache" / "tiny-llava" / "config.json").is_file()
+    assert demo.main() == 0
+    second = capsys.readouterr().out
+    assert "building" not in second
+    x, y = map(float, re.search(r"pixel \(([\d.]+), ([\d.]+)\)", second).groups())
+    assert 0 <= x < 480 and 0 <= y < 360
+    assert second.splitlines()[-1].split("[")[0] == first.splitlines()[-1].split("[")[0]  # deterministic

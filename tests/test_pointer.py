@@ -320,3 +320,8 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
     foreground_chance = (target.sum((1, 2)) / foreground.sum((1, 2))).mean()  # any part: 1/3
     assert hit_rate > 0.8 and hit_rate > 2 * foreground_chance and hit_rate > 5 * chance
     assert time.time() - start < 15
+
+
+def test_gather_refuses_other_head_dim():
+    with pytest.raises(CheckpointError, match="head_dim 32"):
+        PartPointer(small_config(head_dim=32)).gather(fake_backbone(dim=16).features)

@@ -99,7 +99,13 @@ class PartPointer(nn.Module):
 
     def gather(self, features) -> dict:
         """This pointer's heads from a backbone ``Features`` (see :func:`gather_heads`)."""
-        return gather_heads(features, self.config.heads)
+        item = gather_heads(features, self.config.heads)
+        if item["q_text"].shape[-1] != self.config.head_dim:
+            raise CheckpointError(
+                f"pointer expects head_dim {self.config.head_dim} but the features have "
+                f"{item['q_text'].shape[-1]}; use the backbone the pointer was trained on"
+            )
+        return item
 
     @torch.no_grad()
     def point(self, backbone, image, text: str) -> PointResult:

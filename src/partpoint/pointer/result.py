@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,6 +27,6 @@ class PointResult:
     x: float
     y: float
     score: float
-    heatmap: np.ndarray | None
+    heatmap: np.ndarray | None = field(repr=False)
     width: int
     height: int

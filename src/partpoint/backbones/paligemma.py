@@ -25,6 +25,11 @@ class PaliGemmaAdapter(Adapter):
     def plain_prompt(self, processor, instruction: str) -> str:
         return f"{processor.image_token}{instruction}"
 
+    def process(self, processor, images, prompts):
+        inputs = super().process(processor, images, prompts)
+        inputs.pop("labels", None)  # the processor adds training labels; inference needs none
+        return inputs
+
     def geometry(self, processor, inputs, index, image) -> GridGeometry:
         in_h, in_w = inputs["pixel_values"].shape[-2:]
         side = int(round((processor.image_seq_length) ** 0.5))

@@ -1,0 +1,69 @@
+"""Cache entries -> training items (targets at the pointer's heatmap scale), grid buckets, batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..cache import entry_mask
+from ..losses import signed_distance
+from ..pointer import collate
+
+FINE_SCALE = 8  # hit tests use the part mask at 8 x 8 points per grid cell
+
+
+def prepare_items(entries: list[dict], *, scale: int, fine_scale: int = FINE_SCALE) -> tuple[list[dict], list[str]]:
+    """Add ``distance`` ``(P_h*s, P_w*s)`` (signed distance in patch units) and ``fine_mask``
+    ``(P_h*f, P_w*f)`` to each entry; entries whose part misses every heatmap cell are dropped.
+
+    Returns:
+        ``(items, dropped_keys)``. Items keep the cache's fp16 tensors (converted per batch).
+    """
+    items, dropped = [], []
+    for entry in entries:
+        mask = entry_mask(entry, scale)  # (P_h*s, P_w*s)
+        if not mask.any():
+            dropped.append(entry["key"])
+            continue
+        items.append(
+            {
+                **entry,
+                "distance": torch.from_numpy(signed_distance(mask, unit=scale)),
+                "fine_mask": entry_mask(entry, fine_scale),
+            }
+        )
+    return items, dropped
+
+
+def plan_epoch(grids: list[tuple[int, int]], *, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Batches of item indices for one epoch: items bucketed by grid, shuffled within buckets, cut into
+    batches, and the batch order shuffled; a function of ``(seed, epoch)`` only (exact resume)."""
+    rng = np.random.default_rng([seed, epoch])
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for index, grid in enumerate(grids):
+        buckets.setdefault(tuple(grid), []).append(index)
+    batches = []
+    for grid in sorted(buckets):
+        order = rng.permutation(buckets[grid]).tolist()
+        batches.extend(order[i : i + batch_size] for i in range(0, len(order), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def make_batch(items: list[dict], indices: list[int], *, device="cpu") -> dict:
+    """Collate ``items[indices]`` (one grid) into float32 tensors on ``device``:
+    ``q_text (B, k, L, d)``, ``text_mask (B, L)``, ``k_image``/``v_image (B, k, P, d)``,
+    ``patch_target (B, P)``, ``distance (B, P_h*s, P_w*s)``, ``grid``."""
+    picked = [
+        {
+            "q_text": items[i]["q_text"].float(),
+            "text_mask": torch.ones(items[i]["q_text"].shape[1], dtype=torch.bool),
+            "k_image": items[i]["k_image"].float(),
+            "v_image": items[i]["v_image"].float(),
+            "patch_target": items[i]["patch_target"].float(),
+            "distance": items[i]["distance"],
+            "grid": items[i]["grid"],
+        }
+        for i in indices
+    ]
+    batch = collate(picked)
+    return {name: value.to(device) if torch.is_tensor(value) else value for name, value in batch.items()}

@@ -1,0 +1,227 @@
+"""``train_pointer``: heads -> feature caches -> AdamW + warmup/cosine epochs -> a saved pointer + log.
+
+Runs under ``accelerate launch`` as well as in one plain process (``Accelerator(cpu=True)`` without a
+GPU). Each process takes every ``world``-th batch of the epoch's plan; the plan depends only on
+``(seed, epoch)``, so a resumed run (``resume=True``, from ``out_dir/checkpoint.pt``) repeats exactly
+what the uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..losses import pointer_loss
+from ..pointer import PartPointer
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .hits import attention_hit_rate, pointer_hit_rate
+from .items import make_batch, plan_epoch, prepare_items
+from .prepare import build_caches, resolve_heads
+
+LOG_NAME = "train_log.json"
+
+
+@dataclass
+class TrainResult:
+    """The trained pointer (best val epoch when val data was given, else the last), its directory, the
+    log written to ``out_dir/train_log.json``, and whether training ran to its last epoch."""
+
+    pointer: PartPointer | None
+    out_dir: Path
+    log: dict
+    completed: bool
+
+
+def lr_multiplier(step: int, *, total: int, warmup: int, min_ratio: float) -> float:
+    """Linear warmup to 1 over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _optimizer(pointer, config: TrainConfig, total_steps: int):
+    import torch
+
+    decay = [p for p in pointer.parameters() if p.ndim >= 2]
+    no_decay = [p for p in pointer.parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+    )
+    warmup = max(1, round(config.warmup_frac * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_multiplier(s, total=total_steps, warmup=warmup, min_ratio=config.min_lr_ratio)
+    )
+    return optimizer, scheduler
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def train_pointer(
+    backbone,
+    train_datasets,
+    *,
+    val_dataset=None,
+    heads=None,
+    out_dir,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    command: str = "",
+) -> TrainResult:
+    """Train a pointer for ``backbone`` on one or several datasets and save it in ``out_dir``.
+
+    Args:
+        backbone: a loaded :class:`partpoint.backbones.Backbone` (frozen; only encodes for the cache).
+        train_datasets: a dataset or a list of them (``len``, ``ds[i]``, ``ds.key(i)``).
+        val_dataset: optional; its hit rate picks the best epoch and is logged every epoch.
+        heads: ``[(layer, head), ...]``, a HeadSelection or a heads JSON path; None selects
+            ``config.k`` heads on the training data and writes ``out_dir/heads.json``.
+        out_dir: receives ``model.safetensors`` + ``config.json`` (the pointer), ``train_log.json``,
+            ``checkpoint.pt`` and, by default, the feature caches under ``cache/``.
+        resume: continue from ``out_dir/checkpoint.pt`` (refused if it belongs to other settings).
+        command: the command line to record in the log.
+    """
+    import torch
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    datasets = list(train_datasets) if isinstance(train_datasets, (list, tuple)) else [train_datasets]
+    out_dir = Path(out_dir)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress = config.progress and is_main
+
+    heads = resolve_heads(
+        heads, backbone=backbone, datasets=datasets, out_dir=out_dir, config=config, accelerator=accelerator, resume=resume
+    )
+    pointer_config = config.pointer_config(backbone=backbone, heads=heads)
+    cache_dir = Path(config.cache_dir) if config.cache_dir else out_dir / "cache"
+    all_sets = datasets + ([val_dataset] if val_dataset is not None else [])
+    caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator, progress=progress)
+    train_caches, val_cache = caches[: len(datasets)], (caches[-1] if val_dataset is not None else None)
+
+    scale = pointer_config.upsample
+    items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale)
+    if not items:
+        from ..errors import DataError
+
+        raise DataError("no training sample has a visible part at the heatmap resolution; check the training data")
+    val_items = prepare_items(val_cache.entries(), scale=scale)[0] if val_cache is not None else []
+    grids = [item["grid"] for item in items]
+    steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=0)) / world)
+    total_steps = steps_per_epoch * config.epochs
+
+    torch.manual_seed(config.seed)
+    pointer = PartPointer(pointer_config)
+    optimizer, scheduler = _optimizer(pointer, config, total_steps)
+    model, optimizer = accelerator.prepare(pointer, optimizer)
+    signature = {
+        "train": config.signature(),
+        "pointer": json.loads(pointer_config.to_json()),
+        "data": {"caches": [c.directory.name for c in caches], "world": world},
+    }
+    state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_sums": [0.0, 0.0, 0.0, 0], "log": [],
+             "best": {"epoch": None, "val_hit_rate": -1.0}, "wall_s": 0.0}
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if resume and checkpoint_path.is_file():
+        saved = load_checkpoint(checkpoint_path, signature=signature)
+        accelerator.unwrap_model(model).load_state_dict(saved["pointer"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["progress"]
+
+    log = {
+        "command": command,
+        "backbone": pointer_config.backbone,
+        "fingerprint": pointer_config.fingerprint,
+        "heads": [list(h) for h in heads],
+        "config": config.to_dict(),
+        "pointer_config": json.loads(pointer_config.to_json()),
+        "world_size": world,
+        "train": [{"dataset": c.key["dataset"], "cache": str(c.directory), "samples": len(c), "skipped": len(c.skipped)}
+                  for c in train_caches],
+        "train_items": len(items),
+        "train_dropped_at_heatmap_scale": len(dropped),
+        "val": None if val_cache is None else {"dataset": val_cache.key["dataset"], "cache": str(val_cache.directory),
+                                               "samples": len(val_items)},
+        "val_attention_baseline_hit_rate": attention_hit_rate(val_items) if val_items else None,
+    }
+
+    def save(run_state: dict) -> None:
+        if is_main:
+            save_checkpoint(checkpoint_path, pointer=accelerator.unwrap_model(model), optimizer=optimizer,
+                            scheduler=scheduler, progress=run_state, signature=signature)
+            _write_json(out_dir / LOG_NAME, {**log, "epochs": run_state["log"], "best": run_state["best"],
+                                              "wall_s": run_state["wall_s"], "status": "running"})
+
+    start = time.monotonic() - state["wall_s"]
+    steps_this_run = 0
+    bar = tqdm(total=total_steps, initial=state["global_step"], desc="training pointer", disable=not progress)
+    while state["epoch"] < config.epochs:
+        epoch = state["epoch"]
+        plan = plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=epoch)
+        plan = [plan[i % len(plan)] for i in range(steps_per_epoch * world)]  # every process: same step count
+        model.train()
+        for step in range(state["step"], steps_per_epoch):
+            batch = make_batch(items, plan[step * world + rank], device=accelerator.device)
+            output = model(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
+            terms = pointer_loss(output, batch["patch_target"], batch["distance"], tau=config.tau, gamma=config.gamma,
+                                 lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight)
+            accelerator.backward(terms.total)
+            accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            sums = state["epoch_sums"]
+            state["epoch_sums"] = [sums[0] + float(terms.total.detach()), sums[1] + float(terms.bce),
+                                   sums[2] + float(terms.sdf), sums[3] + 1]
+            state["step"], state["global_step"] = step + 1, state["global_step"] + 1
+            state["wall_s"] = time.monotonic() - start
+            steps_this_run += 1
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{state['epoch_sums'][0] / state['epoch_sums'][3]:.3f}")
+            every = config.checkpoint_every_steps
+            if every and state["global_step"] % every == 0:
+                save(state)
+            if config.stop_after_steps and steps_this_run >= config.stop_after_steps:
+                save(state)
+                bar.close()
+                accelerator.wait_for_everyone()
+                return TrainResult(pointer=None, out_dir=out_dir, log={**log, "epochs": state["log"]}, completed=False)
+        total, bce, sdf, count = state["epoch_sums"]
+        record = {"epoch": epoch + 1, "steps": state["global_step"], "loss": total / max(count, 1),
+                  "bce": bce / max(count, 1), "sdf": sdf / max(count, 1), "lr": scheduler.get_last_lr()[0]}
+        if is_main and val_items:
+            hit = pointer_hit_rate(accelerator.unwrap_model(model), val_items, device=accelerator.device)
+            record["val_hit_rate"] = hit
+            if hit > state["best"]["val_hit_rate"]:
+                state["best"] = {"epoch": epoch + 1, "val_hit_rate": hit}
+                accelerator.unwrap_model(model).save_pretrained(out_dir)
+        state["wall_s"] = time.monotonic() - start
+        record["wall_s"] = state["wall_s"]
+        state["log"] = [*state["log"], record]
+        state.update(epoch=epoch + 1, step=0, epoch_sums=[0.0, 0.0, 0.0, 0])
+        save(state)
+    bar.close()
+    accelerator.wait_for_everyone()
+    final_log = {**log, "epochs": state["log"], "best": state["best"], "wall_s": state["wall_s"], "status": "completed"}
+    pointer_out = None
+    if is_main:
+        if not val_items or state["best"]["epoch"] is None:
+            accelerator.unwrap_model(model).save_pretrained(out_dir)
+        _write_json(out_dir / LOG_NAME, final_log)
+        pointer_out = PartPointer.from_pretrained(out_dir, backbone=backbone)
+    accelerator.wait_for_everyone()
+    return TrainResult(pointer=pointer_out, out_dir=out_dir, log=final_log, completed=True)

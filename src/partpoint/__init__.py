@@ -32,6 +32,7 @@ __all__ = [
     "check_instruction",
     "load_backbone",
     "load_image",
+    "load_pointer",
 ]
 
 
@@ -41,6 +42,10 @@ def __getattr__(name: str):
         from .backbones import load_backbone
 
         return load_backbone
+    if name == "load_pointer":
+        from .api import load_pointer
+
+        return load_pointer
     if name == "PartPointer":
         from .pointer import PartPointer
 

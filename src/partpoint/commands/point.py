@@ -1,0 +1,47 @@
+"""``partpoint point IMAGE "INSTRUCTION"``: one point in original pixels, optionally an overlay PNG."""
+
+from __future__ import annotations
+
+NAME = "point"
+HELP = "Point at the part an instruction asks for in an image (prints x, y in original pixels)."
+
+
+def add_arguments(p) -> None:
+    p.add_argument("image", help="image file (any format PIL reads; EXIF orientation is applied)")
+    p.add_argument("instruction", help='what to point at, e.g. "Point to the handle of the mug."')
+    p.add_argument("--backbone", default="default-llava", help="default backbone name or model directory")
+    p.add_argument("--pointer", default=None, help="pointer directory (default: the one bundled for the backbone)")
+    p.add_argument("--out", default=None, help="write the image with the heatmap and the point drawn on it (PNG)")
+    p.add_argument("--json", action="store_true", help='print {"x", "y", "score", "width", "height"} as JSON')
+    p.add_argument("--device", default="cpu", help="torch device of the backbone (default cpu)")
+
+
+def run(args) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from ..images import check_instruction, load_image
+
+    image = load_image(args.image)  # bad input fails before the model loads
+    instruction = check_instruction(args.instruction)
+
+    import torch
+
+    from ..api import load_pointer
+
+    torch.manual_seed(0)
+    bound = load_pointer(args.backbone, args.pointer, device=args.device)
+    result = bound.point(image, instruction)
+    if args.json:
+        print(json.dumps({"x": result.x, "y": result.y, "score": result.score,
+                          "width": result.width, "height": result.height}))
+    else:
+        print(f"point ({result.x:.1f}, {result.y:.1f}) in the {result.width}x{result.height} image, "
+              f"score {result.score:.3f}")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        bound.overlay(image, instruction, result).save(out, format="PNG")
+        print(f"overlay written to {out}", file=sys.stderr if args.json else sys.stdout)
+    return 0

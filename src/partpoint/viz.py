@@ -1,0 +1,109 @@
+"""Overlays: the pointer's heatmap placed on the original image through the grid geometry, the point, a caption.
+
+The heatmap covers the PROCESSED region (e.g. LLaVA's centre crop), not necessarily the whole image:
+each original pixel centre is mapped to grid coords with ``geometry.to_grid_uv`` and the heatmap is
+sampled there bilinearly; pixels outside the processed region get no colour.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+
+def heatmap_on_image(heatmap: np.ndarray, geometry, size: tuple[int, int]) -> np.ndarray:
+    """Resample a heatmap onto the original image.
+
+    Args:
+        heatmap: ``(P_h * s, P_w * s)``; heatmap cell ``(i, j)`` sits at grid coords ``((j + .5) / s, (i + .5) / s)``.
+        geometry: the image's ``GridGeometry`` (``grid``, ``to_grid_uv``).
+        size: ``(W, H)`` of the original image.
+
+    Returns:
+        ``(H, W)`` float array, NaN where the pixel centre lies outside the processed region.
+    """
+    heatmap = np.asarray(heatmap, dtype=np.float64)
+    grid_h, grid_w = geometry.grid
+    heat_h, heat_w = heatmap.shape
+    width, height = size
+    u, _ = geometry.to_grid_uv(np.arange(width) + 0.5, np.zeros(width))  # (W,)
+    _, v = geometry.to_grid_uv(np.zeros(height), np.arange(height) + 0.5)  # (H,)
+    rows = _linear_taps(v * heat_h / grid_h - 0.5, heat_h)
+    cols = _linear_taps(u * heat_w / grid_w - 0.5, heat_w)
+    along_rows = heatmap[rows[0]] * (1 - rows[2])[:, None] + heatmap[rows[1]] * rows[2][:, None]  # (H, heat_w)
+    image = along_rows[:, cols[0]] * (1 - cols[2])[None, :] + along_rows[:, cols[1]] * cols[2][None, :]  # (H, W)
+    inside = ((v >= 0) & (v <= grid_h))[:, None] & ((u >= 0) & (u <= grid_w))[None, :]
+    return np.where(inside, image, np.nan)
+
+
+def _linear_taps(position: np.ndarray, length: int):
+    """Two neighbouring indices and the weight of the second, for linear interpolation clamped at the ends."""
+    position = np.clip(position, 0, length - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, length - 1)
+    return low, high, position - low
+
+
+def draw_overlay(
+    image: Image.Image,
+    result,
+    *,
+    geometry=None,
+    caption: str | None = None,
+    alpha: float = 0.55,
+    cmap: str = "turbo",
+) -> Image.Image:
+    """``image`` with ``result``'s heatmap (semi-transparent ``cmap``, opacity rising with the heat), a
+    marker at ``(result.x, result.y)`` and ``caption`` in a band at the top. Same size as ``image``.
+
+    ``geometry`` is needed to place the heatmap; without it (or without a heatmap) only the point is drawn.
+    """
+    base = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0  # (H, W, 3)
+    if geometry is not None and getattr(result, "heatmap", None) is not None:
+        from matplotlib import colormaps
+
+        heat = heatmap_on_image(result.heatmap, geometry, image.size)  # (H, W)
+        peak = np.nanmax(heat) if np.isfinite(heat).any() else 0.0
+        norm = np.nan_to_num(heat / peak if peak > 0 else heat * 0.0, nan=0.0).clip(0, 1)
+        colour = colormaps[cmap](norm)[..., :3]  # (H, W, 3)
+        opacity = np.where(np.isnan(heat), 0.0, alpha * (0.2 + 0.8 * norm))[..., None]  # (H, W, 1)
+        base = base * (1 - opacity) + colour * opacity
+    out = Image.fromarray((base * 255).round().astype(np.uint8), mode="RGB")
+    _draw_marker(out, result.x, result.y)
+    if caption:
+        _draw_caption(out, caption)
+    return out
+
+
+def _draw_marker(image: Image.Image, x: float, y: float) -> None:
+    """A ring-and-cross marker readable on any background (black outline, white ring, magenta core)."""
+    draw = ImageDraw.Draw(image)
+    radius = max(5, round(0.025 * min(image.size)))
+    line = max(2, radius // 4)
+    for colour, grow in (((0, 0, 0), line), ((255, 255, 255), 0)):
+        r = radius + grow
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=colour, width=line + grow)
+        draw.line((x - 2 * r, y, x - r, y), fill=colour, width=line + grow)
+        draw.line((x + r, y, x + 2 * r, y), fill=colour, width=line + grow)
+        draw.line((x, y - 2 * r, x, y - r), fill=colour, width=line + grow)
+        draw.line((x, y + r, x, y + 2 * r), fill=colour, width=line + grow)
+    core = max(2, radius // 3)
+    draw.ellipse((x - core, y - core, x + core, y + core), fill=(255, 0, 200), outline=(0, 0, 0))
+
+
+def _draw_caption(image: Image.Image, text: str) -> None:
+    """``text`` wrapped in a dark translucent band across the top of ``image`` (drawn in place)."""
+    font_size = max(10, round(image.height / 28))
+    font = ImageFont.load_default(size=font_size)
+    chars_per_line = max(10, int(image.width / (0.55 * font_size)))
+    lines = textwrap.wrap(text, width=chars_per_line)[:3]
+    pad = font_size // 3
+    band_height = pad * 2 + len(lines) * (font_size + pad)
+    band = Image.new("RGBA", (image.width, band_height), (0, 0, 0, 150))
+    region = image.crop((0, 0, image.width, band_height)).convert("RGBA")
+    image.paste(Image.alpha_composite(region, band).convert("RGB"), (0, 0))
+    draw = ImageDraw.Draw(image)
+    for i, line_text in enumerate(lines):
+        draw.text((pad * 2, pad + i * (font_size + pad)), line_text, fill=(255, 255, 255), font=font)

@@ -105,6 +105,8 @@ def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu"
     """
     from .backbones import Backbone, load_backbone
 
+    if isinstance(pointer, str | os.PathLike):
+        resolve_pointer_dir("", pointer)  # a missing directory fails before the (slow) model load
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone, device=device)
     return BoundPointer(backbone=backbone, pointer=load_pointer_for(backbone, pointer))

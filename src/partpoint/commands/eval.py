@@ -40,10 +40,12 @@ def run(args) -> int:
         raise DataError(f"dataset {args.data!r} has no samples; check the path and split")
 
     import torch
+    from transformers.utils import logging as hf_logging
 
     from ..backbones import load_backbone
     from ..evaluate import evaluate
 
+    hf_logging.disable_progress_bar()
     torch.manual_seed(args.seed)
     backbone = load_backbone(args.backbone, device=args.device)
     result = evaluate(

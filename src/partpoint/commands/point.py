@@ -27,9 +27,11 @@ def run(args) -> int:
     instruction = check_instruction(args.instruction)
 
     import torch
+    from transformers.utils import logging as hf_logging
 
     from ..api import load_pointer
 
+    hf_logging.disable_progress_bar()
     torch.manual_seed(0)
     bound = load_pointer(args.backbone, args.pointer, device=args.device)
     result = bound.point(image, instruction)

@@ -240,6 +240,7 @@ CATEGORIES: dict[str, Category] = {
             main="_torso",
             build=_shirt,
             flippable=False,
+            span_scale=1.15,
         ),
         Category(name="chair", parts=("seat", "backrest", "legs"), main="seat", build=_chair),
         Category(name="pan", parts=("body", "handle"), main="body", build=_pan, span_scale=1.1),

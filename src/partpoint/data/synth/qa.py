@@ -41,16 +41,13 @@ def _a(category: str) -> str:
     return "a pair of scissors" if category == "scissors" else f"a {category}"
 
 
-def _name(refexp: str) -> str:
-    return refexp[len("the ") :] if refexp.startswith("the ") else refexp
-
-
 def scene_qa(
     scene: dict, rng: np.random.Generator, *, max_pairs: int | None = None, position_margin: float = 0.08
 ) -> list[tuple[str, str]]:
     """``(question, answer)`` pairs about ``scene`` (a scene-graph dict), shuffled by ``rng``.
 
-    Answers are one or two words (a colour, a number word, yes/no, an object or part name).
+    Answers are one or two words (a colour, a number word, yes/no, an object or part name); a
+    left/right question about two objects of one category is answered with the colour.
     """
     objects = [o for o in scene.get("objects", []) if o.get("area", 0) > 0]
     width = float(scene.get("width", 1))
@@ -91,7 +88,8 @@ def scene_qa(
             template = pick(_LEFT_Q)
             wants_left = "left" in template
             left, right = (a, b) if dx < 0 else (b, a)
-            answer = _name((left if wants_left else right)["refexp"])
+            chosen = left if wants_left else right
+            answer = chosen["category"] if a["category"] != b["category"] else chosen["color"]
             pairs.append((template.format(a=first["refexp"], b=second["refexp"]), answer))
     order = rng.permutation(len(pairs))
     pairs = [pairs[int(i)] for i in order]

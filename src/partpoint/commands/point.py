@@ -21,6 +21,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
+    from ..errors import ImageError
     from ..images import check_instruction, load_image
 
     image = load_image(args.image)  # bad input fails before the model loads
@@ -43,7 +44,10 @@ def run(args) -> int:
               f"score {result.score:.3f}")
     if args.out:
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        bound.overlay(image, instruction, result).save(out, format="PNG")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            bound.overlay(image, instruction, result).save(out, format="PNG")
+        except OSError as error:
+            raise ImageError(f"cannot write the overlay to {out} ({error.strerror or error}); pick a writable path") from None
         print(f"overlay written to {out}", file=sys.stderr if args.json else sys.stdout)
     return 0

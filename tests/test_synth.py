@@ -51,6 +51,8 @@ def test_different_seed_or_split_gives_different_scenes(train_dir, tmp_path):
 
 @pytest.mark.parametrize("category", list(CATEGORIES))
 def test_every_category_renders_every_part(category):
+    cat = CATEGORIES[category]
+    assert set(cat.parts) <= set(cat.regions) and cat.main in cat.regions and 2 <= len(cat.parts) <= 5
     config = SynthConfig(objects_per_scene_p=(1.0,), categories=(category,))
     emitted = set()
     for seed in range(4):

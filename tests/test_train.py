@@ -1,0 +1,153 @@
+"""Pointer training: loss goes down, seeds repeat, resume is exact, best-by-val, CLI, 2-process accelerate."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from partpoint.cache import FeatureCache
+from partpoint.cli import main as cli_main
+from partpoint.data import open_dataset
+from partpoint.errors import CheckpointError
+from partpoint.pointer import PartPointer
+from partpoint.training import TrainConfig, plan_epoch, pointer_hit_rate, prepare_items, train_pointer
+from test_train_support import tiny_setup  # noqa: F401  (fixture)
+
+torch.set_num_threads(1)
+HEADS = [(1, 0), (2, 3), (2, 1)]
+SMALL = TrainConfig(epochs=3, batch_size=4, num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 16), k=3,
+                    select_samples=4, lr=3e-3, progress=False)
+
+
+def weights(directory: Path) -> dict:
+    return PartPointer.from_pretrained(directory).state_dict()
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def data(tiny_setup, tmp_path_factory):  # noqa: F811
+    _, backbone, train_spec, val_spec = tiny_setup
+    cache_dir = tmp_path_factory.mktemp("shared_cache")
+    return backbone, open_dataset(train_spec), open_dataset(val_spec), replace(SMALL, cache_dir=str(cache_dir))
+
+
+def test_plan_buckets_by_grid_and_repeats():
+    grids = [(8, 8)] * 5 + [(6, 10)] * 3
+    plan = plan_epoch(grids, batch_size=2, seed=0, epoch=1)
+    assert sorted(i for batch in plan for i in batch) == list(range(8))
+    assert all(len({grids[i] for i in batch}) == 1 for batch in plan)
+    assert plan == plan_epoch(grids, batch_size=2, seed=0, epoch=1) != plan_epoch(grids, batch_size=2, seed=0, epoch=2)
+
+
+def test_training_lowers_the_loss_and_saves_a_loadable_pointer(data, tmp_path):
+    backbone, train, _, config = data
+    result = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path, config=replace(config, epochs=6))
+    losses = [record["loss"] for record in result.log["epochs"]]
+    assert result.completed and len(losses) == 6
+    assert losses[-1] < 0.8 * losses[0]
+    log = json.loads((tmp_path / "train_log.json").read_text())
+    assert log["status"] == "completed" and log["heads"] == [list(h) for h in HEADS]
+    assert log["fingerprint"] == backbone.fingerprint and log["config"]["epochs"] == 6
+    loaded = PartPointer.from_pretrained(tmp_path, backbone=backbone)
+    assert loaded.config.heads == HEADS and loaded.config.stage_dims == (16, 16)
+    point = loaded.point(backbone, train[0].image, train[0].instruction)
+    assert 0 <= point.x <= train[0].image.width and 0 <= point.y <= train[0].image.height
+    with pytest.raises(CheckpointError, match="fingerprint"):
+        PartPointer.from_pretrained(tmp_path, backbone=SimpleNamespace(fingerprint="0123456789abcdef"))
+
+
+def test_same_seed_same_weights(data, tmp_path):
+    backbone, train, _, config = data
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / name, config=replace(config, seed=seed))
+    assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    assert not same_weights(weights(tmp_path / "a"), weights(tmp_path / "c"))
+
+
+def test_resume_after_interruption_gives_the_same_weights(data, tmp_path):
+    backbone, train, _, config = data
+    train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "whole", config=config)
+    stopped = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split",
+                            config=replace(config, stop_after_steps=4, checkpoint_every_steps=3))
+    assert not stopped.completed and not (tmp_path / "split" / "model.safetensors").exists()
+    assert json.loads((tmp_path / "split" / "train_log.json").read_text())["status"] == "running"
+    with pytest.raises(CheckpointError, match="lr"):
+        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=replace(config, lr=1e-2),
+                      resume=True)
+    resumed = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=config, resume=True)
+    assert resumed.completed
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+    whole_log = json.loads((tmp_path / "whole" / "train_log.json").read_text())
+    assert [e["loss"] for e in whole_log["epochs"]] == [e["loss"] for e in resumed.log["epochs"]]
+
+
+def test_selects_heads_and_keeps_the_best_val_epoch(data, tmp_path):
+    backbone, train, val, config = data
+    result = train_pointer(backbone, [train], val_dataset=val, out_dir=tmp_path, config=replace(config, epochs=4))
+    selection = json.loads((tmp_path / "heads.json").read_text())
+    assert len(selection["heads"]) == 3 and result.log["heads"] == selection["heads"]
+    hits = [record["val_hit_rate"] for record in result.log["epochs"]]
+    assert result.log["best"]["val_hit_rate"] == max(hits) and hits[result.log["best"]["epoch"] - 1] == max(hits)
+    assert 0.0 <= result.log["val_attention_baseline_hit_rate"] <= 1.0
+    heads = [tuple(h) for h in selection["heads"]]
+    val_cache = FeatureCache.build(backbone, val, heads=heads, cache_dir=config.cache_dir, progress=False)
+    items, _ = prepare_items(val_cache.entries(), scale=result.pointer.config.upsample)
+    assert pointer_hit_rate(result.pointer, items) == pytest.approx(max(hits))  # the saved pointer is the best epoch
+
+
+def test_cli_select_heads_json_and_train(tiny_setup, tmp_path, capsys):  # noqa: F811
+    backbone_dir, _, train_spec, val_spec = tiny_setup
+    heads_file = tmp_path / "heads.json"
+    code = cli_main(["select-heads", "--backbone", str(backbone_dir), "--data", train_spec, "--k", "2",
+                     "--n-samples", "4", "--json", "--out", str(heads_file), "--quiet"])
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(printed["heads"]) == 2 and json.loads(heads_file.read_text()) == printed
+    assert cli_main(["select-heads", "--backbone", str(backbone_dir), "--data", train_spec, "--data", val_spec,
+                     "--k", "2", "--n-samples", "4", "--quiet"]) == 0
+    assert "rank  layer  head  votes" in capsys.readouterr().out
+    out = tmp_path / "pointer"
+    code = cli_main(["train", "--backbone", str(backbone_dir), "--data", train_spec, "--data", val_spec,
+                     "--val", val_spec, "--out", str(out), "--heads", str(heads_file), "--epochs", "1",
+                     "--batch-size", "8", "--num-latents", "2", "--depth", "1", "--no-values", "--quiet"])
+    assert code == 0 and "best val hit rate" in capsys.readouterr().out
+    config = PartPointer.from_pretrained(out).config
+    assert config.heads == [tuple(h) for h in printed["heads"]] and not config.use_values and config.num_latents == 2
+    assert cli_main(["train", "--backbone", str(backbone_dir), "--data", train_spec, "--out", str(out),
+                     "--heads", str(tmp_path / "missing.json"), "--quiet"]) == 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_accelerate_run(tiny_setup, tmp_path):  # noqa: F811
+    backbone_dir, _, train_spec, val_spec = tiny_setup
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port()), "-m", "partpoint.cli", "train", "--backbone", str(backbone_dir),
+               "--data", train_spec, "--val", val_spec, "--out", str(out), "--k", "2", "--epochs", "2",
+               "--batch-size", "4", "--num-latents", "2", "--depth", "1", "--threads", "1", "--quiet"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["world_size"] == 2 and log["status"] == "completed" and len(log["epochs"]) == 2
+    batches = math.ceil(log["train_items"] / 4)
+    assert log["epochs"][-1]["steps"] == 2 * math.ceil(batches / 2)  # each process takes half the batches
+    PartPointer.from_pretrained(out)

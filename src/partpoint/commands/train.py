@@ -64,7 +64,7 @@ def run(args) -> int:
         resume=args.resume,
         command="partpoint " + shlex.join(sys.argv[1:]),
     )
-    if result.log.get("status") != "completed" and not result.completed:
+    if not result.completed:
         print(f"stopped early; continue with --resume (checkpoint in {result.out_dir})")
         return 0
     if result.pointer is not None:

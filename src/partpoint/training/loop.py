@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import DataError
 from ..losses import pointer_loss
 from ..pointer import PartPointer
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -115,8 +116,6 @@ def train_pointer(
     scale = pointer_config.upsample
     items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale)
     if not items:
-        from ..errors import DataError
-
         raise DataError("no training sample has a visible part at the heatmap resolution; check the training data")
     val_items = prepare_items(val_cache.entries(), scale=scale)[0] if val_cache is not None else []
     grids = [item["grid"] for item in items]

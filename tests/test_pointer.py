@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -290,7 +289,6 @@ def planted_batch(batch, gen, part_keys, part_words):
 
 
 def test_training_on_planted_parts_beats_chance_and_foreground():
-    start = time.time()
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
     part_keys, part_words = (
@@ -319,7 +317,6 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
     chance = target.float().mean()  # uniform pointing: ~0.11
     foreground_chance = (target.sum((1, 2)) / foreground.sum((1, 2))).mean()  # any part: 1/3
     assert hit_rate > 0.8 and hit_rate > 2 * foreground_chance and hit_rate > 5 * chance
-    assert time.time() - start < 15
 
 
 def test_gather_refuses_other_head_dim():

@@ -23,5 +23,6 @@ def test_demo_builds_once_and_prints_a_peak_inside_the_image(monkeypatch, tmp_pa
     second = capsys.readouterr().out
     assert "building" not in second
     x, y = map(float, re.search(r"pixel \(([\d.]+), ([\d.]+)\)", second).groups())
-    assert 0 <= x < 480 and 0 <= y < 360
+    w, h = map(int, re.search(r"on a (\d+)x(\d+) image", second).groups())
+    assert 0 <= x < w and 0 <= y < h
     assert second.splitlines()[-1].split("[")[0] == first.splitlines()[-1].split("[")[0]  # deterministic

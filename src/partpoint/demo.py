@@ -9,7 +9,6 @@ print the native attention peak (a plumbing check only).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -36,21 +35,18 @@ def drawn_mug():
 
 
 def _from_examples_json(examples: Path) -> tuple[Path, str] | None:
-    """First entry of ``examples/examples.json`` naming an existing image and an instruction."""
-    try:
-        data = json.loads((examples / "examples.json").read_text())
-    except (OSError, ValueError):
+    """First sample of ``examples/examples.json`` (InstructPart layout): its image and named-part instruction."""
+    from .data import open_dataset
+    from .errors import PartPointError
+
+    if not (examples / "examples.json").is_file():
         return None
-    entries = data.get("examples", list(data.values())) if isinstance(data, dict) else data
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        image = next((entry[k] for k in ("image", "image_path", "file", "path") if isinstance(entry.get(k), str)), None)
-        texts = entry.get("instruction") or entry.get("query") or entry.get("instructions")
-        text = texts[0] if isinstance(texts, list) and texts else texts
-        if image and isinstance(text, str) and text.strip() and (examples / image).is_file():
-            return examples / image, text.strip()
-    return None
+    try:
+        dataset = open_dataset(f"instructpart:{examples / 'examples.json'}#2")
+        sample = dataset[0]
+    except (PartPointError, IndexError):
+        return None
+    return Path(sample.meta["image_path"]), sample.instruction
 
 
 def demo_example(examples: Path = EXAMPLES, out: Path = OUT) -> tuple[Path, str]:

@@ -50,6 +50,7 @@ def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_
     assert list(data["vqa"]["per_kind"]) == list(QA_KINDS)
     for kind, stats in data["vqa"]["per_kind"].items():
         assert 1 <= stats["n"] <= 4 and stats["accuracy"] == stats["correct"] / stats["n"]
+        assert stats["majority_rate"] >= 1 / stats["n"] and stats["majority_answer"]
         assert f"| {kind} | {stats['n']} |" in markdown
     car = data["carparts_test"]
     assert "skipped" in car or sum(s["n"] for s in car["per_kind"].values()) == 3

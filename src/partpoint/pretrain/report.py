@@ -21,7 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .heldout import QA_KINDS, answers_match, heldout_scenes, part_color_target, sample_questions
+from .heldout import (
+    QA_KINDS,
+    answers_match,
+    heldout_scenes,
+    normalize_answer,
+    part_color_target,
+    sample_questions,
+)
 from .peaks import PeakTarget, peak_records, summarize_peaks
 from .report_md import render_markdown
 
@@ -36,7 +43,13 @@ def _answer_budget(tokenizer, answers) -> int:
 
 
 def _ask(backbone, asked, *, max_new_tokens: int, progress: bool, desc: str) -> dict:
-    """``asked``: [(image loader, QA)] -> per-kind accuracy plus the first few wrong answers."""
+    """``asked``: [(image loader, QA)] -> per-kind accuracy plus the first few wrong answers.
+
+    Each kind also gets its majority-answer baseline (the most frequent expected answer and the
+    accuracy of always giving it), so an accuracy can be read against answering blindly.
+    """
+    from collections import Counter
+
     from tqdm import tqdm
 
     per_kind: dict[str, dict] = {}
@@ -49,8 +62,10 @@ def _ask(backbone, asked, *, max_new_tokens: int, progress: bool, desc: str) -> 
         stats["correct"] += int(ok)
         if not ok and len(wrong) < 12:
             wrong.append({"question": qa.question, "answer": qa.answer, "predicted": text})
-    for stats in per_kind.values():
+    for kind, stats in per_kind.items():
         stats["accuracy"] = stats["correct"] / stats["n"]
+        answer, count = Counter(normalize_answer(qa.answer) for _, qa in asked if qa.kind == kind).most_common(1)[0]
+        stats["majority_answer"], stats["majority_rate"] = answer, count / stats["n"]
     return {"per_kind": per_kind, "examples_wrong": wrong}
 
 

@@ -8,11 +8,14 @@ def _pct(value) -> str:
 
 
 def _accuracy_table(per_kind: dict) -> list[str]:
-    lines = ["| question type | n | accuracy |", "|---|---:|---:|"]
-    lines += [f"| {kind} | {s['n']} | {_pct(s['accuracy'])} |" for kind, s in per_kind.items()]
+    lines = ["| question type | n | accuracy | majority-answer baseline |", "|---|---:|---:|---:|"]
+    lines += [f"| {kind} | {s['n']} | {_pct(s['accuracy'])} | {_pct(s['majority_rate'])} ({s['majority_answer']}) |"
+              for kind, s in per_kind.items()]
     n = sum(s["n"] for s in per_kind.values())
     if n:
-        lines.append(f"| all (macro mean) | {n} | {_pct(sum(s['accuracy'] for s in per_kind.values()) / len(per_kind))} |")
+        macro = sum(s["accuracy"] for s in per_kind.values()) / len(per_kind)
+        blind = sum(s["majority_rate"] for s in per_kind.values()) / len(per_kind)
+        lines.append(f"| all (macro mean) | {n} | {_pct(macro)} | {_pct(blind)} |")
     return lines
 
 

@@ -1,0 +1,91 @@
+"""Ablations on one backbone (default-llava): components, number of heads k, and tau / gamma / lambda.
+
+All variants train from ONE feature cache of the top-``k_max`` heads (a k < k_max run keeps the first k
+heads by votes), with the same budget (``ablation_train_samples`` SynthParts train samples, seed 0,
+``ablation_epochs`` epochs), and are scored on SynthParts val (seed 1) -- never the test split -- by the
+cached hit test (heatmap peak inside the part mask sampled 8 x 8 per grid cell).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from .datasets import evenly, synth_split
+from .loop import slice_heads, train_on_items
+
+SCENE_SAMPLES = 15  # a SynthParts scene gives 5 records x 3 instructions (0, 1, 2)
+TAUS, GAMMAS, LAMS = (1.0, 4.0), (2.0, 8.0), (0.5, 2.0)
+
+
+def variants(k_max: int) -> list[tuple[str, str, dict, int]]:
+    """``(name, group, TrainConfig overrides, k)`` for every run; ``full`` is the reference."""
+    runs = [("full", "components", {}, k_max),
+            ("without V_v", "components", {"use_values": False}, k_max),
+            ("without A2P", "components", {"use_a2p": False}, k_max),
+            ("without Q-Synth", "components", {"use_qsynth": False}, k_max),
+            ("without SDF", "components", {"use_sdf": False}, k_max)]
+    runs += [(f"k={k}", "heads", {}, k) for k in (1, 3, 5, 7) if k < k_max]
+    runs += [(f"tau={v:g}", "tau", {"tau": v}, k_max) for v in TAUS]
+    runs += [(f"gamma={v:g}", "gamma", {"gamma": v}, k_max) for v in GAMMAS]
+    runs += [(f"lambda={v:g}", "lambda", {"lam": v}, k_max) for v in LAMS]
+    return runs
+
+
+def ablation_data(settings):
+    """Capped SynthParts train (seed 0) and val (seed 1) datasets."""
+    from partpoint.data import open_dataset
+
+    train_scenes = math.ceil(settings.ablation_train_samples / SCENE_SAMPLES)
+    val_scenes = math.ceil(settings.ablation_val_samples / SCENE_SAMPLES)
+    train = evenly(open_dataset(str(synth_split(settings, "train", train_scenes))), settings.ablation_train_samples)
+    val = evenly(open_dataset(str(synth_split(settings, "val", val_scenes))), settings.ablation_val_samples)
+    return train, val
+
+
+def run_ablations(settings, subject) -> dict:
+    """Train every variant of :func:`variants` and score it on val -> the ``results/ablations.json`` object."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from partpoint.cache import FeatureCache
+    from partpoint.heads import select_heads
+    from partpoint.training import TrainConfig, attention_hit_rate, pointer_hit_rate, prepare_items
+
+    backbone = subject.backbone
+    train, val = ablation_data(settings)
+    selection = select_heads(backbone, train, k=settings.ablation_k_max, n_samples=settings.ablation_select_samples,
+                             seed=0, progress=False)
+    heads = list(selection.heads)
+    cache_dir = settings.work_dir / "ablation-cache"
+    train_entries = FeatureCache.build(backbone, train, heads=heads, cache_dir=cache_dir, progress=True).entries()
+    val_entries = FeatureCache.build(backbone, val, heads=heads, cache_dir=cache_dir, progress=True).entries()
+    base = TrainConfig(epochs=settings.ablation_epochs, batch_size=settings.ablation_batch_size, k=len(heads),
+                       progress=False)
+    prepared: dict[int, tuple[list, list]] = {}
+    runs = []
+    for name, group, overrides, k in tqdm(variants(len(heads)), desc="ablations", unit="run"):
+        config = replace(base, **overrides)
+        pointer_config = config.pointer_config(backbone=backbone, heads=heads[:k])
+        scale = pointer_config.upsample
+        if scale not in prepared:
+            prepared[scale] = (prepare_items(train_entries, scale=scale)[0], prepare_items(val_entries, scale=scale)[0])
+        train_items, val_items = (slice_heads(items, k) for items in prepared[scale])
+        torch.manual_seed(0)
+        pointer, log = train_on_items(train_items, pointer_config=pointer_config, config=config)
+        runs.append({"name": name, "group": group, "k": k, "overrides": overrides,
+                     "val_hit_rate": pointer_hit_rate(pointer, val_items), "n_val": len(val_items),
+                     "final_loss": log["final_loss"], "steps": log["steps"], "wall_s": log["wall_s"]})
+    full_val = prepare_items(val_entries, scale=1)[0]
+    return {
+        "backbone": subject.name,
+        "heads": [list(h) for h in heads],
+        "votes": {f"{layer},{head}": int(selection.votes.get((layer, head), 0)) for layer, head in heads}
+        if isinstance(selection.votes, dict) else None,
+        "train_samples": len(train_entries), "val_samples": len(val_entries),
+        "epochs": settings.ablation_epochs, "batch_size": settings.ablation_batch_size,
+        "defaults": {"tau": base.tau, "gamma": base.gamma, "lam": base.lam},
+        "attention_val_hit_rate": {k: attention_hit_rate(slice_heads(full_val, k))
+                                   for k in sorted({run["k"] for run in runs})},
+        "runs": runs,
+    }

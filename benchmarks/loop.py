@@ -1,0 +1,71 @@
+"""A bare pointer-training loop over prepared cache items (``partpoint.training.prepare_items``).
+
+The ablations train many pointers from ONE feature cache (a k < 7 run slices the first k heads), so
+they call this loop instead of ``train_pointer`` (which builds one cache per head set). It is the same
+recipe: AdamW (decay on matrices), warmup + cosine, grad clipping, ``pointer_loss``, batches bucketed by grid.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from partpoint.losses import pointer_loss
+from partpoint.pointer import PartPointer
+from partpoint.training import TrainConfig, lr_multiplier, make_batch, plan_epoch
+
+
+def slice_heads(items: list[dict], k: int) -> list[dict]:
+    """Items keeping only the first ``k`` heads: ``q_text (k, L, d)``, ``k_image``/``v_image (k, P, d)``,
+    ``attn_last (k, P)``."""
+    names = ("q_text", "k_image", "v_image", "attn_last")
+    return [{**item, **{name: item[name][:k] for name in names}} for item in items]
+
+
+def make_optimizer(pointer: PartPointer, config: TrainConfig, total_steps: int):
+    decay = [p for p in pointer.parameters() if p.ndim >= 2]
+    no_decay = [p for p in pointer.parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    warmup = max(1, round(config.warmup_frac * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_multiplier(s, total=total_steps, warmup=warmup, min_ratio=config.min_lr_ratio))
+    return optimizer, scheduler
+
+
+def train_step(pointer, optimizer, scheduler, batch: dict, config: TrainConfig) -> float:
+    """One optimisation step on a ``make_batch`` batch; returns the loss."""
+    output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
+    terms = pointer_loss(output, batch["patch_target"], batch["distance"], tau=config.tau, gamma=config.gamma,
+                         lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight)
+    terms.total.backward()
+    torch.nn.utils.clip_grad_norm_(pointer.parameters(), config.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(terms.total.detach())
+
+
+def train_on_items(items: list[dict], *, pointer_config, config: TrainConfig) -> tuple[PartPointer, dict]:
+    """Train a fresh pointer for ``config.epochs`` epochs on ``items``; returns it and
+    ``{"losses": per-epoch mean loss, "steps": int, "wall_s": float, "epoch_s": [...]}``."""
+    torch.manual_seed(config.seed)
+    pointer = PartPointer(pointer_config)
+    grids = [item["grid"] for item in items]
+    steps_per_epoch = len(plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=0))
+    optimizer, scheduler = make_optimizer(pointer, config, steps_per_epoch * config.epochs)
+    pointer.train()
+    losses, epoch_s, start = [], [], time.perf_counter()
+    for epoch in range(config.epochs):
+        epoch_start, total = time.perf_counter(), 0.0
+        plan = plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=epoch)
+        for indices in plan:
+            total += train_step(pointer, optimizer, scheduler, make_batch(items, indices), config)
+        losses.append(total / max(len(plan), 1))
+        epoch_s.append(time.perf_counter() - epoch_start)
+    pointer.eval()
+    return pointer, {"losses": losses, "steps": steps_per_epoch * config.epochs,
+                     "wall_s": time.perf_counter() - start, "epoch_s": epoch_s,
+                     "final_loss": losses[-1] if losses else math.nan}

@@ -1,0 +1,161 @@
+"""``docs/RESULTS.md`` from the json files of one run. Every number printed here is read from those files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery")
+METHOD_NAMES = {"text": "text pointing", "attention": "attention pointing", "ours": "ours (PartPointer)",
+                "center": "image centre", "random": "random"}
+
+
+def load_results(results_dir: Path) -> dict:
+    """``{part: json or None}`` for every part of a run."""
+    out = {}
+    for part in PARTS:
+        path = Path(results_dir) / f"{part}.json"
+        out[part] = json.loads(path.read_text()) if path.is_file() else None
+    return out
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def machine_section(machine: dict, settings: dict) -> list[str]:
+    lines = ["## Machine", "",
+             f"{settings['mode']} run on {machine['date_utc']}, git commit `{machine['git_commit']}`: "
+             f"{machine['cores']} cores ({machine['cpu_model']}), torch {machine['torch']} "
+             f"({machine['torch_threads']} threads), transformers {machine['transformers']}, "
+             f"Python {machine['python']}, {machine['platform']}.", ""]
+    if settings["mode"] == "tiny":
+        lines += ["**Tiny stand-ins**: random-weight backbones and pointers trained for seconds. These numbers "
+                  "test the harness only and say nothing about the method.", ""]
+    return lines
+
+
+def accuracy_section(accuracy: dict | None, settings: dict) -> list[str]:
+    lines = ["## 1. Main table (zero-shot pointing)", ""]
+    if accuracy is None:
+        return lines + ["Not run.", ""]
+    lines += [f"Cells: hit rate % / patch accuracy % (n samples). At most {accuracy['cap']} samples per cell "
+              f"({accuracy['text_cap']} for text pointing: greedy generation is slow), evenly spaced over the "
+              "dataset, the same samples for every method. SynthParts test is generated with seed "
+              f"{settings['synth_test_seed']} ({settings['synth_test_scenes']} scenes; nobody trains or tunes on it). "
+              "Text pointing: unparsed answers are misses; their count is in brackets.", ""]
+    for name, why in accuracy["skipped_backbones"].items():
+        lines += [f"- **{name} skipped**: {why}"]
+    for cell in accuracy["cells"]:
+        if cell["missing"]:
+            lines += [f"- **{cell['name']} skipped**: {cell['missing']}"]
+    lines += [""]
+    names = [c["name"] for c in accuracy["cells"] if not c["missing"]]
+    backbones = list(dict.fromkeys(r["backbone"] for r in accuracy["results"]))
+    index = {(r["backbone"], r["dataset"], r["method"]): r for r in accuracy["results"]}
+    for backbone in backbones:
+        lines += [f"### {backbone}", "", "| method | " + " | ".join(names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for method in accuracy["methods"]:
+            row = []
+            for name in names:
+                r = index.get((backbone, name, method))
+                if r is None:
+                    row.append("–")
+                    continue
+                text = f"{_pct(r['hit_rate'])} / {_pct(r['patch_acc'])} (n={r['n']})"
+                if r.get("unparsed") is not None:
+                    text += f" [{r['unparsed']} unparsed]"
+                row.append(text)
+            lines.append(f"| {METHOD_NAMES.get(method, method)} | " + " | ".join(row) + " |")
+        lines += [""]
+    return lines
+
+
+def ablation_section(ablations: dict | None) -> list[str]:
+    lines = ["## 2. Ablations", ""]
+    if ablations is None:
+        return lines + ["Not run.", ""]
+    if "skipped" in ablations:
+        return lines + [f"Skipped: {ablations['skipped']}", ""]
+    d = ablations["defaults"]
+    lines += [f"Backbone {ablations['backbone']}; every variant trains from ONE feature cache of the top-"
+              f"{len(ablations['heads'])} heads {ablations['heads']} (a k < {len(ablations['heads'])} run keeps the "
+              f"first k by votes), with the same budget: {ablations['train_samples']} SynthParts train samples "
+              f"(seed 0), {ablations['epochs']} epochs, batch {ablations['batch_size']}. Scored on "
+              f"{ablations['val_samples']} SynthParts **val** samples (seed 1; not the test split) by the cached hit "
+              "test (heatmap peak inside the part mask sampled 8 x 8 per grid cell). "
+              f"Defaults: tau={d['tau']:g}, gamma={d['gamma']:g}, lambda={d['lam']:g}.", "",
+              "| variant | k | val hit % | final train loss | steps | train s |", "|---|---|---|---|---|---|"]
+    for run in ablations["runs"]:
+        lines.append(f"| {run['name']} | {run['k']} | {_pct(run['val_hit_rate'])} | {run['final_loss']:.3f} | "
+                     f"{run['steps']} | {run['wall_s']:.1f} |")
+    attention = ", ".join(f"k={k}: {_pct(v)}" for k, v in ablations["attention_val_hit_rate"].items())
+    lines += ["", f"Attention pointing on the same val items (no training): {attention}.", ""]
+    return lines
+
+
+def speed_section(speed: dict | None) -> list[str]:
+    lines = ["## 4. Speed and memory", ""]
+    if speed is None:
+        return lines + ["Not run.", ""]
+    if "skipped" in speed:
+        return lines + [f"Skipped: {speed['skipped']}", ""]
+    m, t = speed["medians_s"], speed["targets"]
+
+    def verdict(key: str) -> str:
+        return f"target {t[key]['op']} {t[key]['value']:g}: **{'met' if t[key]['met'] else 'NOT met'}**"
+
+    inp = speed["input"]
+    lines += [f"Backbone {speed['backbone']}, one process, one SynthParts test image {inp['image_size']} "
+              f"(\"{inp['instruction']}\"); medians of {speed['runs']} runs after {speed['warmup']} warm-up runs "
+              f"({speed['text_runs']} for text pointing).", "",
+              "| ratio | value | raw medians | target |", "|---|---|---|---|",
+              f"| point_over_floor | {speed['point_over_floor']:.2f} | point() {1000 * m['point']:.1f} ms / floor "
+              f"{1000 * m['floor']:.1f} ms (forward truncated after layer {inp['deepest_layer']} of "
+              f"{inp['num_layers']}) | {verdict('point_over_floor')} |",
+              f"| text_over_point | {speed['text_over_point']:.2f} | text pointing {1000 * m['text_pointing']:.1f} ms "
+              f"/ point() {1000 * m['point']:.1f} ms | {verdict('text_over_point')} |",
+              f"| cache_speedup | {speed['cache_speedup']:.1f} | recompute {1000 * speed['recompute_s_per_sample']:.1f} "
+              f"ms/sample (measured on {speed['recompute_samples']} samples, scaled per sample) / cached "
+              f"{1000 * speed['cached_epoch_s_per_sample']:.2f} ms/sample (one epoch of "
+              f"{speed['cached_epoch_samples']} samples) | {verdict('cache_speedup')} |", "",
+              f"Where point() time goes: encode + capture {1000 * m['encode_capture']:.1f} ms, pointer head "
+              f"(gather, Q-Synth, A2P, peak) {1000 * m['pointer_head']:.2f} ms.", "",
+              f"Peak memory: point() {speed['point_memory']['peak_delta_mib']:.1f} MiB, one cached training epoch "
+              f"{speed['train_memory']['peak_delta_mib']:.1f} MiB; method: {speed['point_memory']['method']}.", ""]
+    bad = [key for key in t if not t[key]["met"]]
+    if bad:
+        lines += ["Targets not met: " + ", ".join(bad) + ". " + speed.get("explanation", ""), ""]
+    return lines
+
+
+def gallery_section(gallery: dict | None, docs_dir: Path) -> list[str]:
+    lines = ["## 3. Gallery", ""]
+    if gallery is None:
+        return lines + ["Not run.", ""]
+    if "skipped" in gallery:
+        return lines + [f"Skipped: {gallery['skipped']}", ""]
+    sources = ", ".join(f"{s['source']} `{s['key']}`" for s in gallery["samples"])
+    name = Path(gallery["path"]).name
+    return lines + [f"![gallery]({name})", "", f"{gallery['backbone']}, left ours, right attention pointing; "
+                    f"{gallery['legend']}. Samples: {sources}.", ""]
+
+
+def write_report(results_dir: Path, out_path: Path) -> Path:
+    """Render every section from ``results_dir/*.json`` into ``out_path`` (Markdown)."""
+    parts = load_results(results_dir)
+    if parts["machine"] is None or parts["settings"] is None:
+        raise FileNotFoundError(f"{results_dir} lacks machine.json / settings.json; run benchmarks/run.py first")
+    settings = parts["settings"]
+    lines = ["# Results", "",
+             f"Generated by `python -m benchmarks.run --{settings['mode']}` from `results/*.json` of the same run; "
+             "do not edit by hand.", ""]
+    lines += machine_section(parts["machine"], settings)
+    lines += accuracy_section(parts["accuracy"], settings)
+    lines += ablation_section(parts["ablations"])
+    lines += gallery_section(parts["gallery"], out_path.parent)
+    lines += speed_section(parts["speed"])
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text("\n".join(lines))
+    return out_path

@@ -1,0 +1,46 @@
+"""Which backbones a run benchmarks: the defaults with their bundled pointers, or tiny stand-ins (``--tiny``).
+A backbone whose assets are missing is skipped with the reason, never silently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Subject:
+    """A loaded backbone and the directory of the pointer trained for it."""
+
+    name: str
+    backbone: object
+    pointer_dir: Path
+
+
+def load_subjects(settings, *, train_spec: str | None = None) -> tuple[list[Subject], dict[str, str]]:
+    """``(subjects, skipped)``: ``skipped`` maps a backbone name to why it was left out.
+
+    In ``tiny`` mode the backbones are built and their pointers trained on ``train_spec``.
+    """
+    from partpoint.api import resolve_pointer_dir
+    from partpoint.backbones import load_backbone
+    from partpoint.errors import PartPointError
+
+    subjects, skipped = [], {}
+    for name in settings.backbones:
+        if settings.mode == "tiny":
+            from .stand_ins import tiny_backbone_dir, tiny_pointer_dir
+
+            backbone = load_backbone(tiny_backbone_dir(settings.work_dir, name))
+            backbone.name = name
+            pointer = settings.pointers.get(name) or tiny_pointer_dir(settings.work_dir, name, backbone, train_spec)
+            subjects.append(Subject(name, backbone, Path(pointer)))
+            continue
+        try:
+            pointer_dir = resolve_pointer_dir(name, settings.pointers.get(name))
+            backbone = load_backbone(name)
+        except PartPointError as error:
+            skipped[name] = str(error)
+            continue
+        subjects.append(Subject(name, backbone, pointer_dir))
+    return subjects, skipped
+

@@ -28,3 +28,9 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+
+bench: setup
+	$(BIN)/python -m benchmarks.run --full
+
+bench-quick: setup
+	$(BIN)/python -m benchmarks.run --quick

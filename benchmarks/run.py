@@ -57,9 +57,11 @@ def speed_explanation(speed: dict) -> str:
     """Why a target is missed, in numbers from the same measurement."""
     m, notes = speed["medians_s"], []
     if not speed["targets"]["point_over_floor"]["met"]:
-        notes.append(f"point() = encode+capture {1000 * m['encode_capture']:.1f} ms + pointer head "
-                     f"{1000 * m['pointer_head']:.1f} ms vs floor {1000 * m['floor']:.1f} ms: the capture path "
-                     f"costs {1000 * (m['encode_capture'] - m['floor']):.1f} ms over the truncated forward")
+        rest = m["point"] - m["encode_capture"] - m["pointer_head"]
+        notes.append(f"point() {1000 * m['point']:.1f} ms = encode+capture {1000 * m['encode_capture']:.1f} ms "
+                     f"(floor {1000 * m['floor']:.1f} ms) + pointer head {1000 * m['pointer_head']:.1f} ms + "
+                     f"{1000 * rest:.1f} ms of the rest (heatmap softmax, numpy copy, point mapping); the head and "
+                     "the rest are fixed costs, so the ratio is largest when the backbone is small")
     if not speed["targets"]["text_over_point"]["met"]:
         notes.append("text pointing stops early when the model emits end-of-sequence after few tokens, so "
                      "generation is short relative to the encode")

@@ -1,0 +1,152 @@
+"""Benchmarks: the report writer renders every section from given json files; the speed harness returns
+the documented keys; ``--quick --tiny`` runs end to end on tiny stand-ins in a tmp dir."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root holds benchmarks/
+
+from benchmarks.report import write_report  # noqa: E402
+from benchmarks.run import main as bench_main  # noqa: E402
+from benchmarks.settings import BenchSettings  # noqa: E402
+
+torch.set_num_threads(1)
+SPEED_KEYS = {"point_over_floor", "text_over_point", "cache_speedup", "medians_s", "point_memory", "train_memory",
+              "targets", "runs", "warmup", "recompute_samples", "cached_epoch_samples"}
+
+
+def fake_results(folder: Path) -> None:
+    settings = BenchSettings.for_mode("quick").to_json()
+    parts = {
+        "machine": {"cores": 2, "cpu_model": "Test CPU 9000", "torch_threads": 2, "python": "3.11", "torch": "2.13",
+                    "transformers": "5.24", "platform": "linux", "date_utc": "2026-11-24 17:00 UTC",
+                    "git_commit": "abc1234"},
+        "settings": settings,
+        "accuracy": {"methods": ["text", "ours"], "cap": 20, "text_cap": 6,
+                     "cells": [{"name": "SynthParts direct", "spec": "x#2", "missing": None},
+                               {"name": "Car-Parts test", "spec": None, "missing": "data not found at /nowhere"}],
+                     "skipped_backbones": {"default-qwen2_5_vl": "default backbone is not built yet"},
+                     "results": [{"backbone": "default-llava", "dataset": "SynthParts direct", "method": "text",
+                                  "n": 6, "hit_rate": 1 / 6, "patch_acc": 0.5, "unparsed": 4, "available": 9},
+                                 {"backbone": "default-llava", "dataset": "SynthParts direct", "method": "ours",
+                                  "n": 20, "hit_rate": 0.4567, "patch_acc": 0.61, "unparsed": None, "available": 9}]},
+        "ablations": {"backbone": "default-llava", "heads": [[5, 1], [6, 2]], "train_samples": 64, "val_samples": 30,
+                      "epochs": 2, "batch_size": 16, "defaults": {"tau": 2.0, "gamma": 4.0, "lam": 1.0},
+                      "attention_val_hit_rate": {"2": 0.25},
+                      "runs": [{"name": "without SDF", "group": "components", "k": 2, "val_hit_rate": 0.3333,
+                                "final_loss": 0.5, "steps": 8, "wall_s": 1.0}]},
+        "speed": {"backbone": "default-llava", "runs": 20, "warmup": 3, "text_runs": 20,
+                  "input": {"image_size": [640, 480], "instruction": "Point.", "deepest_layer": 7, "num_layers": 12},
+                  "point_over_floor": 1.42, "text_over_point": 5.0, "cache_speedup": 31.0,
+                  "medians_s": {"point": 0.142, "floor": 0.1, "encode_capture": 0.12, "pointer_head": 0.01,
+                                "text_pointing": 0.71},
+                  "recompute_s_per_sample": 0.31, "recompute_samples": 4, "cached_epoch_s_per_sample": 0.01,
+                  "cached_epoch_samples": 64,
+                  "point_memory": {"peak_delta_mib": 12.5, "method": "VmHWM"},
+                  "train_memory": {"peak_delta_mib": 40.0, "method": "VmHWM"},
+                  "targets": {"point_over_floor": {"op": "<=", "value": 1.15, "met": False},
+                              "text_over_point": {"op": ">=", "value": 3.0, "met": True},
+                              "cache_speedup": {"op": ">=", "value": 20.0, "met": True}},
+                  "explanation": "capture dominates."},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in parts.items():
+        (folder / f"{name}.json").write_text(json.dumps(data))
+
+
+def test_report_renders_every_section_from_the_json(tmp_path):
+    fake_results(tmp_path / "results")
+    text = write_report(tmp_path / "results", tmp_path / "docs" / "RESULTS.md").read_text()
+    for heading in ("## Machine", "## 1. Main table", "## 2. Ablations", "## 3. Gallery", "## 4. Speed and memory"):
+        assert heading in text
+    assert "Test CPU 9000" in text and "abc1234" in text and "transformers 5.24" in text
+    assert "45.7 / 61.0 (n=20)" in text and "16.7 / 50.0 (n=6) [4 unparsed]" in text
+    assert "default-qwen2_5_vl skipped" in text and "Car-Parts test skipped" in text
+    assert "| without SDF | 2 | 33.3 |" in text
+    assert "| point_over_floor | 1.42 |" in text and "**NOT met**" in text and "capture dominates." in text
+    assert "cache_speedup | 31.0" in text and "Not run." in text  # the gallery json is absent
+
+
+def test_report_numbers_follow_the_json(tmp_path):
+    fake_results(tmp_path / "results")
+    path = tmp_path / "results" / "accuracy.json"
+    data = json.loads(path.read_text())
+    data["results"][1]["hit_rate"] = 0.9
+    path.write_text(json.dumps(data))
+    text = write_report(tmp_path / "results", tmp_path / "RESULTS.md").read_text()
+    assert "90.0 / 61.0 (n=20)" in text and "45.7" not in text
+
+
+def test_report_needs_the_machine_record(tmp_path):
+    with pytest.raises(FileNotFoundError, match="machine.json"):
+        write_report(tmp_path, tmp_path / "RESULTS.md")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    assert bench_main(["--quick", "--tiny", "--results", str(root / "results"), "--docs", str(root / "docs"),
+                       "--work", str(root / "work"), "--threads", "1"]) == 0
+    return root
+
+
+def test_tiny_run_writes_every_result_and_the_report(tiny_run):
+    results = {p.stem for p in (tiny_run / "results").glob("*.json")}
+    assert results == {"machine", "settings", "accuracy", "ablations", "gallery", "speed"}
+    text = (tiny_run / "docs" / "RESULTS.md").read_text()
+    assert "Tiny stand-ins" in text and "### tiny-llava" in text and "### tiny-qwen2_5_vl" in text
+    from PIL import Image
+
+    assert Image.open(tiny_run / "docs" / "gallery.png").width > 600
+
+
+def test_tiny_main_table_covers_every_cell_within_the_caps(tiny_run):
+    accuracy = json.loads((tiny_run / "results" / "accuracy.json").read_text())
+    settings = BenchSettings.for_mode("tiny")
+    present = [c["name"] for c in accuracy["cells"] if not c["missing"]]
+    assert {"SynthParts direct", "SynthParts reason"} <= set(present)
+    cells = {(r["backbone"], r["dataset"], r["method"]): r for r in accuracy["results"]}
+    assert len(cells) == 2 * len(present) * 5
+    for (_, _, method), record in cells.items():
+        assert 0 < record["n"] <= (settings.text_cap if method == "text" else settings.cap)
+        assert 0.0 <= record["hit_rate"] <= 1.0
+        assert (record["unparsed"] is not None) == (method == "text")
+
+
+def test_tiny_ablations_train_every_variant_from_one_head_list(tiny_run):
+    ablations = json.loads((tiny_run / "results" / "ablations.json").read_text())
+    names = [run["name"] for run in ablations["runs"]]
+    assert names[:5] == ["full", "without V_v", "without A2P", "without Q-Synth", "without SDF"]
+    assert {"k=1", "tau=1", "tau=4", "gamma=2", "gamma=8", "lambda=0.5", "lambda=2"} <= set(names)
+    assert len(ablations["heads"]) == 3 and all(run["steps"] == ablations["runs"][0]["steps"] for run in ablations["runs"])
+
+
+def test_speed_harness_returns_the_documented_keys(tiny_run):
+    speed = json.loads((tiny_run / "results" / "speed.json").read_text())
+    assert SPEED_KEYS <= set(speed)
+    for key in ("point_over_floor", "text_over_point", "cache_speedup"):
+        assert math.isfinite(speed[key]) and speed[key] > 0
+        target = speed["targets"][key]
+        assert target["met"] == (speed[key] <= target["value"] if target["op"] == "<=" else speed[key] >= target["value"])
+    medians = speed["medians_s"]
+    assert speed["point_over_floor"] == pytest.approx(medians["point"] / medians["floor"])
+    assert speed["runs"] >= 20 and "method" in speed["point_memory"]
+
+
+def test_truncation_keeps_only_the_first_layers_and_restores_them(tiny_run):
+    from benchmarks.speed import decoder_layers, truncated
+
+    from partpoint.backbones import load_backbone
+
+    backbone = load_backbone(tiny_run / "work" / "tiny" / "tiny-llava")
+    parent, attr = decoder_layers(backbone)
+    with truncated(backbone, 1):
+        assert len(getattr(parent, attr)) == 2
+    assert len(getattr(parent, attr)) == backbone.num_layers

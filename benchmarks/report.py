@@ -29,6 +29,10 @@ def machine_section(machine: dict, settings: dict) -> list[str]:
              f"{machine['cores']} cores ({machine['cpu_model']}), torch {machine['torch']} "
              f"({machine['torch_threads']} threads), transformers {machine['transformers']}, "
              f"Python {machine['python']}, {machine['platform']}.", ""]
+    if settings["mode"] == "quick":
+        lines += [f"**Quick run**: at most {settings['cap']} samples per cell ({settings['text_cap']} for text "
+                  "pointing) and a short ablation budget; n is given in every cell. `make bench` runs the full "
+                  "version.", ""]
     if settings["mode"] == "tiny":
         lines += ["**Tiny stand-ins**: random-weight backbones and pointers trained for seconds. These numbers "
                   "test the harness only and say nothing about the method.", ""]
@@ -122,7 +126,8 @@ def speed_section(speed: dict | None) -> list[str]:
               f"{speed['cached_epoch_samples']} samples) | {verdict('cache_speedup')} |", "",
               f"Where point() time goes: encode + capture {1000 * m['encode_capture']:.1f} ms, pointer head "
               f"(gather, Q-Synth, A2P, peak) {1000 * m['pointer_head']:.2f} ms.", "",
-              f"Peak memory: point() {speed['point_memory']['peak_delta_mib']:.1f} MiB, one cached training epoch "
+              f"Peak memory (after warm-up, i.e. steady state): point() "
+              f"{speed['point_memory']['peak_delta_mib']:.1f} MiB, one cached training epoch "
               f"{speed['train_memory']['peak_delta_mib']:.1f} MiB; method: {speed['point_memory']['method']}.", ""]
     bad = [key for key in t if not t[key]["met"]]
     if bad:

@@ -32,7 +32,7 @@ class BenchSettings:
     synth_test_scenes: int = 120
     synth_test_seed: int = 1234
     cap: int = 300
-    text_cap: int = 60
+    text_cap: int = 100
     ablation_backbone: str = "default-llava"
     ablation_train_samples: int = 480
     ablation_val_samples: int = 150

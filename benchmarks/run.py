@@ -28,6 +28,8 @@ def parse_args(argv=None):
     p.add_argument("--docs", type=Path, default=None, help="RESULTS.md + gallery.png folder (default: docs/)")
     p.add_argument("--work", type=Path, default=None, help="generated data and caches (default: runs/bench)")
     p.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="run only these parts")
+    p.add_argument("--pointer", action="append", default=[], metavar="BACKBONE=DIR",
+                   help="benchmark this pointer instead of the bundled one (repeatable)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2; tiny 1)")
     return p.parse_args(argv)
 
@@ -41,6 +43,9 @@ def settings_from(args):
         from .stand_ins import TINY_ARCHS
 
         settings = replace(settings, backbones=tuple(TINY_ARCHS), ablation_backbone="tiny-llava")
+    pointers = dict(item.split("=", 1) for item in args.pointer)
+    if pointers:
+        settings = replace(settings, pointers=pointers)
     for name, value in (("results_dir", args.results), ("docs_dir", args.docs), ("work_dir", args.work),
                         ("threads", args.threads)):
         if value is not None:
@@ -95,18 +100,21 @@ def main(argv=None) -> int:
     subjects, skipped = load_subjects(settings, train_spec=train_spec)
     for name, why in skipped.items():
         print(f"skipping backbone {name}: {why}", file=sys.stderr)
-    main_subject = next((s for s in subjects if s.name == settings.ablation_backbone), None)
-    missing = {"skipped": f"{settings.ablation_backbone} is not available: "
+    ablation_subject = next((s for s in subjects if s.name == settings.ablation_backbone), None)
+    main_subject = ablation_subject if ablation_subject and ablation_subject.pointer_dir else None
+    pointed = [s for s in subjects if s.pointer_dir is not None]
+    missing = {"skipped": f"{settings.ablation_backbone} or its pointer is not available: "
                           f"{skipped.get(settings.ablation_backbone, 'not requested')}"}
 
     if "accuracy" in args.only:
         from .accuracy import run_accuracy
 
-        write_json(results / "accuracy.json", run_accuracy(settings, subjects, cells, skipped_backbones=skipped))
+        write_json(results / "accuracy.json", run_accuracy(settings, pointed, cells, skipped_backbones=skipped))
     if "ablations" in args.only:
         from .ablations import run_ablations
 
-        write_json(results / "ablations.json", run_ablations(settings, main_subject) if main_subject else missing)
+        write_json(results / "ablations.json", run_ablations(settings, ablation_subject)
+                   if ablation_subject else missing)
     if "gallery" in args.only:
         from .gallery import run_gallery
 

@@ -9,15 +9,16 @@ from pathlib import Path
 
 @dataclass
 class Subject:
-    """A loaded backbone and the directory of the pointer trained for it."""
+    """A loaded backbone and the directory of the pointer trained for it (None: no pointer, so only the
+    ablations, which train their own, can use it)."""
 
     name: str
     backbone: object
-    pointer_dir: Path
+    pointer_dir: Path | None
 
 
 def load_subjects(settings, *, train_spec: str | None = None) -> tuple[list[Subject], dict[str, str]]:
-    """``(subjects, skipped)``: ``skipped`` maps a backbone name to why it was left out.
+    """``(subjects, skipped)``: ``skipped`` maps a backbone name to why it was left out (or has no pointer).
 
     In ``tiny`` mode the backbones are built and their pointers trained on ``train_spec``.
     """
@@ -36,11 +37,14 @@ def load_subjects(settings, *, train_spec: str | None = None) -> tuple[list[Subj
             subjects.append(Subject(name, backbone, Path(pointer)))
             continue
         try:
-            pointer_dir = resolve_pointer_dir(name, settings.pointers.get(name))
             backbone = load_backbone(name)
         except PartPointError as error:
             skipped[name] = str(error)
             continue
+        try:
+            pointer_dir = resolve_pointer_dir(backbone.name, settings.pointers.get(name))
+        except PartPointError as error:  # the ablations train their own pointers; the rest need this one
+            skipped[name], pointer_dir = str(error), None
         subjects.append(Subject(name, backbone, pointer_dir))
     return subjects, skipped
 

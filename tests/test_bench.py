@@ -150,3 +150,13 @@ def test_truncation_keeps_only_the_first_layers_and_restores_them(tiny_run):
     with truncated(backbone, 1):
         assert len(getattr(parent, attr)) == 2
     assert len(getattr(parent, attr)) == backbone.num_layers
+
+
+def test_a_backbone_without_pointer_is_kept_for_ablations_only(tiny_run):
+    from benchmarks.subjects import load_subjects
+
+    backbone_dir = str(tiny_run / "work" / "tiny" / "tiny-llava")
+    settings = BenchSettings.for_mode("quick", backbones=(backbone_dir, "default-nonexistent"))
+    subjects, skipped = load_subjects(settings)
+    assert [s.pointer_dir for s in subjects] == [None]
+    assert "no pointer is bundled" in skipped[backbone_dir] and "default-nonexistent" in skipped

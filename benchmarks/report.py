@@ -128,7 +128,9 @@ def speed_section(speed: dict | None) -> list[str]:
               f"(gather, Q-Synth, A2P, peak) {1000 * m['pointer_head']:.2f} ms.", "",
               f"Peak memory (after warm-up, i.e. steady state): point() "
               f"{speed['point_memory']['peak_delta_mib']:.1f} MiB, one cached training epoch "
-              f"{speed['train_memory']['peak_delta_mib']:.1f} MiB; method: {speed['point_memory']['method']}.", ""]
+              f"{speed['train_memory']['peak_delta_mib']:.1f} MiB above the resident size before each (process "
+              f"peak {speed['point_memory']['peak_mib']:.0f} and {speed['train_memory']['peak_mib']:.0f} MiB); "
+              f"method: {speed['point_memory']['method']}.", ""]
     bad = [key for key in t if not t[key]["met"]]
     if bad:
         lines += ["Targets not met: " + ", ".join(bad) + ". " + speed.get("explanation", ""), ""]

@@ -42,9 +42,9 @@ def load_subjects(settings, *, train_spec: str | None = None) -> tuple[list[Subj
             skipped[name] = str(error)
             continue
         try:
-            pointer_dir = resolve_pointer_dir(backbone.name, settings.pointers.get(name))
+            pointer_dir = resolve_pointer_dir(backbone.name, settings.pointers.get(backbone.name) or settings.pointers.get(name))
         except PartPointError as error:  # the ablations train their own pointers; the rest need this one
             skipped[name], pointer_dir = str(error), None
-        subjects.append(Subject(name, backbone, pointer_dir))
+        subjects.append(Subject(backbone.name, backbone, pointer_dir))
     return subjects, skipped
 

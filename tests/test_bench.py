@@ -49,8 +49,8 @@ def fake_results(folder: Path) -> None:
                                 "text_pointing": 0.71},
                   "recompute_s_per_sample": 0.31, "recompute_samples": 4, "cached_epoch_s_per_sample": 0.01,
                   "cached_epoch_samples": 64,
-                  "point_memory": {"peak_delta_mib": 12.5, "method": "VmHWM"},
-                  "train_memory": {"peak_delta_mib": 40.0, "method": "VmHWM"},
+                  "point_memory": {"peak_delta_mib": 12.5, "peak_mib": 900.0, "method": "VmHWM"},
+                  "train_memory": {"peak_delta_mib": 40.0, "peak_mib": 950.0, "method": "VmHWM"},
                   "targets": {"point_over_floor": {"op": "<=", "value": 1.15, "met": False},
                               "text_over_point": {"op": ">=", "value": 3.0, "met": True},
                               "cache_speedup": {"op": ">=", "value": 20.0, "met": True}},
@@ -71,6 +71,7 @@ def test_report_renders_every_section_from_the_json(tmp_path):
     assert "default-qwen2_5_vl skipped" in text and "Car-Parts test skipped" in text
     assert "| without SDF | 2 | 33.3 |" in text
     assert "| point_over_floor | 1.42 |" in text and "**NOT met**" in text and "capture dominates." in text
+    assert "process peak 900 and 950 MiB" in text
     assert "cache_speedup | 31.0" in text and "Not run." in text  # the gallery json is absent
 
 

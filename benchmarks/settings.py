@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from partpoint.data.paths import SHARED_DATA
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path("/work/shared/data")
 DEFAULT_BACKBONES = ("default-llava", "default-qwen2_5_vl")
 
 

@@ -10,9 +10,10 @@ import random
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ..data.paths import SHARED_DATA
 from .text import QA, coordinate_leaks
 
-CARPARTS_TRAIN = "/work/shared/data/carparts/trainingset"
+CARPARTS_TRAIN = str(SHARED_DATA / "carparts" / "trainingset")
 
 #: General English for the tokenizer (instruction templates the toolkit prompts with); never trained on.
 INSTRUCTION_TEMPLATES = (

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.paths import SHARED_DATA
 from .heldout import (
     QA_KINDS,
     answers_match,
@@ -32,7 +33,7 @@ from .heldout import (
 from .peaks import PeakTarget, peak_records, summarize_peaks
 from .report_md import render_markdown
 
-CARPARTS_TEST = "/work/shared/data/carparts/testset"
+CARPARTS_TEST = str(SHARED_DATA / "carparts" / "testset")
 CAR_KINDS = ("car_visible", "car_wheels", "car_view")
 
 

@@ -14,7 +14,8 @@ import torch
 
 from partpoint.losses import pointer_loss
 from partpoint.pointer import PartPointer
-from partpoint.training import TrainConfig, lr_multiplier, make_batch, plan_epoch
+from partpoint.training import TrainConfig, make_batch, plan_epoch
+from partpoint.training.loop import make_optimizer
 
 
 def slice_heads(items: list[dict], k: int) -> list[dict]:
@@ -22,17 +23,6 @@ def slice_heads(items: list[dict], k: int) -> list[dict]:
     ``attn_last (k, P)``."""
     names = ("q_text", "k_image", "v_image", "attn_last")
     return [{**item, **{name: item[name][:k] for name in names}} for item in items]
-
-
-def make_optimizer(pointer: PartPointer, config: TrainConfig, total_steps: int):
-    decay = [p for p in pointer.parameters() if p.ndim >= 2]
-    no_decay = [p for p in pointer.parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    warmup = max(1, round(config.warmup_frac * total_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_multiplier(s, total=total_steps, warmup=warmup, min_ratio=config.min_lr_ratio))
-    return optimizer, scheduler
 
 
 def train_step(pointer, optimizer, scheduler, batch: dict, config: TrainConfig) -> float:

@@ -105,25 +105,29 @@ def speed_section(speed: dict | None) -> list[str]:
         return lines + ["Not run.", ""]
     if "skipped" in speed:
         return lines + [f"Skipped: {speed['skipped']}", ""]
-    m, t = speed["medians_s"], speed["targets"]
+    m, t, tokens = speed["medians_s"], speed["targets"], speed["text_tokens"]
 
     def verdict(key: str) -> str:
         return f"target {t[key]['op']} {t[key]['value']:g}: **{'met' if t[key]['met'] else 'NOT met'}**"
 
     inp = speed["input"]
     lines += [f"Backbone {speed['backbone']}, one process, one SynthParts test image {inp['image_size']} "
-              f"(\"{inp['instruction']}\"); medians of {speed['runs']} runs after {speed['warmup']} warm-up runs "
-              f"({speed['text_runs']} for text pointing).", "",
+              f"(\"{inp['instruction']}\"); medians of {speed['runs']} interleaved runs after {speed['warmup']} "
+              "warm-up runs.", "",
               "| ratio | value | raw medians | target |", "|---|---|---|---|",
               f"| point_over_floor | {speed['point_over_floor']:.2f} | point() {1000 * m['point']:.1f} ms / floor "
               f"{1000 * m['floor']:.1f} ms (forward truncated after layer {inp['deepest_layer']} of "
               f"{inp['num_layers']}) | {verdict('point_over_floor')} |",
               f"| text_over_point | {speed['text_over_point']:.2f} | text pointing {1000 * m['text_pointing']:.1f} ms "
-              f"/ point() {1000 * m['point']:.1f} ms | {verdict('text_over_point')} |",
+              f"/ point() {1000 * m['point']:.1f} ms; the backbone wrote {tokens['generated']} tokens "
+              f"| {verdict('text_over_point')} |",
+              f"| text_over_point_min_answer | {speed['text_over_point_min_answer']:.2f} | text pointing forced to "
+              f"{tokens['min_answer']} tokens (the shortest well-formed answer) "
+              f"{1000 * m['text_pointing_min_answer']:.1f} ms / point() {1000 * m['point']:.1f} ms | (context) |",
               f"| cache_speedup | {speed['cache_speedup']:.1f} | recompute {1000 * speed['recompute_s_per_sample']:.1f} "
               f"ms/sample (measured on {speed['recompute_samples']} samples, scaled per sample) / cached "
-              f"{1000 * speed['cached_epoch_s_per_sample']:.2f} ms/sample (one epoch of "
-              f"{speed['cached_epoch_samples']} samples) | {verdict('cache_speedup')} |", "",
+              f"{1000 * speed['cached_epoch_s_per_sample']:.2f} ms/sample (median epoch of "
+              f"{speed['cached_epoch_samples']} samples after a warm-up epoch) | {verdict('cache_speedup')} |", "",
               f"Where point() time goes: encode + capture {1000 * m['encode_capture']:.1f} ms, pointer head "
               f"(gather, Q-Synth, A2P, peak) {1000 * m['pointer_head']:.2f} ms.", "",
               f"Peak memory (after warm-up, i.e. steady state): point() "

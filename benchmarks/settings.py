@@ -19,7 +19,8 @@ class BenchSettings:
     samples for every method); ``text_cap`` the same for text pointing (greedy generation is slow).
     Ablations train every variant with the same budget: ``ablation_train_samples`` SynthParts train
     samples (seed 0), ``ablation_epochs`` epochs, scored on ``ablation_val_samples`` SynthParts val
-    samples (seed 1). Speed: medians of ``speed_runs`` timed runs after ``speed_warmup`` untimed ones.
+    samples (seed 1). Speed: medians of ``speed_runs`` timed runs after ``speed_warmup`` untimed ones;
+    the cached-epoch time is the median of ``cache_epochs`` epochs after an untimed one.
     """
 
     mode: str = "full"
@@ -44,6 +45,7 @@ class BenchSettings:
     speed_runs: int = 20
     speed_warmup: int = 3
     recompute_samples: int = 16
+    cache_epochs: int = 3
     gallery_synth: int = 4
     gallery_real: int = 4
     threads: int = 2
@@ -58,7 +60,7 @@ class BenchSettings:
         elif mode == "tiny":
             base = replace(base, synth_test_scenes=3, cap=4, text_cap=2, ablation_train_samples=6,
                            ablation_val_samples=4, ablation_epochs=1, ablation_k_max=3, ablation_select_samples=4,
-                           ablation_batch_size=4, speed_runs=20, speed_warmup=1, recompute_samples=2,
+                           ablation_batch_size=4, speed_runs=20, speed_warmup=1, recompute_samples=2, cache_epochs=1,
                            gallery_synth=2, gallery_real=2, threads=1)
         elif mode != "full":
             raise ValueError(f"unknown benchmark mode {mode!r}; use full, quick or tiny")

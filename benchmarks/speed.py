@@ -4,11 +4,16 @@
   forward truncated after the pointer's deepest head layer (decoder layer list cut to ``l + 1``, no
   capture hooks, no LM head) on the same input. Target <= 1.15.
 - ``text_over_point``: text pointing (greedy generate + parse) latency / ``point()`` latency. Target >= 3.
+  The backbone decides when to stop; ``text_over_point_min_answer`` is the same with end-of-sequence
+  suppressed until the family's shortest well-formed answer (``MINIMAL_ANSWERS``) fits, i.e. what a
+  backbone that actually writes a point pays at least.
 - ``cache_speedup``: per-sample time of a training epoch that recomputes backbone features every step
-  (encode + targets + step, measured on ``recompute_samples`` samples) / per-sample time of an epoch
-  from the feature cache. Target >= 20.
+  (encode + targets + step, measured on ``recompute_samples`` samples after one untimed batch) /
+  per-sample time of an epoch from the feature cache (median of ``cache_epochs`` epochs after one
+  untimed epoch). Target >= 20.
 - peak memory (``memory.peak_rss``) of ``point()`` and of one cached training epoch.
-Every latency is the median of ``speed_runs`` runs after ``speed_warmup`` warm-up runs.
+Every latency is the median of ``speed_runs`` runs after ``speed_warmup`` warm-up runs; the runs of
+``point()``, the floor and the encode are interleaved, so a change in machine load hits all three alike.
 """
 
 from __future__ import annotations
@@ -23,14 +28,22 @@ TARGETS = {"point_over_floor": ("<=", 1.15), "text_over_point": (">=", 3.0), "ca
 
 
 def median_seconds(fn, *, runs: int, warmup: int) -> float:
+    return interleaved_medians({"fn": fn}, runs=runs, warmup=warmup)["fn"]
+
+
+def interleaved_medians(fns: dict, *, runs: int, warmup: int) -> dict[str, float]:
+    """Median seconds of each function; round ``r`` runs every function once, so slow drift in the
+    machine's load shifts all medians alike instead of whichever function happened to run then."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def decoder_layers(backbone):
@@ -59,13 +72,13 @@ def truncated(backbone, last_layer: int):
         setattr(parent, attr, full)
 
 
-def floor_forward(backbone, image, text: str) -> None:
-    """Preprocess + forward of the (already truncated) backbone without the LM head."""
+def floor_forward(backbone, image, text: str, last_layer: int) -> None:
+    """Preprocess + forward of the backbone truncated after ``last_layer``, without the LM head."""
     import torch
 
     _, inputs, _ = backbone._inputs([image], [text])  # the exact preprocessing encode() uses
     inner = getattr(backbone.model, "model", backbone.model)
-    with torch.no_grad():
+    with torch.no_grad(), truncated(backbone, last_layer):
         inner(**inputs, use_cache=False)
 
 
@@ -79,24 +92,23 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
     from .loop import make_optimizer, train_on_items, train_step
 
     heads = [tuple(h) for h in pointer.config.heads]
-    config = TrainConfig(epochs=1, batch_size=settings.ablation_batch_size, progress=False)
+    config = TrainConfig(epochs=1 + settings.cache_epochs, batch_size=settings.ablation_batch_size, progress=False)
     scale = pointer.config.upsample
     cache = FeatureCache.build(subject.backbone, dataset, heads=heads, cache_dir=settings.work_dir / "speed-cache",
                                progress=False)
     items = prepare_items(cache.entries(), scale=scale)[0]
     with peak_rss() as train_memory:
         _, log = train_on_items(items, pointer_config=pointer.config, config=config)
-    cached_per_sample = log["epoch_s"][0] / len(items)
+    cached_per_sample = statistics.median(log["epoch_s"][1:]) / len(items)  # epoch 0 warms up
 
     fresh = type(pointer)(pointer.config)
     optimizer, scheduler = make_optimizer(fresh, config, 10_000)
     count = min(settings.recompute_samples, len(dataset))
     batch_size = min(config.batch_size, count)
-    start = time.perf_counter()
-    done = 0
-    for first in range(0, count, batch_size):
-        samples = [dataset[i] for i in range(first, min(first + batch_size, count))]
-        layers = sorted({layer for layer, _ in heads})
+    layers = sorted({layer for layer, _ in heads})
+
+    def recompute_step(indices) -> None:
+        samples = [dataset[i] for i in indices]
         features = subject.backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples],
                                                  layers=layers)
         entries = [e for e in (make_entry(f, s, heads) for f, s in zip(features, samples)) if e is not None]
@@ -104,10 +116,18 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
         if fresh_items:
             train_step(fresh, optimizer, scheduler, make_batch(fresh_items, list(range(len(fresh_items)))),
                        replace(config))
-        done += len(samples)
+
+    recompute_step(range(max(0, len(dataset) - batch_size), len(dataset)))  # warm-up on samples not timed below
+    start = time.perf_counter()
+    done = 0
+    for first in range(0, count, batch_size):
+        indices = range(first, min(first + batch_size, count))
+        recompute_step(indices)
+        done += len(indices)
     recompute_per_sample = (time.perf_counter() - start) / max(done, 1)
     return {"cache_speedup": recompute_per_sample / cached_per_sample,
             "cached_epoch_s_per_sample": cached_per_sample, "cached_epoch_samples": len(items),
+            "cached_epoch_s": log["epoch_s"],
             "recompute_s_per_sample": recompute_per_sample, "recompute_samples": done,
             "train_memory": train_memory}
 
@@ -117,7 +137,7 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     import torch
 
     from partpoint.api import load_pointer_for
-    from partpoint.baselines import text_point
+    from partpoint.baselines import minimal_answer_tokens, pointing_prompt, text_point
     from partpoint.pointer import collate
 
     backbone, runs, warmup = subject.backbone, settings.speed_runs, settings.speed_warmup
@@ -125,14 +145,6 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     image, text = sample.image, sample.instruction
     last_layer = max(pointer.config.layers)
 
-    def point():
-        pointer.point(backbone, image, text)
-
-    point_s = median_seconds(point, runs=runs, warmup=warmup)
-    with truncated(backbone, last_layer):
-        floor_s = median_seconds(lambda: floor_forward(backbone, image, text), runs=runs, warmup=warmup)
-    encode_s = median_seconds(lambda: backbone.encode(image, text, layers=pointer.config.layers), runs=runs,
-                              warmup=warmup)
     features = backbone.encode(image, text, layers=pointer.config.layers)
 
     @torch.no_grad()
@@ -141,20 +153,34 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
         output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
         pointer.predict_point(output, batch["grid"])
 
-    head_s = median_seconds(head_only, runs=runs, warmup=warmup)
-    text_runs = runs
-    text_s = median_seconds(lambda: text_point(backbone, image, text), runs=text_runs, warmup=1)
+    def point():
+        pointer.point(backbone, image, text)
+
+    natural_tokens = backbone.generate(image, pointing_prompt(text, backbone.arch), max_new_tokens=64).new_tokens
+    answer_tokens = minimal_answer_tokens(backbone)
+    medians = interleaved_medians({
+        "point": point,
+        "floor": lambda: floor_forward(backbone, image, text, last_layer),
+        "encode_capture": lambda: backbone.encode(image, text, layers=pointer.config.layers),
+        "pointer_head": head_only,
+        "text_pointing": lambda: text_point(backbone, image, text),
+        "text_pointing_min_answer": lambda: text_point(backbone, image, text, min_new_tokens=answer_tokens,
+                                                       max_new_tokens=max(64, answer_tokens)),
+    }, runs=runs, warmup=warmup)
+    point_s, floor_s = medians["point"], medians["floor"]
+    text_s, text_min_s = medians["text_pointing"], medians["text_pointing_min_answer"]
     with peak_rss() as point_memory:
         point()
     out = {
         "backbone": subject.name,
         "input": {"key": sample.meta.get("key"), "image_size": list(image.size), "instruction": text,
                   "deepest_layer": last_layer, "num_layers": backbone.num_layers},
-        "runs": runs, "warmup": warmup, "text_runs": text_runs,
+        "runs": runs, "warmup": warmup,
         "point_over_floor": point_s / floor_s,
         "text_over_point": text_s / point_s,
-        "medians_s": {"point": point_s, "floor": floor_s, "encode_capture": encode_s, "pointer_head": head_s,
-                      "text_pointing": text_s},
+        "text_over_point_min_answer": text_min_s / point_s,
+        "text_tokens": {"generated": natural_tokens, "min_answer": answer_tokens},
+        "medians_s": medians,
         "point_memory": point_memory,
     }
     out.update(cache_speedup(settings, subject, pointer, train_dataset))

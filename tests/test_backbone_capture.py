@@ -123,9 +123,11 @@ def test_generate_greedy_returns_text_and_geometry(backbones):
     bb = backbones["qwen2_5_vl"]
     image = _photo(640, 480)
     first = bb.generate(image, INSTRUCTION, max_new_tokens=5)
-    text, feats = first
-    assert isinstance(text, str) and feats.image_size == (640, 480)
+    text, feats = first.text, first.features
+    assert isinstance(text, str) and feats.image_size == (640, 480) and 1 <= first.new_tokens <= 5
     assert bb.generate(image, INSTRUCTION, max_new_tokens=5).text == text  # greedy: deterministic
+    forced = bb.generate(image, INSTRUCTION, max_new_tokens=6, min_new_tokens=6)
+    assert forced.new_tokens == 6  # end-of-sequence suppressed until min_new_tokens
     x, y = feats.geometry.input_to_image_xy(*feats.geometry.input_size)
     assert np.allclose((x, y), (640, 480))
 

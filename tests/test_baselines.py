@@ -160,3 +160,14 @@ def test_centre_and_seeded_random():
         len(set(xs)) == 200 and (0 <= xs).all() and (xs < 200).all() and (0 <= ys).all() and (ys < 100).all()
     )
     assert 80 < xs.mean() < 120
+
+
+@pytest.mark.parametrize("family, arch", [("molmo", "molmo"), ("qwen2_5_vl", "qwen2_5_vl"), ("qwen2_vl", "qwen2_vl"),
+                                          ("generic", "llava")])
+def test_minimal_answers_parse_and_count_tokens(family, arch):
+    from partpoint.baselines import MINIMAL_ANSWERS, minimal_answer_tokens
+
+    assert parse_point(MINIMAL_ANSWERS[family], arch) is not None  # each is a well-formed answer of its family
+    tokenizer = lambda text, add_special_tokens: {"input_ids": text.split(" ")}  # noqa: E731
+    backbone = SimpleNamespace(arch=arch, processor=SimpleNamespace(tokenizer=tokenizer))
+    assert minimal_answer_tokens(backbone) == len(MINIMAL_ANSWERS[family].split(" "))

@@ -18,7 +18,7 @@ from benchmarks.run import main as bench_main  # noqa: E402
 from benchmarks.settings import BenchSettings  # noqa: E402
 
 torch.set_num_threads(1)
-SPEED_KEYS = {"point_over_floor", "text_over_point", "cache_speedup", "medians_s", "point_memory", "train_memory",
+SPEED_KEYS = {"point_over_floor", "text_over_point", "text_over_point_min_answer", "text_tokens", "cache_speedup", "medians_s", "point_memory", "train_memory",
               "targets", "runs", "warmup", "recompute_samples", "cached_epoch_samples"}
 
 
@@ -42,11 +42,12 @@ def fake_results(folder: Path) -> None:
                       "attention_val_hit_rate": {"2": 0.25},
                       "runs": [{"name": "without SDF", "group": "components", "k": 2, "val_hit_rate": 0.3333,
                                 "final_loss": 0.5, "steps": 8, "wall_s": 1.0}]},
-        "speed": {"backbone": "default-llava", "runs": 20, "warmup": 3, "text_runs": 20,
+        "speed": {"backbone": "default-llava", "runs": 20, "warmup": 3,
                   "input": {"image_size": [640, 480], "instruction": "Point.", "deepest_layer": 7, "num_layers": 12},
-                  "point_over_floor": 1.42, "text_over_point": 5.0, "cache_speedup": 31.0,
+                  "point_over_floor": 1.42, "text_over_point": 5.0, "text_over_point_min_answer": 6.0,
+                  "text_tokens": {"generated": 30, "min_answer": 9}, "cache_speedup": 31.0,
                   "medians_s": {"point": 0.142, "floor": 0.1, "encode_capture": 0.12, "pointer_head": 0.01,
-                                "text_pointing": 0.71},
+                                "text_pointing": 0.71, "text_pointing_min_answer": 0.852},
                   "recompute_s_per_sample": 0.31, "recompute_samples": 4, "cached_epoch_s_per_sample": 0.01,
                   "cached_epoch_samples": 64,
                   "point_memory": {"peak_delta_mib": 12.5, "peak_mib": 900.0, "method": "VmHWM"},
@@ -72,6 +73,7 @@ def test_report_renders_every_section_from_the_json(tmp_path):
     assert "| without SDF | 2 | 33.3 |" in text
     assert "| point_over_floor | 1.42 |" in text and "**NOT met**" in text and "capture dominates." in text
     assert "process peak 900 and 950 MiB" in text
+    assert "text_over_point_min_answer | 6.00" in text and "wrote 30 tokens" in text
     assert "cache_speedup | 31.0" in text and "Not run." in text  # the gallery json is absent
 
 
@@ -138,6 +140,8 @@ def test_speed_harness_returns_the_documented_keys(tiny_run):
         assert target["met"] == (speed[key] <= target["value"] if target["op"] == "<=" else speed[key] >= target["value"])
     medians = speed["medians_s"]
     assert speed["point_over_floor"] == pytest.approx(medians["point"] / medians["floor"])
+    assert speed["text_over_point_min_answer"] == pytest.approx(medians["text_pointing_min_answer"] / medians["point"])
+    assert speed["text_tokens"]["min_answer"] > 0 and 0 < speed["text_tokens"]["generated"] <= 64
     assert speed["runs"] >= 20 and "method" in speed["point_memory"]
 
 

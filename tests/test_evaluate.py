@@ -152,7 +152,7 @@ def test_text_unparseable_answers_are_counted_misses(tiny, monkeypatch):
     geometry = backbone._inputs([sample(CENTRE).image], ["x"])[2][0]
     answers = iter(["The handle is at (0.5, 0.5).", "I cannot see a mug here."])
 
-    def fake_generate(image, prompt, *, max_new_tokens=32):
+    def fake_generate(image, prompt, *, max_new_tokens=32, min_new_tokens=0):
         return Generation(next(answers), Features(layers={}, geometry=geometry, image_size=(WIDTH, HEIGHT)))
 
     monkeypatch.setattr(backbone, "generate", fake_generate)

@@ -49,17 +49,43 @@ def random_inputs(batch=2, k=2, length=5, grid=(3, 4), dim=16, seed=0):
 
 def test_qsynth_shape_and_padding_is_ignored():
     torch.manual_seed(0)
-    qsynth = QSynth(dim=16, num_latents=4, depth=2, attn_heads=2)
-    text = torch.randn(3, 7, 16)
+    qsynth = QSynth(dim=16, heads=2, num_latents=4, depth=2, attn_heads=2)
+    text = torch.randn(3, 2, 7, 16)  # (B, k, L, d)
     mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3, [True] * 2 + [False] * 5])
     q = qsynth(text, mask)
-    assert q.shape == (3, 16)
+    assert q.shape == (3, 2, 16)
     changed = text.clone()
-    changed[1, 4:] = torch.randn(3, 16) * 100
-    changed[2, 2:] = 0.0
+    changed[1, :, 4:] = torch.randn(2, 3, 16) * 100
+    changed[2, :, 2:] = 0.0
     torch.testing.assert_close(qsynth(changed, mask), q)
-    changed[0, 6] += torch.randn(16)  # a real token does matter
-    assert not torch.allclose(qsynth(changed, mask)[0], q[0])
+    changed[0, 1, 6] += torch.randn(16)  # a real token does matter, to its own head only
+    out = qsynth(changed, mask)
+    assert not torch.allclose(out[0, 1], q[0, 1])
+    torch.testing.assert_close(out[0, 0], q[0, 0])
+
+
+def test_qsynth_heads_have_independent_weights():
+    """Head h's query depends on head h's weights only: perturbing head 0's weights leaves head 1 unchanged."""
+    torch.manual_seed(0)
+    qsynth = QSynth(dim=16, heads=2, num_latents=4, depth=1)
+    text, mask = torch.randn(2, 2, 5, 16), torch.ones(2, 5, dtype=torch.bool)
+    before = qsynth(text, mask)
+    with torch.no_grad():
+        for param in qsynth.parameters():
+            param[0] += 0.5 * torch.randn_like(param[0])
+    after = qsynth(text, mask)
+    assert not torch.allclose(after[:, 0], before[:, 0])
+    torch.testing.assert_close(after[:, 1], before[:, 1])
+
+
+def test_grouped_linear_matches_one_linear_per_group():
+    from partpoint.pointer.qsynth import GroupedLinear
+
+    torch.manual_seed(0)
+    layer = GroupedLinear(groups=3, in_features=4, out_features=5)
+    x = torch.randn(3, 2, 7, 4)
+    expected = torch.stack([x[g] @ layer.weight[g] + layer.bias[g, 0] for g in range(3)])
+    torch.testing.assert_close(layer(x), expected)
 
 
 # ---------------------------------------------------------------- A2P

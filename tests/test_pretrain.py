@@ -43,7 +43,7 @@ def test_tiny_run_gives_a_loadable_backbone_that_encodes_and_generates(tmp_path,
     assert feats.grid == (4, 4)
     attn = feats.layers[0].attn_last
     assert attn.shape[-1] == 16 and torch.allclose(attn.sum(-1), torch.ones(attn.shape[0]), atol=1e-4)
-    text, _ = bb.generate(Image.new("RGB", (72, 72), COLOURS["red"]), "What colour is the image?", max_new_tokens=3)
+    text = bb.generate(Image.new("RGB", (72, 72), COLOURS["red"]), "What colour is the image?", max_new_tokens=3).text
     assert isinstance(text, str)
 
 

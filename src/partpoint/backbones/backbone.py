@@ -27,10 +27,12 @@ _VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torc
 
 
 class Generation(NamedTuple):
-    """``bb.generate`` result: the decoded text and the geometry (``features.layers`` is empty)."""
+    """``bb.generate`` result: the decoded text, the geometry (``features.layers`` is empty) and the
+    number of tokens generated (end-of-sequence included)."""
 
     text: str
     features: Features
+    new_tokens: int = 0
 
 
 class Backbone:
@@ -150,13 +152,18 @@ class Backbone:
         return Features(layers=layers, geometry=geometry, image_size=image.size, text_tokens=tokens)
 
     @torch.no_grad()
-    def generate(self, image: ImageLike, instruction_or_prompt: str, *, max_new_tokens: int = 32) -> Generation:
-        """Greedy decoding; returns the new text and the geometry to map model-input pixels back."""
+    def generate(
+        self, image: ImageLike, instruction_or_prompt: str, *, max_new_tokens: int = 32, min_new_tokens: int = 0
+    ) -> Generation:
+        """Greedy decoding; returns the new text and the geometry to map model-input pixels back.
+        ``min_new_tokens`` > 0 suppresses end-of-sequence until that many tokens are written."""
         images, inputs, geometries = self._inputs([image], [instruction_or_prompt])
-        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
+        extra = {"min_new_tokens": min_new_tokens} if min_new_tokens else {}
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, **extra)
         new_tokens = out[0, inputs["input_ids"].shape[1]:]
         text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True)
-        return Generation(text, Features(layers={}, geometry=geometries[0], image_size=images[0].size))
+        features = Features(layers={}, geometry=geometries[0], image_size=images[0].size)
+        return Generation(text, features, int(new_tokens.shape[0]))
 
 
 def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) -> Backbone:

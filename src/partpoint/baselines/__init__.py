@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from .attention import attention_map, attention_point
 from .text import (
+    MINIMAL_ANSWERS,
     ParsedPoint,
     family_of,
+    minimal_answer_tokens,
     parse_generic,
     parse_molmo,
     parse_point,
@@ -18,11 +20,13 @@ from .text import (
 from .trivial import centre_point, random_point
 
 __all__ = [
+    "MINIMAL_ANSWERS",
     "ParsedPoint",
     "attention_map",
     "attention_point",
     "centre_point",
     "family_of",
+    "minimal_answer_tokens",
     "parse_generic",
     "parse_molmo",
     "parse_point",

@@ -48,6 +48,21 @@ PROMPTS = {
 }
 
 
+# The shortest well-formed answer of each family: the least a backbone that points must write.
+MINIMAL_ANSWERS = {
+    "molmo": '<point x="61.5" y="40.2" alt="handle">handle</point>',
+    "qwen2_5_vl": '[{"point_2d": [212, 148], "label": "handle"}]',
+    "qwen2_vl": "(512, 384)",
+    "generic": "(0.52, 0.38)",
+}
+
+
+def minimal_answer_tokens(backbone) -> int:
+    """Tokens in the backbone family's shortest well-formed pointing answer (``MINIMAL_ANSWERS``)."""
+    answer = MINIMAL_ANSWERS[family_of(backbone.arch)]
+    return len(backbone.processor.tokenizer(answer, add_special_tokens=False)["input_ids"])
+
+
 @dataclass(frozen=True)
 class ParsedPoint:
     """A parsed coordinate and the frame it is in (one of the ``IMAGE_*`` / ``INPUT_*`` constants)."""
@@ -174,11 +189,15 @@ def to_image_point(parsed: ParsedPoint, geometry) -> tuple[float, float]:
     return float(x), float(y)
 
 
-def text_point(backbone, image, instruction: str, *, max_new_tokens: int = 64) -> PointResult | None:
-    """Ask ``backbone`` to point in text; ``None`` when its answer has no parseable point."""
-    answer, geometry = backbone.generate(
-        image, pointing_prompt(instruction, backbone.arch), max_new_tokens=max_new_tokens
-    )
+def text_point(
+    backbone, image, instruction: str, *, max_new_tokens: int = 64, min_new_tokens: int = 0
+) -> PointResult | None:
+    """Ask ``backbone`` to point in text; ``None`` when its answer has no parseable point.
+    ``min_new_tokens``: see :meth:`Backbone.generate` (the speed benchmark uses it, accuracy never does)."""
+    extra = {"min_new_tokens": min_new_tokens} if min_new_tokens else {}
+    generation = backbone.generate(image, pointing_prompt(instruction, backbone.arch), max_new_tokens=max_new_tokens,
+                                   **extra)
+    answer, geometry = generation[:2]  # (text, features): a Generation or any such pair
     parsed = parse_point(answer, backbone.arch)
     if parsed is None:
         return None

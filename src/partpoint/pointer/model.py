@@ -39,15 +39,17 @@ class PartPointer(nn.Module):
             raise ValueError("PointerConfig.heads is empty; run head selection first")
         self.config = config
         num_heads, dim = len(config.heads), config.head_dim
-        self.qsynths = nn.ModuleList(
+        self.qsynth = (
             QSynth(
                 dim=dim,
+                heads=num_heads,
                 num_latents=config.num_latents,
                 depth=config.depth,
                 attn_heads=config.attn_heads,
                 ff_mult=config.ff_mult,
             )
-            for _ in range(num_heads if config.use_qsynth else 0)
+            if config.use_qsynth
+            else None
         )
         self.log_scale = nn.Parameter(torch.zeros(num_heads))
         self.bias = nn.Parameter(torch.zeros(num_heads))
@@ -65,9 +67,9 @@ class PartPointer(nn.Module):
 
     def synthesize(self, q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """``(B, k, L, d)`` + ``(B, L)`` -> one query per head ``(B, k, d)``."""
-        if not self.config.use_qsynth:
+        if self.qsynth is None:
             return last_token_query(q_text, text_mask)
-        return torch.stack([qsynth(q_text[:, h], text_mask) for h, qsynth in enumerate(self.qsynths)], dim=1)
+        return self.qsynth(q_text, text_mask)  # (B, k, d)
 
     def forward(
         self,

@@ -1,52 +1,97 @@
-"""Q-Synth: synthesize one grounding-aware query from all text queries of one attention head."""
+"""Q-Synth: synthesize one grounding-aware query from all text queries of one attention head.
+
+The pointer needs one Q-Synth per localization head. The ``k`` of them share no weights but run
+together: every weight carries a leading head axis and each matmul is one ``bmm`` over heads, so
+``k`` Q-Synths cost about what one does (a Python loop over heads was most of ``point()``'s head time).
+"""
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 
-class CrossAttention(nn.Module):
-    """Multi-head cross-attention of latents over a masked context (perceiver style, no bias on q/k/v)."""
+class GroupedLinear(nn.Module):
+    """``k`` independent linear maps, map ``h`` applied to slice ``h``: ``(k, ..., in) -> (k, ..., out)``.
+    Initialised like ``nn.Linear`` (uniform in ``+-1/sqrt(in)``)."""
 
-    def __init__(self, *, dim: int, heads: int = 2, dim_head: int | None = None):
+    def __init__(self, *, groups: int, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        bound = 1 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(groups, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(groups, 1, out_features).uniform_(-bound, bound)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])  # (k, M, in)
+        out = torch.bmm(flat, self.weight) if self.bias is None else torch.baddbmm(self.bias, flat, self.weight)
+        return out.reshape(*x.shape[:-1], out.shape[-1])  # (k, ..., out)
+
+
+class GroupedLayerNorm(nn.Module):
+    """LayerNorm over the last axis with a separate affine per group: ``(k, ..., d) -> (k, ..., d)``."""
+
+    def __init__(self, *, groups: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(groups, dim))
+        self.bias = nn.Parameter(torch.zeros(groups, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (x.shape[-1],)
+        return F.layer_norm(x, x.shape[-1:]) * self.weight.view(shape) + self.bias.view(shape)
+
+
+class CrossAttention(nn.Module):
+    """Multi-head cross-attention of latents over a masked context (perceiver style, no bias on q/k/v),
+    one independent set of weights per group."""
+
+    def __init__(self, *, groups: int, dim: int, heads: int = 2, dim_head: int | None = None):
         super().__init__()
         dim_head = dim_head or max(dim // heads, 8)
         inner = heads * dim_head
         self.heads = heads
         self.scale = dim_head**-0.5
-        self.to_q = nn.Linear(dim, inner, bias=False)
-        self.to_kv = nn.Linear(dim, 2 * inner, bias=False)
-        self.to_out = nn.Linear(inner, dim)
+        self.to_q = GroupedLinear(groups=groups, in_features=dim, out_features=inner, bias=False)
+        self.to_kv = GroupedLinear(groups=groups, in_features=dim, out_features=2 * inner, bias=False)
+        self.to_out = GroupedLinear(groups=groups, in_features=inner, out_features=dim)
 
     def forward(self, latents: torch.Tensor, context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """latents ``(B, N, dim)``, context ``(B, L, dim)``, mask ``(B, L)`` bool (True = real token)
-        -> ``(B, N, dim)``."""
-        q = rearrange(self.to_q(latents), "b n (h e) -> b h n e", h=self.heads)  # (B, h, N, e)
-        k, v = rearrange(self.to_kv(context), "b l (two h e) -> two b h l e", two=2, h=self.heads)
-        sim = torch.einsum("bhne,bhle->bhnl", q, k) * self.scale  # (B, h, N, L)
-        sim = sim.masked_fill(~rearrange(mask, "b l -> b 1 1 l"), torch.finfo(sim.dtype).min)
-        out = torch.einsum("bhnl,bhle->bhne", sim.softmax(dim=-1), v)  # (B, h, N, e)
-        return self.to_out(rearrange(out, "b h n e -> b n (h e)"))
+        """latents ``(k, B, N, dim)``, context ``(k, B, L, dim)``, mask ``(B, L)`` bool (True = real token)
+        -> ``(k, B, N, dim)``."""
+        q = rearrange(self.to_q(latents), "g b n (h e) -> g b h n e", h=self.heads)  # (k, B, h, N, e)
+        k, v = rearrange(self.to_kv(context), "g b l (two h e) -> two g b h l e", two=2, h=self.heads)
+        sim = torch.einsum("gbhne,gbhle->gbhnl", q, k) * self.scale  # (k, B, h, N, L)
+        sim = sim.masked_fill(~rearrange(mask, "b l -> 1 b 1 1 l"), torch.finfo(sim.dtype).min)
+        out = torch.einsum("gbhnl,gbhle->gbhne", sim.softmax(dim=-1), v)  # (k, B, h, N, e)
+        return self.to_out(rearrange(out, "g b h n e -> g b n (h e)"))
 
 
 class FeedForward(nn.Sequential):
-    """Pre-norm GELU MLP ``dim -> dim * mult -> dim``."""
+    """Pre-norm GELU MLP ``dim -> dim * mult -> dim`` per group."""
 
-    def __init__(self, *, dim: int, mult: int = 2):
-        super().__init__(nn.LayerNorm(dim), nn.Linear(dim, dim * mult), nn.GELU(), nn.Linear(dim * mult, dim))
+    def __init__(self, *, groups: int, dim: int, mult: int = 2):
+        super().__init__(
+            GroupedLayerNorm(groups=groups, dim=dim),
+            GroupedLinear(groups=groups, in_features=dim, out_features=dim * mult),
+            nn.GELU(),
+            GroupedLinear(groups=groups, in_features=dim * mult, out_features=dim),
+        )
 
 
 class QSynth(nn.Module):
     """N learnable latents absorb the text queries ``Q_t`` over ``T`` cross-attention rounds
     (keys = values = ``Q_t``); an MLP scores each latent and the softmax-weighted sum is ``q_s``.
+    ``heads`` independent Q-Synths (one per localization head, no shared weights) run at once.
 
     Round ``t``: ``Z <- Z + CrossAttn(LN(Z), LN(Q_t), mask)``, then ``Z <- Z + FF(Z)`` (pre-norm).
-    Output: ``q_s = sum_n softmax_n(MLP(LN(z_n))) * W_out LN(z_n)``, in the head's query space.
+    Output: ``q_s = W_out sum_n softmax_n(MLP(LN(z_n))) LN(z_n)``, in the head's query space.
 
     Args:
         dim: the head dimension ``d`` of the backbone (queries and keys live in ``R^d``).
+        heads: ``k``, the number of localization heads (each gets its own weights).
         num_latents: ``N``.
         depth: ``T``, the number of cross-attention rounds.
         attn_heads: heads inside each cross-attention (1-4).
@@ -54,36 +99,44 @@ class QSynth(nn.Module):
     """
 
     def __init__(
-        self, *, dim: int, num_latents: int = 8, depth: int = 2, attn_heads: int = 2, ff_mult: int = 2
+        self, *, dim: int, heads: int = 1, num_latents: int = 8, depth: int = 2, attn_heads: int = 2, ff_mult: int = 2
     ):
         super().__init__()
-        self.latents = nn.Parameter(torch.randn(num_latents, dim) * 0.02)  # (N, d)
-        self.context_norm = nn.LayerNorm(dim)
+        self.latents = nn.Parameter(torch.randn(heads, num_latents, dim) * 0.02)  # (k, N, d)
+        self.context_norm = GroupedLayerNorm(groups=heads, dim=dim)
         self.rounds = nn.ModuleList(
             nn.ModuleList(
                 [
-                    nn.LayerNorm(dim),
-                    CrossAttention(dim=dim, heads=attn_heads),
-                    FeedForward(dim=dim, mult=ff_mult),
+                    GroupedLayerNorm(groups=heads, dim=dim),
+                    CrossAttention(groups=heads, dim=dim, heads=attn_heads),
+                    FeedForward(groups=heads, dim=dim, mult=ff_mult),
                 ]
             )
             for _ in range(depth)
         )
-        self.out_norm = nn.LayerNorm(dim)
-        self.score = nn.Sequential(
-            nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1, bias=False)
-        )  # softmax: no bias
-        self.to_query = nn.Linear(dim, dim)
+        self.out_norm = GroupedLayerNorm(groups=heads, dim=dim)
+        self.score = nn.Sequential(  # softmax over latents: no bias on the last layer
+            GroupedLinear(groups=heads, in_features=dim, out_features=dim),
+            nn.GELU(),
+            GroupedLinear(groups=heads, in_features=dim, out_features=1, bias=False),
+        )
+        self.to_query = GroupedLinear(groups=heads, in_features=dim, out_features=dim)
 
     def forward(self, text_queries: torch.Tensor, text_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """text_queries ``(B, L, d)``, text_mask ``(B, L)`` bool (True = real token) -> q_s ``(B, d)``."""
+        """text_queries ``(B, k, L, d)``, text_mask ``(B, L)`` bool (True = real token) -> q_s ``(B, k, d)``."""
         if text_mask is None:
-            text_mask = torch.ones(text_queries.shape[:2], dtype=torch.bool, device=text_queries.device)
-        context = self.context_norm(text_queries)  # (B, L, d)
-        z = self.latents.expand(text_queries.shape[0], -1, -1)  # (B, N, d)
+            text_mask = torch.ones(text_queries.shape[::2], dtype=torch.bool, device=text_queries.device)
+        context = self.context_norm(rearrange(text_queries, "b k l d -> k b l d"))  # (k, B, L, d)
+        z = repeat_batch(self.latents, text_queries.shape[0])  # (k, B, N, d)
         for norm, attend, feed_forward in self.rounds:
             z = z + attend(norm(z), context, text_mask)
             z = z + feed_forward(z)
-        z = self.out_norm(z)  # (B, N, d)
-        weights = self.score(z).softmax(dim=1)  # (B, N, 1)
-        return self.to_query((weights * z).sum(dim=1))  # (B, d)
+        z = self.out_norm(z)  # (k, B, N, d)
+        weights = self.score(z).softmax(dim=2)  # (k, B, N, 1)
+        q_s = self.to_query((weights * z).sum(dim=2))  # (k, B, d)
+        return rearrange(q_s, "k b d -> b k d")
+
+
+def repeat_batch(latents: torch.Tensor, batch: int) -> torch.Tensor:
+    """``(k, N, d) -> (k, B, N, d)`` (a view)."""
+    return latents.unsqueeze(1).expand(-1, batch, -1, -1)

@@ -46,11 +46,27 @@ def lr_multiplier(step: int, *, total: int, warmup: int, min_ratio: float) -> fl
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _optimizer(pointer, config: TrainConfig, total_steps: int):
+def decay_split(pointer) -> tuple[list, list]:
+    """``(decay, no_decay)`` parameters: weight decay on weight matrices, conv kernels and latents; none on
+    biases, norm affines and per-head scalars."""
+    from torch import nn
+
+    from ..pointer.qsynth import GroupedLayerNorm
+
+    norms = (nn.LayerNorm, nn.GroupNorm, GroupedLayerNorm)
+    exempt = {id(p) for m in pointer.modules() if isinstance(m, norms) for p in m.parameters(recurse=False)}
+    decay, no_decay = [], []
+    for name, param in pointer.named_parameters():
+        skip = param.ndim < 2 or name.endswith("bias") or id(param) in exempt
+        (no_decay if skip else decay).append(param)
+    return decay, no_decay
+
+
+def make_optimizer(pointer, config: TrainConfig, total_steps: int):
+    """AdamW (decay split by :func:`decay_split`) + linear warm-up and cosine decay per step."""
     import torch
 
-    decay = [p for p in pointer.parameters() if p.ndim >= 2]
-    no_decay = [p for p in pointer.parameters() if p.ndim < 2]
+    decay, no_decay = decay_split(pointer)
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
@@ -124,7 +140,7 @@ def train_pointer(
 
     torch.manual_seed(config.seed)
     pointer = PartPointer(pointer_config)
-    optimizer, scheduler = _optimizer(pointer, config, total_steps)
+    optimizer, scheduler = make_optimizer(pointer, config, total_steps)
     model, optimizer = accelerator.prepare(pointer, optimizer)
     signature = {
         "train": config.signature(),

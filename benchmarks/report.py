@@ -19,6 +19,15 @@ def load_results(results_dir: Path) -> dict:
     return out
 
 
+def _unavailable(part: dict | None) -> list[str]:
+    """The lines a section shows instead of its table when its part did not run or was skipped ([] otherwise)."""
+    if part is None:
+        return ["Not run.", ""]
+    if "skipped" in part:
+        return [f"Skipped: {part['skipped']}", ""]
+    return []
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
@@ -41,8 +50,8 @@ def machine_section(machine: dict, settings: dict) -> list[str]:
 
 def accuracy_section(accuracy: dict | None, settings: dict) -> list[str]:
     lines = ["## 1. Main table (zero-shot pointing)", ""]
-    if accuracy is None:
-        return lines + ["Not run.", ""]
+    if _unavailable(accuracy):
+        return lines + _unavailable(accuracy)
     lines += [f"Cells: hit rate % / patch accuracy % (n samples). At most {accuracy['cap']} samples per cell "
               f"({accuracy['text_cap']} for text pointing: greedy generation is slow), evenly spaced over the "
               "dataset, the same samples for every method. SynthParts test is generated with seed "
@@ -78,10 +87,8 @@ def accuracy_section(accuracy: dict | None, settings: dict) -> list[str]:
 
 def ablation_section(ablations: dict | None) -> list[str]:
     lines = ["## 2. Ablations", ""]
-    if ablations is None:
-        return lines + ["Not run.", ""]
-    if "skipped" in ablations:
-        return lines + [f"Skipped: {ablations['skipped']}", ""]
+    if _unavailable(ablations):
+        return lines + _unavailable(ablations)
     d = ablations["defaults"]
     lines += [f"Backbone {ablations['backbone']}; every variant trains from ONE feature cache of the top-"
               f"{len(ablations['heads'])} heads {ablations['heads']} (a k < {len(ablations['heads'])} run keeps the "
@@ -101,10 +108,8 @@ def ablation_section(ablations: dict | None) -> list[str]:
 
 def speed_section(speed: dict | None) -> list[str]:
     lines = ["## 4. Speed and memory", ""]
-    if speed is None:
-        return lines + ["Not run.", ""]
-    if "skipped" in speed:
-        return lines + [f"Skipped: {speed['skipped']}", ""]
+    if _unavailable(speed):
+        return lines + _unavailable(speed)
     m, t, tokens = speed["medians_s"], speed["targets"], speed["text_tokens"]
 
     def verdict(key: str) -> str:
@@ -143,10 +148,8 @@ def speed_section(speed: dict | None) -> list[str]:
 
 def gallery_section(gallery: dict | None, docs_dir: Path) -> list[str]:
     lines = ["## 3. Gallery", ""]
-    if gallery is None:
-        return lines + ["Not run.", ""]
-    if "skipped" in gallery:
-        return lines + [f"Skipped: {gallery['skipped']}", ""]
+    if _unavailable(gallery):
+        return lines + _unavailable(gallery)
     sources = ", ".join(f"{s['source']} `{s['key']}`" for s in gallery["samples"])
     name = Path(gallery["path"]).name
     return lines + [f"![gallery]({name})", "", f"{gallery['backbone']}, left ours, right attention pointing; "

@@ -33,12 +33,12 @@ class BenchSettings:
     instructpart: Path | None = SHARED_DATA / "instructpart-dev"
     synth_test_scenes: int = 120
     synth_test_seed: int = 1234
-    cap: int = 300
+    cap: int = 600
     text_cap: int = 100
     ablation_backbone: str = "default-llava"
-    ablation_train_samples: int = 480
-    ablation_val_samples: int = 150
-    ablation_epochs: int = 6
+    ablation_train_samples: int = 1500
+    ablation_val_samples: int = 450
+    ablation_epochs: int = 8
     ablation_k_max: int = 7
     ablation_select_samples: int = 32
     ablation_batch_size: int = 16

@@ -10,13 +10,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from partpoint.data.paths import SHARED_DATA  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """Path of ../shared/data (real photos); tests that need it skip where it is absent."""
-    path = os.path.abspath(SHARED_DATA)
+    """Path of the shared real photos (``partpoint.data.paths``); tests that need it skip where it is absent."""
+    path = str(SHARED_DATA)
     if not os.path.isdir(path):
         pytest.skip(f"shared data not found at {path}")
     return path

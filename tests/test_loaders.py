@@ -371,3 +371,12 @@ def test_pointarena_samples():
     assert spatial.mask.sum() == 100
     counting = next(s for s in ds if s.category == "counting")
     assert counting.mask.sum() == 2 * 36 and counting.meta["count"] == 2
+
+
+def test_shared_data_dir_honours_the_environment(monkeypatch, tmp_path):
+    from partpoint.data.paths import REPO, shared_data_dir
+
+    monkeypatch.setenv("PARTPOINT_DATA", str(tmp_path))
+    assert shared_data_dir() == tmp_path
+    monkeypatch.delenv("PARTPOINT_DATA")
+    assert shared_data_dir() == REPO.parent / "shared" / "data" and (REPO / "pyproject.toml").is_file()

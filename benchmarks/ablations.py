@@ -24,7 +24,8 @@ def variants(k_max: int) -> list[tuple[str, str, dict, int]]:
             ("without V_v", "components", {"use_values": False}, k_max),
             ("without A2P", "components", {"use_a2p": False}, k_max),
             ("without Q-Synth", "components", {"use_qsynth": False}, k_max),
-            ("without SDF", "components", {"use_sdf": False}, k_max)]
+            ("without SDF", "components", {"use_sdf": False}, k_max),
+            ("BCE only (argmax of A_s)", "components", {"use_a2p": False, "lam": 0.0}, k_max)]
     runs += [(f"k={k}", "heads", {}, k) for k in (1, 3, 5, 7) if k < k_max]
     runs += [(f"tau={v:g}", "tau", {"tau": v}, k_max) for v in TAUS]
     runs += [(f"gamma={v:g}", "gamma", {"gamma": v}, k_max) for v in GAMMAS]
@@ -50,7 +51,14 @@ def run_ablations(settings, subject) -> dict:
 
     from partpoint.cache import FeatureCache
     from partpoint.heads import select_heads
-    from partpoint.training import TrainConfig, attention_hit_rate, pointer_hit_rate, prepare_items
+    from partpoint.training import (
+        TrainConfig,
+        attention_points,
+        hit_rate,
+        mean_outside_distance,
+        pointer_points,
+        prepare_items,
+    )
 
     backbone = subject.backbone
     train, val = ablation_data(settings)
@@ -73,10 +81,14 @@ def run_ablations(settings, subject) -> dict:
         train_items, val_items = (slice_heads(items, k) for items in prepared[scale])
         torch.manual_seed(0)
         pointer, log = train_on_items(train_items, pointer_config=pointer_config, config=config)
+        points = pointer_points(pointer, val_items)
         runs.append({"name": name, "group": group, "k": k, "overrides": overrides,
-                     "val_hit_rate": pointer_hit_rate(pointer, val_items), "n_val": len(val_items),
+                     "val_hit_rate": hit_rate(val_items, points),
+                     "val_outside_distance": mean_outside_distance(val_items, points), "n_val": len(val_items),
                      "final_loss": log["final_loss"], "steps": log["steps"], "wall_s": log["wall_s"]})
     full_val = prepare_items(val_entries, scale=1)[0]
+    centres = [(item["grid"][1] / 2, item["grid"][0] / 2) for item in full_val]
+    attention = {k: attention_points(slice_heads(full_val, k)) for k in sorted({run["k"] for run in runs})}
     return {
         "backbone": subject.name,
         "heads": [list(h) for h in heads],
@@ -85,7 +97,10 @@ def run_ablations(settings, subject) -> dict:
         "train_samples": len(train_entries), "val_samples": len(val_entries),
         "epochs": settings.ablation_epochs, "batch_size": settings.ablation_batch_size,
         "defaults": {"tau": base.tau, "gamma": base.gamma, "lam": base.lam},
-        "attention_val_hit_rate": {k: attention_hit_rate(slice_heads(full_val, k))
-                                   for k in sorted({run["k"] for run in runs})},
+        "attention_val_hit_rate": {k: hit_rate(full_val, points) for k, points in attention.items()},
+        "attention_val_outside_distance": {k: mean_outside_distance(full_val, points)
+                                           for k, points in attention.items()},
+        "centre_val": {"hit_rate": hit_rate(full_val, centres),
+                       "outside_distance": mean_outside_distance(full_val, centres)},
         "runs": runs,
     }

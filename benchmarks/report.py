@@ -28,6 +28,10 @@ def _unavailable(part: dict | None) -> list[str]:
     return []
 
 
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
@@ -96,14 +100,22 @@ def ablation_section(ablations: dict | None) -> list[str]:
               f"(seed 0), {ablations['epochs']} epochs, batch {ablations['batch_size']}. Scored on "
               f"{ablations['val_samples']} SynthParts **val** samples (seed 1; not the test split) by the cached hit "
               "test (heatmap peak inside the part mask sampled 8 x 8 per grid cell). "
-              f"Defaults: tau={d['tau']:g}, gamma={d['gamma']:g}, lambda={d['lam']:g}.", "",
-              "| variant | k | val hit % | final train loss | steps | train s |", "|---|---|---|---|---|---|"]
+              f"Defaults: tau={d['tau']:g}, gamma={d['gamma']:g}, lambda={d['lam']:g}. Outside distance: mean "
+              "distance (patches) from the point to the part, 0 inside -- what the SDF term penalises.", "",
+              "| variant | k | val hit % | val outside distance | final train loss | steps | train s |",
+              "|---|---|---|---|---|---|---|"]
     for run in ablations["runs"]:
-        lines.append(f"| {run['name']} | {run['k']} | {_pct(run['val_hit_rate'])} | {run['final_loss']:.3f} | "
-                     f"{run['steps']} | {run['wall_s']:.1f} |")
-    attention = ", ".join(f"k={k}: {_pct(v)}" for k, v in ablations["attention_val_hit_rate"].items())
-    lines += ["", f"Attention pointing on the same val items (no training): {attention}.", ""]
-    return lines
+        lines.append(f"| {run['name']} | {run['k']} | {_pct(run['val_hit_rate'])} | "
+                     f"{_num(run.get('val_outside_distance'))} | {run['final_loss']:.3f} | {run['steps']} | "
+                     f"{run['wall_s']:.1f} |")
+    distances = ablations.get("attention_val_outside_distance", {})
+    attention = ", ".join(f"k={k}: {_pct(v)}" + (f" (outside distance {_num(distances[k])})" if k in distances else "")
+                          for k, v in ablations["attention_val_hit_rate"].items())
+    lines += ["", f"Attention pointing on the same val items (no training): {attention}."]
+    if "centre_val" in ablations:
+        centre = ablations["centre_val"]
+        lines += [f"Image centre: {_pct(centre['hit_rate'])} (outside distance {_num(centre['outside_distance'])})."]
+    return lines + [""]
 
 
 def speed_section(speed: dict | None) -> list[str]:

@@ -39,9 +39,10 @@ def fake_results(folder: Path) -> None:
                                   "n": 20, "hit_rate": 0.4567, "patch_acc": 0.61, "unparsed": None, "available": 9}]},
         "ablations": {"backbone": "default-llava", "heads": [[5, 1], [6, 2]], "train_samples": 64, "val_samples": 30,
                       "epochs": 2, "batch_size": 16, "defaults": {"tau": 2.0, "gamma": 4.0, "lam": 1.0},
-                      "attention_val_hit_rate": {"2": 0.25},
+                      "attention_val_hit_rate": {"2": 0.25}, "attention_val_outside_distance": {"2": 2.5},
+                      "centre_val": {"hit_rate": 0.1, "outside_distance": 3.0},
                       "runs": [{"name": "without SDF", "group": "components", "k": 2, "val_hit_rate": 0.3333,
-                                "final_loss": 0.5, "steps": 8, "wall_s": 1.0}]},
+                                "val_outside_distance": 1.234, "final_loss": 0.5, "steps": 8, "wall_s": 1.0}]},
         "speed": {"backbone": "default-llava", "runs": 20, "warmup": 3,
                   "input": {"image_size": [640, 480], "instruction": "Point.", "deepest_layer": 7, "num_layers": 12},
                   "point_over_floor": 1.42, "text_over_point": 5.0, "text_over_point_min_answer": 6.0,
@@ -70,7 +71,8 @@ def test_report_renders_every_section_from_the_json(tmp_path):
     assert "Test CPU 9000" in text and "abc1234" in text and "transformers 5.24" in text
     assert "45.7 / 61.0 (n=20)" in text and "16.7 / 50.0 (n=6) [4 unparsed]" in text
     assert "default-qwen2_5_vl skipped" in text and "Car-Parts test skipped" in text
-    assert "| without SDF | 2 | 33.3 |" in text
+    assert "| without SDF | 2 | 33.3 | 1.23 |" in text
+    assert "k=2: 25.0 (outside distance 2.50)" in text and "Image centre: 10.0 (outside distance 3.00)" in text
     assert "| point_over_floor | 1.42 |" in text and "**NOT met**" in text and "capture dominates." in text
     assert "process peak 900 and 950 MiB" in text
     assert "text_over_point_min_answer | 6.00" in text and "wrote 30 tokens" in text
@@ -126,7 +128,10 @@ def test_tiny_main_table_covers_every_cell_within_the_caps(tiny_run):
 def test_tiny_ablations_train_every_variant_from_one_head_list(tiny_run):
     ablations = json.loads((tiny_run / "results" / "ablations.json").read_text())
     names = [run["name"] for run in ablations["runs"]]
-    assert names[:5] == ["full", "without V_v", "without A2P", "without Q-Synth", "without SDF"]
+    assert names[:6] == ["full", "without V_v", "without A2P", "without Q-Synth", "without SDF",
+                         "BCE only (argmax of A_s)"]
+    assert all(math.isfinite(run["val_outside_distance"]) and run["val_outside_distance"] >= 0 for run in ablations["runs"])
+    assert 0 <= ablations["centre_val"]["hit_rate"] <= 1
     assert {"k=1", "tau=1", "tau=4", "gamma=2", "gamma=8", "lambda=0.5", "lambda=2"} <= set(names)
     assert len(ablations["heads"]) == 3 and all(run["steps"] == ablations["runs"][0]["steps"] for run in ablations["runs"])
 

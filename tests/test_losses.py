@@ -97,3 +97,25 @@ def test_pointer_loss_combines_terms_and_sdf_ablation():
     assert float(ablated.sdf) == pytest.approx(float(inside_mass_loss(heat, dist < 0).detach()))
     ablated.total.backward()
     assert heat.grad.abs().sum() > 0
+
+
+def test_cached_hit_and_outside_distance_of_points():
+    """A point inside the part hits with distance 0; one 3 patches right of it misses by about 3 patches."""
+    import numpy as np
+    import torch
+
+    from partpoint.losses import signed_distance
+    from partpoint.training import hit_rate, mean_outside_distance
+    from partpoint.training.hits import distance_at
+
+    from partpoint.training.items import FINE_SCALE
+
+    scale, grid = 4, (8, 8)
+    mask = np.zeros((32, 32), dtype=bool)
+    mask[8:16, 8:16] = True  # patches 2..3 (rows and columns) at 4 cells per patch
+    fine = mask.repeat(FINE_SCALE // scale, 0).repeat(FINE_SCALE // scale, 1)
+    item = {"grid": grid, "fine_mask": fine, "distance": torch.from_numpy(signed_distance(mask, unit=scale))}
+    inside, outside = (3.0, 3.0), (7.0, 3.0)
+    assert distance_at(item, *inside) < 0 and distance_at(item, *outside) == pytest.approx(3.0, abs=0.2)
+    assert hit_rate([item, item], [inside, outside]) == 0.5
+    assert mean_outside_distance([item, item], [inside, outside]) == pytest.approx(1.5, abs=0.1)

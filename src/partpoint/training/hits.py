@@ -21,34 +21,69 @@ def point_hits(fine_mask: np.ndarray, u: float, v: float, *, fine_scale: int = F
     return bool(fine_mask[row, col])
 
 
-@torch.no_grad()
-def pointer_hit_rate(pointer, items: list[dict], *, batch_size: int = 32, device="cpu") -> float:
-    """Fraction of ``items`` where the pointer's heatmap peak lands inside the part."""
+def distance_at(item: dict, u: float, v: float) -> float:
+    """Signed distance (patches; < 0 inside) from grid point ``(u, v)`` to the part, read from ``item["distance"]``."""
+    distance = item["distance"]
+    scale = distance.shape[0] / item["grid"][0]
+    row = min(max(int(np.floor(v * scale)), 0), distance.shape[0] - 1)
+    col = min(max(int(np.floor(u * scale)), 0), distance.shape[1] - 1)
+    return float(distance[row, col])
+
+
+def mean_outside_distance(items: list[dict], points: list[tuple[float, float]]) -> float:
+    """Mean over items of how far (patches) each point lies outside its part (0 inside): what the SDF term
+    penalises, where the hit rate only counts inside / outside."""
     if not items:
         return float("nan")
+    return float(np.mean([max(distance_at(item, u, v), 0.0) for item, (u, v) in zip(items, points)]))
+
+
+@torch.no_grad()
+def pointer_points(pointer, items: list[dict], *, batch_size: int = 32, device="cpu") -> list[tuple[float, float]]:
+    """The pointer's heatmap peak ``(u, v)`` in grid units for every item (item order)."""
     was_training = pointer.training
     pointer.eval()
-    hits = 0
+    points: list[tuple[float, float]] = [(0.0, 0.0)] * len(items)
     grids = [item["grid"] for item in items]
     for indices in plan_epoch(grids, batch_size=batch_size, seed=0, epoch=0):
         batch = make_batch(items, indices, device=device)
         output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
         u, v, _ = pointer.predict_point(output, batch["grid"])
-        hits += sum(point_hits(items[i]["fine_mask"], float(a), float(b)) for i, a, b in zip(indices, u.cpu(), v.cpu()))
+        for i, a, b in zip(indices, u.cpu(), v.cpu()):
+            points[i] = (float(a), float(b))
     pointer.train(was_training)
-    return hits / len(items)
+    return points
 
 
-def attention_hit_rate(items: list[dict], *, sigma: float = 1.0) -> float:
-    """Hit rate of attention pointing (:func:`partpoint.baselines.attention.attention_map`) on the
-    cached ``attn_last`` of the selected heads: argmax cell of the smoothed mean map, its centre."""
+def hit_rate(items: list[dict], points: list[tuple[float, float]]) -> float:
+    """Fraction of items whose point lands inside the part (``fine_mask``)."""
     if not items:
         return float("nan")
-    hits = 0
+    return sum(point_hits(item["fine_mask"], u, v) for item, (u, v) in zip(items, points)) / len(items)
+
+
+def pointer_hit_rate(pointer, items: list[dict], *, batch_size: int = 32, device="cpu") -> float:
+    """Fraction of ``items`` where the pointer's heatmap peak lands inside the part."""
+    if not items:
+        return float("nan")
+    return hit_rate(items, pointer_points(pointer, items, batch_size=batch_size, device=device))
+
+
+def attention_points(items: list[dict], *, sigma: float = 1.0) -> list[tuple[float, float]]:
+    """Attention pointing (:func:`partpoint.baselines.attention.attention_map`) on the cached ``attn_last`` of
+    the selected heads: centre of the argmax cell of the smoothed mean map, in grid units."""
+    points = []
     for item in items:
         attn = item["attn_last"].float()  # (k, P)
         features = SimpleNamespace(grid=item["grid"], layers={0: SimpleNamespace(attn_last=attn)})
         heat = attention_map(features, [(0, h) for h in range(attn.shape[0])], sigma=sigma)  # (P_h, P_w)
         row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
-        hits += point_hits(item["fine_mask"], col + 0.5, row + 0.5)
-    return hits / len(items)
+        points.append((col + 0.5, row + 0.5))
+    return points
+
+
+def attention_hit_rate(items: list[dict], *, sigma: float = 1.0) -> float:
+    """Hit rate of :func:`attention_points`."""
+    if not items:
+        return float("nan")
+    return hit_rate(items, attention_points(items, sigma=sigma))

@@ -147,7 +147,8 @@ def speed_section(speed: dict | None) -> list[str]:
               f"{speed['cached_epoch_samples']} samples after a warm-up epoch) | {verdict('cache_speedup')} |", "",
               f"Where point() time goes: encode + capture {1000 * m['encode_capture']:.1f} ms, pointer head "
               f"(gather, Q-Synth, A2P, peak) {1000 * m['pointer_head']:.2f} ms.", "",
-              f"Peak memory (after warm-up, i.e. steady state): point() "
+              *_fresh_memory_lines(speed),
+              f"Growth in the benchmark process (after warm-up, i.e. steady state): point() "
               f"{speed['point_memory']['peak_delta_mib']:.1f} MiB, one cached training epoch "
               f"{speed['train_memory']['peak_delta_mib']:.1f} MiB above the resident size before each (process "
               f"peak {speed['point_memory']['peak_mib']:.0f} and {speed['train_memory']['peak_mib']:.0f} MiB); "
@@ -156,6 +157,20 @@ def speed_section(speed: dict | None) -> list[str]:
     if bad:
         lines += ["Targets not met: " + ", ".join(bad) + ". " + speed.get("explanation", ""), ""]
     return lines
+
+
+def _fresh_memory_lines(speed: dict) -> list[str]:
+    """Peak memory of point() and of one training epoch, each measured in a fresh process."""
+    point, train = speed.get("point_memory_fresh"), speed.get("train_memory_fresh")
+    if not point or not train:
+        return []
+    if "error" in point or "error" in train:
+        return [f"Fresh-process peak memory not measured: {point.get('error') or train.get('error')}.", ""]
+    return [f"Peak memory, each in a fresh process: point() peaks at {point['peak_mib']:.0f} MiB "
+            f"({point['loaded_mib']:.0f} MiB with backbone and pointer loaded, +{point['peak_over_loaded_mib']:.0f} "
+            f"MiB for the first call); one training epoch from the feature cache peaks at {train['peak_mib']:.0f} "
+            f"MiB ({train['loaded_mib']:.0f} MiB with the cache loaded, +{train['peak_over_loaded_mib']:.0f} MiB "
+            "while training).", ""]
 
 
 def gallery_section(gallery: dict | None, docs_dir: Path) -> list[str]:

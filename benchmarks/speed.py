@@ -11,7 +11,8 @@
   (encode + targets + step, measured on ``recompute_samples`` samples after one untimed batch) /
   per-sample time of an epoch from the feature cache (median of ``cache_epochs`` epochs after one
   untimed epoch). Target >= 20.
-- peak memory (``memory.peak_rss``) of ``point()`` and of one cached training epoch.
+- peak memory of ``point()`` and of one cached training epoch, each in a fresh process
+  (``memory_probe``: nothing else loaded), and their steady-state growth in this process (``memory.peak_rss``).
 Every latency is the median of ``speed_runs`` runs after ``speed_warmup`` warm-up runs; the runs of
 ``point()``, the floor and the encode are interleaved, so a change in machine load hits all three alike.
 """
@@ -23,6 +24,7 @@ import time
 from contextlib import contextmanager
 
 from .memory import peak_rss
+from .memory_probe import run_probe
 
 TARGETS = {"point_over_floor": ("<=", 1.15), "text_over_point": (">=", 3.0), "cache_speedup": (">=", 20.0)}
 
@@ -82,6 +84,11 @@ def floor_forward(backbone, image, text: str, last_layer: int) -> None:
         inner(**inputs, use_cache=False)
 
 
+def backbone_source(backbone) -> str:
+    """What ``load_backbone`` needs to load this backbone again in another process (its directory)."""
+    return str(backbone.model.config._name_or_path or backbone.name)
+
+
 def cache_speedup(settings, subject, pointer, dataset) -> dict:
     """Seconds per sample of a cached training epoch vs one that re-encodes every batch."""
     from dataclasses import replace
@@ -129,7 +136,9 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
             "cached_epoch_s_per_sample": cached_per_sample, "cached_epoch_samples": len(items),
             "cached_epoch_s": log["epoch_s"],
             "recompute_s_per_sample": recompute_per_sample, "recompute_samples": done,
-            "train_memory": train_memory}
+            "train_memory": train_memory,
+            "train_memory_fresh": run_probe("train", backbone_source(subject.backbone), subject.pointer_dir,
+                                            cache.directory, threads=settings.threads)}
 
 
 def run_speed(settings, subject, sample, train_dataset) -> dict:
@@ -171,6 +180,11 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     text_s, text_min_s = medians["text_pointing"], medians["text_pointing_min_answer"]
     with peak_rss() as point_memory:
         point()
+    image_path = settings.work_dir / "speed-probe.png"
+    image_path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(image_path)
+    point_memory_fresh = run_probe("point", backbone_source(backbone), subject.pointer_dir, image_path, text,
+                                   threads=settings.threads)
     out = {
         "backbone": subject.name,
         "input": {"key": sample.meta.get("key"), "image_size": list(image.size), "instruction": text,
@@ -182,6 +196,7 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
         "text_tokens": {"generated": natural_tokens, "min_answer": answer_tokens},
         "medians_s": medians,
         "point_memory": point_memory,
+        "point_memory_fresh": point_memory_fresh,
     }
     out.update(cache_speedup(settings, subject, pointer, train_dataset))
     out["targets"] = {key: {"op": op, "value": value, "met": out[key] <= value if op == "<=" else out[key] >= value}

@@ -52,6 +52,8 @@ def fake_results(folder: Path) -> None:
                   "recompute_s_per_sample": 0.31, "recompute_samples": 4, "cached_epoch_s_per_sample": 0.01,
                   "cached_epoch_samples": 64,
                   "point_memory": {"peak_delta_mib": 12.5, "peak_mib": 900.0, "method": "VmHWM"},
+                  "point_memory_fresh": {"loaded_mib": 500.0, "peak_mib": 540.0, "peak_over_loaded_mib": 40.0},
+                  "train_memory_fresh": {"loaded_mib": 300.0, "peak_mib": 420.0, "peak_over_loaded_mib": 120.0},
                   "train_memory": {"peak_delta_mib": 40.0, "peak_mib": 950.0, "method": "VmHWM"},
                   "targets": {"point_over_floor": {"op": "<=", "value": 1.15, "met": False},
                               "text_over_point": {"op": ">=", "value": 3.0, "met": True},
@@ -76,6 +78,7 @@ def test_report_renders_every_section_from_the_json(tmp_path):
     assert "| point_over_floor | 1.42 |" in text and "**NOT met**" in text and "capture dominates." in text
     assert "process peak 900 and 950 MiB" in text
     assert "text_over_point_min_answer | 6.00" in text and "wrote 30 tokens" in text
+    assert "point() peaks at 540 MiB (500 MiB with backbone and pointer loaded, +40 MiB" in text
     assert "cache_speedup | 31.0" in text and "Not run." in text  # the gallery json is absent
 
 
@@ -148,6 +151,10 @@ def test_speed_harness_returns_the_documented_keys(tiny_run):
     assert speed["text_over_point_min_answer"] == pytest.approx(medians["text_pointing_min_answer"] / medians["point"])
     assert speed["text_tokens"]["min_answer"] > 0 and 0 < speed["text_tokens"]["generated"] <= 64
     assert speed["runs"] >= 20 and "method" in speed["point_memory"]
+    for key in ("point_memory_fresh", "train_memory_fresh"):  # measured in a child process
+        fresh = speed[key]
+        assert "error" not in fresh, fresh
+        assert fresh["peak_mib"] >= fresh["loaded_mib"] > 50 and fresh["peak_over_loaded_mib"] >= 0
 
 
 def test_truncation_keeps_only_the_first_layers_and_restores_them(tiny_run):

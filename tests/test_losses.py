@@ -101,13 +101,8 @@ def test_pointer_loss_combines_terms_and_sdf_ablation():
 
 def test_cached_hit_and_outside_distance_of_points():
     """A point inside the part hits with distance 0; one 3 patches right of it misses by about 3 patches."""
-    import numpy as np
-    import torch
-
-    from partpoint.losses import signed_distance
     from partpoint.training import hit_rate, mean_outside_distance
     from partpoint.training.hits import distance_at
-
     from partpoint.training.items import FINE_SCALE
 
     scale, grid = 4, (8, 8)

@@ -1,0 +1,81 @@
+"""Peak memory of ``point()`` or of one cached training epoch in a FRESH process, so the number is not
+mixed with whatever the benchmark process loaded before (both backbones, datasets, caches).
+
+``python -m benchmarks.memory_probe point BACKBONE POINTER_DIR IMAGE TEXT`` and
+``python -m benchmarks.memory_probe train BACKBONE POINTER_DIR CACHE_DIR`` print one JSON object:
+``loaded_mib`` (RSS once everything is loaded), ``peak_mib`` (process peak during the first call, one-time
+allocations included) and ``peak_over_loaded_mib`` (their difference).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .memory import _reset_peak, _status_kib
+
+
+def _measure(work) -> dict:
+    loaded = _status_kib("VmRSS")
+    _reset_peak()
+    work()
+    peak = _status_kib("VmHWM")
+    return {"loaded_mib": loaded / 1024, "peak_mib": peak / 1024, "peak_over_loaded_mib": (peak - loaded) / 1024,
+            "method": "fresh process: VmHWM during the first call (after /proc/self/clear_refs) vs VmRSS before it"}
+
+
+def probe_point(backbone_name: str, pointer_dir: str, image: str, text: str) -> dict:
+    from partpoint.api import load_pointer_for
+    from partpoint.backbones import load_backbone
+
+    backbone = load_backbone(backbone_name)
+    pointer = load_pointer_for(backbone, pointer_dir)
+    return _measure(lambda: pointer.point(backbone, image, text))
+
+
+def probe_train(backbone_name: str, pointer_dir: str, cache_dir: str) -> dict:
+    from partpoint.cache import FeatureCache
+    from partpoint.pointer import PartPointer
+    from partpoint.training import TrainConfig, prepare_items
+
+    from .loop import train_on_items
+
+    config = PartPointer.from_pretrained(pointer_dir).config
+    items = prepare_items(FeatureCache.open(Path(cache_dir)).entries(), scale=config.upsample)[0]
+    train = TrainConfig(epochs=1, batch_size=16, progress=False)
+    return _measure(lambda: train_on_items(items, pointer_config=config, config=train))
+
+
+def run_probe(*args: str, threads: int = 2) -> dict:
+    """Run a probe in a child process; ``{"error": ...}`` where that is impossible (e.g. no /proc)."""
+    if _status_kib("VmRSS") is None:
+        return {"error": "no /proc/self/status on this platform"}
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "benchmarks.memory_probe", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=repo)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    kind, *rest = argv
+    result = {"point": probe_point, "train": probe_train}[kind](*rest)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,7 +1,7 @@
 """Peak resident memory of a block of work: Linux ``VmHWM`` reset through ``/proc/self/clear_refs``.
 
 ``peak_rss()`` yields a dict filled on exit with ``peak_delta_mib`` = peak RSS during the block minus
-RSS at its start, and ``method`` saying how it was measured. Where the peak cannot be reset it falls
+RSS at its start (``start_mib``), ``peak_mib``, and ``method`` saying how it was measured. Where the peak cannot be reset it falls
 back to ``resource.getrusage`` maxrss deltas (which only see growth beyond the process's earlier peak).
 """
 
@@ -38,11 +38,11 @@ def peak_rss():
         start = _status_kib("VmRSS")
         yield out
         peak = _status_kib("VmHWM")
-        out.update(peak_delta_mib=(peak - start) / 1024, peak_mib=peak / 1024,
+        out.update(peak_delta_mib=(peak - start) / 1024, peak_mib=peak / 1024, start_mib=start / 1024,
                    method="VmHWM after /proc/self/clear_refs reset, minus VmRSS at start")
         return
     start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     yield out
     end = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out.update(peak_delta_mib=(end - start) / 1024, peak_mib=end / 1024,
+    out.update(peak_delta_mib=(end - start) / 1024, peak_mib=end / 1024, start_mib=start / 1024,
                method="resource.getrusage maxrss delta (lower bound: growth beyond the earlier peak only)")

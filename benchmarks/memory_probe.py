@@ -2,7 +2,7 @@
 mixed with whatever the benchmark process loaded before (both backbones, datasets, caches).
 
 ``python -m benchmarks.memory_probe point BACKBONE POINTER_DIR IMAGE TEXT`` and
-``python -m benchmarks.memory_probe train BACKBONE POINTER_DIR CACHE_DIR`` print one JSON object:
+``python -m benchmarks.memory_probe train BACKBONE POINTER_DIR CACHE_DIR BATCH_SIZE`` print one JSON object:
 ``loaded_mib`` (RSS once everything is loaded), ``peak_mib`` (process peak during the first call, one-time
 allocations included) and ``peak_over_loaded_mib`` (their difference).
 """
@@ -15,16 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .memory import _reset_peak, _status_kib
+from .memory import _status_kib, peak_rss
 
 
 def _measure(work) -> dict:
-    loaded = _status_kib("VmRSS")
-    _reset_peak()
-    work()
-    peak = _status_kib("VmHWM")
-    return {"loaded_mib": loaded / 1024, "peak_mib": peak / 1024, "peak_over_loaded_mib": (peak - loaded) / 1024,
-            "method": "fresh process: VmHWM during the first call (after /proc/self/clear_refs) vs VmRSS before it"}
+    with peak_rss() as memory:
+        work()
+    return {"loaded_mib": memory["start_mib"], "peak_mib": memory["peak_mib"],
+            "peak_over_loaded_mib": memory["peak_delta_mib"], "method": f"fresh process, first call: {memory['method']}"}
 
 
 def probe_point(backbone_name: str, pointer_dir: str, image: str, text: str) -> dict:
@@ -36,7 +34,7 @@ def probe_point(backbone_name: str, pointer_dir: str, image: str, text: str) -> 
     return _measure(lambda: pointer.point(backbone, image, text))
 
 
-def probe_train(backbone_name: str, pointer_dir: str, cache_dir: str) -> dict:
+def probe_train(backbone_name: str, pointer_dir: str, cache_dir: str, batch_size: str) -> dict:
     from partpoint.cache import FeatureCache
     from partpoint.pointer import PartPointer
     from partpoint.training import TrainConfig, prepare_items
@@ -45,7 +43,7 @@ def probe_train(backbone_name: str, pointer_dir: str, cache_dir: str) -> dict:
 
     config = PartPointer.from_pretrained(pointer_dir).config
     items = prepare_items(FeatureCache.open(Path(cache_dir)).entries(), scale=config.upsample)[0]
-    train = TrainConfig(epochs=1, batch_size=16, progress=False)
+    train = TrainConfig(epochs=1, batch_size=int(batch_size), progress=False)
     return _measure(lambda: train_on_items(items, pointer_config=config, config=train))
 
 

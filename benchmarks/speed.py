@@ -29,10 +29,6 @@ from .memory_probe import run_probe
 TARGETS = {"point_over_floor": ("<=", 1.15), "text_over_point": (">=", 3.0), "cache_speedup": (">=", 20.0)}
 
 
-def median_seconds(fn, *, runs: int, warmup: int) -> float:
-    return interleaved_medians({"fn": fn}, runs=runs, warmup=warmup)["fn"]
-
-
 def interleaved_medians(fns: dict, *, runs: int, warmup: int) -> dict[str, float]:
     """Median seconds of each function; round ``r`` runs every function once, so slow drift in the
     machine's load shifts all medians alike instead of whichever function happened to run then."""
@@ -138,7 +134,7 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
             "recompute_s_per_sample": recompute_per_sample, "recompute_samples": done,
             "train_memory": train_memory,
             "train_memory_fresh": run_probe("train", backbone_source(subject.backbone), subject.pointer_dir,
-                                            cache.directory, threads=settings.threads)}
+                                            cache.directory, config.batch_size, threads=settings.threads)}
 
 
 def run_speed(settings, subject, sample, train_dataset) -> dict:

@@ -158,8 +158,8 @@ class Backbone:
         """Greedy decoding; returns the new text and the geometry to map model-input pixels back.
         ``min_new_tokens`` > 0 suppresses end-of-sequence until that many tokens are written."""
         images, inputs, geometries = self._inputs([image], [instruction_or_prompt])
-        extra = {"min_new_tokens": min_new_tokens} if min_new_tokens else {}
-        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, **extra)
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
+                                  do_sample=False, num_beams=1)
         new_tokens = out[0, inputs["input_ids"].shape[1]:]
         text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True)
         features = Features(layers={}, geometry=geometries[0], image_size=images[0].size)

@@ -125,7 +125,8 @@ class QSynth(nn.Module):
     def forward(self, text_queries: torch.Tensor, text_mask: torch.Tensor | None = None) -> torch.Tensor:
         """text_queries ``(B, k, L, d)``, text_mask ``(B, L)`` bool (True = real token) -> q_s ``(B, k, d)``."""
         if text_mask is None:
-            text_mask = torch.ones(text_queries.shape[::2], dtype=torch.bool, device=text_queries.device)
+            batch, _, length, _ = text_queries.shape
+            text_mask = torch.ones(batch, length, dtype=torch.bool, device=text_queries.device)
         context = self.context_norm(rearrange(text_queries, "b k l d -> k b l d"))  # (k, B, L, d)
         z = repeat_batch(self.latents, text_queries.shape[0])  # (k, B, N, d)
         for norm, attend, feed_forward in self.rounds:

@@ -64,8 +64,6 @@ def hit_rate(items: list[dict], points: list[tuple[float, float]]) -> float:
 
 def pointer_hit_rate(pointer, items: list[dict], *, batch_size: int = 32, device="cpu") -> float:
     """Fraction of ``items`` where the pointer's heatmap peak lands inside the part."""
-    if not items:
-        return float("nan")
     return hit_rate(items, pointer_points(pointer, items, batch_size=batch_size, device=device))
 
 
@@ -84,6 +82,4 @@ def attention_points(items: list[dict], *, sigma: float = 1.0) -> list[tuple[flo
 
 def attention_hit_rate(items: list[dict], *, sigma: float = 1.0) -> float:
     """Hit rate of :func:`attention_points`."""
-    if not items:
-        return float("nan")
     return hit_rate(items, attention_points(items, sigma=sigma))

@@ -58,7 +58,9 @@ class A2PDecoder(nn.Module):
         dims = (dim, *stage_dims)
         self.stages = nn.ModuleList(conv_block(c_in, c_out) for c_in, c_out in zip(dims[:-1], dims[1:]))
         self.refine = conv_block(dims[-1], dims[-1])
-        self.to_logits = nn.Conv2d(dims[-1], 1, kernel_size=1)
+        # no bias: a constant added to every logit cancels in softmax(H) (the SDF loss and the score) and
+        # in the argmax, so its gradient is zero by construction and it could never learn anything
+        self.to_logits = nn.Conv2d(dims[-1], 1, kernel_size=1, bias=False)
 
     def head_features(self, attn: torch.Tensor, values: torch.Tensor | None) -> torch.Tensor:
         """attn ``(B, k, P)``, values ``(B, k, P, d)`` -> per-head features ``(B, k, P, C)``."""

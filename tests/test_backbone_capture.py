@@ -16,6 +16,9 @@ from partpoint.backbones.features import Features
 
 torch.set_num_threads(1)
 INSTRUCTION = "Point to the handle of the red mug."
+#: Every supported architecture, plus LLaVA with a Dinov2 tower and square resize (default-llava's layout).
+VARIANTS = (*SUPPORTED_ARCHS, "llava-dinov2")
+_BUILD = {"llava-dinov2": dict(arch="llava", vision="dinov2")}
 
 
 def _photo(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -26,8 +29,9 @@ def _photo(width: int, height: int, seed: int = 0) -> Image.Image:
 @pytest.fixture(scope="session")
 def backbones(tmp_path_factory):
     root = tmp_path_factory.mktemp("backbones")
-    return {arch: load_backbone(build_tiny_backbone(arch, root / arch, text_heads=4, text_kv_heads=2))
-            for arch in SUPPORTED_ARCHS}
+    return {name: load_backbone(build_tiny_backbone(**_BUILD.get(name, {"arch": name}), out_dir=root / name,
+                                                    text_heads=4, text_kv_heads=2))
+            for name in VARIANTS}
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +46,7 @@ def eager_models(backbones):
     return models
 
 
-@pytest.mark.parametrize("arch", SUPPORTED_ARCHS)
+@pytest.mark.parametrize("arch", VARIANTS)
 def test_attention_matches_qk_and_models_own_eager_weights(arch, backbones, eager_models):
     bb = backbones[arch]
     assert bb.num_heads == 4 and bb.num_kv_heads == 2  # GQA: query head h reads KV head h // 2
@@ -166,7 +170,7 @@ def _processed_rgb(bb, inputs) -> np.ndarray:
     return ((pixels * std + mean) * 255).transpose(1, 2, 0)
 
 
-@pytest.mark.parametrize("arch", SUPPORTED_ARCHS)
+@pytest.mark.parametrize("arch", VARIANTS)
 @pytest.mark.parametrize("size", [(640, 480), (333, 1000), (1000, 200)])
 def test_to_image_xy_maps_each_cell_to_its_source_pixels(arch, size, backbones):
     bb = backbones[arch]

@@ -95,9 +95,10 @@ class BoundPointer:
         return draw_overlay(image, result, geometry=self._geometry(image), caption=check_instruction(text))
 
 
-def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu") -> BoundPointer:
+def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="auto") -> BoundPointer:
     """Load ``backbone`` (a default name, a model directory, or a loaded ``Backbone``) and ``pointer``
-    (a directory, a ``PartPointer``, or None for the one bundled with the backbone).
+    (a directory, a ``PartPointer``, or None for the one bundled with the backbone). ``dtype`` of the
+    backbone: ``"auto"`` (bf16 where it is fast, else float32), or a name / ``torch.dtype``.
 
     Raises:
         BackboneError: the backbone cannot be loaded.
@@ -108,5 +109,5 @@ def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu"
     if isinstance(pointer, str | os.PathLike):
         resolve_pointer_dir("", pointer)  # a missing directory fails before the (slow) model load
     if not isinstance(backbone, Backbone):
-        backbone = load_backbone(backbone, device=device)
+        backbone = load_backbone(backbone, device=device, dtype=dtype)
     return BoundPointer(backbone=backbone, pointer=load_pointer_for(backbone, pointer))

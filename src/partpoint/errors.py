@@ -38,3 +38,7 @@ class CheckpointError(PartPointError, ValueError):
 
 class DataError(PartPointError, ValueError):
     """A dataset file is missing, malformed, or inconsistent (mask size, empty mask, format)."""
+
+
+class WeightsError(BackboneError):
+    """Pretrained weights a default backbone is assembled from are missing or not the pinned files."""

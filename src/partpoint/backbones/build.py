@@ -62,6 +62,7 @@ def build_tiny_backbone(
     corpus=BUILTIN_CORPUS,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    vision: str = "clip",
 ) -> Path:
     """Build a random-weight ``arch`` model + processor and save both under ``out_dir``.
 
@@ -69,7 +70,9 @@ def build_tiny_backbone(
     ``image_size`` and centre-crops a square (grid ``image_size // patch_size``); PaliGemma resizes to
     a square; Qwen keeps the aspect ratio with ``min_pixels..max_pixels`` (default about
     ``image_size**2``) and merges 2x2 patches. ``text_kv_heads < text_heads`` gives grouped-query
-    attention. ``tokenizer`` (a ``PreTrainedTokenizerFast``) replaces the BPE trained on ``corpus``;
+    attention. ``vision="dinov2"`` (LLaVA only) gives the default-llava layout at tiny size: a Dinov2
+    tower, the image resized to an ``image_size`` square (no crop), ImageNet mean/std.
+    ``tokenizer`` (a ``PreTrainedTokenizerFast``) replaces the BPE trained on ``corpus``;
     it must already contain the architecture's special tokens. Returns ``Path(out_dir)``.
     """
     import torch
@@ -87,8 +90,10 @@ def build_tiny_backbone(
         text_kv_heads=text_kv_heads or text_heads, head_dim=head_dim or text_hidden // text_heads,
         vocab_size=vocab_size, corpus=corpus, tokenizer=tokenizer,
     )
+    if vision not in ("clip", "dinov2") or (vision == "dinov2" and arch != "llava"):
+        raise BackboneError(f"vision={vision!r} is not buildable for {arch}; use 'clip' (or 'dinov2' with llava)")
     if arch == "llava":
-        model, processor = _build_llava(**sizes)
+        model, processor = _build_llava(**sizes, vision=vision)
     elif arch == "paligemma":
         model, processor = _build_paligemma(**sizes)
     else:
@@ -117,9 +122,10 @@ def _ids(tok, bos=True):
 
 
 def _build_llava(*, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden, text_layers,
-                 text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer):
+                 text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer, vision="clip"):
     from transformers import (
         CLIPVisionConfig,
+        Dinov2Config,
         LlamaConfig,
         LlavaConfig,
         LlavaForConditionalGeneration,
@@ -128,10 +134,18 @@ def _build_llava(*, image_size, patch_size, vision_hidden, vision_layers, vision
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
     tok = _tokenizer(tokenizer, corpus, vocab_size, ["<pad>", "<s>", "</s>", "<image>"], "<s>", "</s>", "<pad>")
-    vision = CLIPVisionConfig(
-        hidden_size=vision_hidden, intermediate_size=4 * vision_hidden, num_hidden_layers=vision_layers,
-        num_attention_heads=vision_heads, image_size=image_size, patch_size=patch_size, projection_dim=vision_hidden,
-    )
+    tower = vision
+    if tower == "dinov2":  # 518 px pretraining grid as DINOv2's, interpolated to the input like default-llava
+        vision = Dinov2Config(
+            hidden_size=vision_hidden, intermediate_size=4 * vision_hidden, num_hidden_layers=vision_layers,
+            num_attention_heads=vision_heads, image_size=518, patch_size=patch_size,
+        )
+    else:
+        vision = CLIPVisionConfig(
+            hidden_size=vision_hidden, intermediate_size=4 * vision_hidden, num_hidden_layers=vision_layers,
+            num_attention_heads=vision_heads, image_size=image_size, patch_size=patch_size,
+            projection_dim=vision_hidden,
+        )
     text = LlamaConfig(
         vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=4 * text_hidden, num_hidden_layers=text_layers,
         num_attention_heads=text_heads, num_key_value_heads=text_kv_heads, head_dim=head_dim,
@@ -142,9 +156,15 @@ def _build_llava(*, image_size, patch_size, vision_hidden, vision_layers, vision
         vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
         image_seq_length=grid * grid, vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
-    image_processor = LlavaImageProcessorPil(
-        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
-    )
+    if tower == "dinov2":
+        image_processor = LlavaImageProcessorPil(
+            size={"height": image_size, "width": image_size}, do_center_crop=False,
+            image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225],
+        )
+    else:
+        image_processor = LlavaImageProcessorPil(
+            size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+        )
     processor = LlavaProcessor(
         image_processor=image_processor, tokenizer=tok, patch_size=patch_size, num_additional_image_tokens=1,
         vision_feature_select_strategy="default", chat_template=LLAVA_CHAT_TEMPLATE,

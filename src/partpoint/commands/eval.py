@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._backbone_options import add_backbone_options, backbone_kwargs
+
 NAME = "eval"
 HELP = "Evaluate a pointing method (ours, attention, text, center, random) on a part-grounding dataset."
 
@@ -21,7 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random method (default 0)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--out", default=None, help="also write the summary and per-sample results to this JSON file")
-    p.add_argument("--device", default="cpu", help="torch device of the backbone (default cpu)")
+    add_backbone_options(p)
 
 
 def run(args) -> int:
@@ -47,7 +49,7 @@ def run(args) -> int:
 
     hf_logging.disable_progress_bar()
     torch.manual_seed(args.seed)
-    backbone = load_backbone(args.backbone, device=args.device)
+    backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     result = evaluate(
         args.method, backbone=backbone, dataset=dataset, pointer=args.pointer, heads=args.heads,
         seed=args.seed, progress=sys.stderr.isatty(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._backbone_options import add_backbone_options, backbone_kwargs
+
 NAME = "point"
 HELP = "Point at the part an instruction asks for in an image (prints x, y in original pixels)."
 
@@ -13,7 +15,7 @@ def add_arguments(p) -> None:
     p.add_argument("--pointer", default=None, help="pointer directory (default: the one bundled for the backbone)")
     p.add_argument("--out", default=None, help="write the image with the heatmap and the point drawn on it (PNG)")
     p.add_argument("--json", action="store_true", help='print {"x", "y", "score", "width", "height"} as JSON')
-    p.add_argument("--device", default="cpu", help="torch device of the backbone (default cpu)")
+    add_backbone_options(p)
 
 
 def run(args) -> int:
@@ -34,7 +36,7 @@ def run(args) -> int:
 
     hf_logging.disable_progress_bar()
     torch.manual_seed(0)
-    bound = load_pointer(args.backbone, args.pointer, device=args.device)
+    bound = load_pointer(args.backbone, args.pointer, **backbone_kwargs(args))
     result = bound.point(image, instruction)
     if args.json:
         print(json.dumps({"x": result.x, "y": result.y, "score": result.score,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from ._backbone_options import add_backbone_options, backbone_kwargs
+
 NAME = "select-heads"
 HELP = "Select the k localization heads of a backbone (attention-mass elbow + spatial entropy votes)."
 
 
 def add_arguments(p) -> None:
     p.add_argument("--backbone", required=True, help="backbone directory or default name (e.g. default-llava)")
+    add_backbone_options(p)
     p.add_argument("--data", required=True, action="append", help="dataset spec; repeat to pool several")
     p.add_argument("--k", type=int, default=5, help="number of heads (default 5)")
     p.add_argument("--n-samples", type=int, default=32, help="samples that vote (default 32)")
@@ -39,7 +42,7 @@ def run(args) -> int:
 
     if args.k < 1 or args.n_samples < 1:
         raise DataError(f"--k and --n-samples must be at least 1 (got {args.k}, {args.n_samples})")
-    backbone = load_backbone(args.backbone)
+    backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     dataset = ConcatDataset([open_dataset(spec) for spec in args.data])
     selection = select_heads(
         backbone, dataset, k=args.k, n_samples=args.n_samples, layers=args.layers, seed=args.seed,

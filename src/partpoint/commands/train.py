@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from ._backbone_options import add_backbone_options, backbone_kwargs
+
 NAME = "train"
 HELP = "Train a part pointer on cached backbone features; writes a pointer directory and train_log.json."
 
 
 def add_arguments(p) -> None:
     p.add_argument("--backbone", required=True, help="backbone directory or default name (e.g. default-llava)")
+    add_backbone_options(p)
     p.add_argument("--data", required=True, action="append", help="training dataset spec; repeat to combine")
     p.add_argument("--val", default=None, help="validation dataset spec (picks the best epoch)")
     p.add_argument("--out", required=True, help="output pointer directory")
@@ -53,7 +56,7 @@ def run(args) -> int:
         use_sdf=not args.no_sdf, cache_dir=args.cache_dir, stop_after_steps=args.stop_after_steps,
         progress=not args.quiet,
     )
-    backbone = load_backbone(args.backbone)
+    backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     result = train_pointer(
         backbone,
         [open_dataset(spec) for spec in args.data],

@@ -8,7 +8,10 @@
    plus Car-Parts questions about the TEST photos (same generator as the training photos).
 2. Attention peaks (``peaks.py``): part-colour questions and direct pointing instructions about
    the same parts; heads chosen on half the scenes, rates reported on the other half.
-3. The pretraining record (``pretrain.json``) and file sizes.
+3. Five fixed questions about fixed images, with the model's answers as text.
+4. The key probe (``probe.py``): a per-``object:part`` linear probe on the image keys of the capture
+   layers, for this backbone and (``probe_baseline``) another one on the same scenes.
+5. The pretraining / alignment record (``pretrain.json`` or ``alignment.json``) and file sizes.
 """
 
 from __future__ import annotations
@@ -34,6 +37,15 @@ from .peaks import PeakTarget, peak_records, summarize_peaks
 from .report_md import render_markdown
 
 CARPARTS_TEST = str(SHARED_DATA / "carparts" / "testset")
+_REPO = Path(__file__).resolve().parents[3]
+#: (image, question) pairs answered verbatim in every report (images of the repository and the shared data).
+FIXED_QUESTIONS = (
+    (_REPO / "examples/images/test_000001_0-knife-handle.jpg", "What object is in this image?"),
+    (_REPO / "examples/images/test_000000_0-lamp-shade.jpg", "What colour is the shade of the lamp?"),
+    (_REPO / "examples/images/test_000004_1-scissors-handles.jpg", "Which part of the scissors do you hold?"),
+    (Path(CARPARTS_TEST) / "JPEGImages/car10.jpg", "How many wheels of the car can you see?"),
+    (Path(CARPARTS_TEST) / "JPEGImages/car10.jpg", "Describe this image in one sentence."),
+)
 CAR_KINDS = ("car_visible", "car_wheels", "car_view")
 
 
@@ -125,13 +137,30 @@ def peak_targets(scenes, *, split: str, max_targets: int, seed: int) -> list[Pea
     return targets
 
 
-def pretraining_record(backbone_dir: str) -> dict:
-    """``pretrain.json`` minus its file list, plus the weights' and the folder's sizes in bytes."""
+def fixed_answers(backbone, *, max_new_tokens: int = 32) -> list[dict]:
+    """The model's greedy answers to :data:`FIXED_QUESTIONS` (skipping images that are not on disk)."""
+    from PIL import Image
+
+    rows = []
+    for path, question in FIXED_QUESTIONS:
+        if not path.is_file():
+            continue
+        text = backbone.generate(Image.open(path).convert("RGB"), question, max_new_tokens=max_new_tokens).text
+        rows.append({"image": path.name, "question": question, "answer": text.strip()})
+    return rows
+
+
+def pretraining_record(backbone_dir: str, weights_dir: str | None = None) -> dict:
+    """``pretrain.json`` (or ``alignment.json``) minus its file list, plus the weights' and the folder's sizes."""
     path = Path(backbone_dir)
     record = {}
-    if (path / "pretrain.json").is_file():
-        record = json.loads((path / "pretrain.json").read_text())
-        record.pop("files", None)
+    for name in ("pretrain.json", "alignment.json"):
+        if (path / name).is_file():
+            record = json.loads((path / name).read_text())
+            record["record_file"] = name
+            record.pop("files", None)
+            break
+    path = Path(weights_dir or backbone_dir)
     weights = path / "model.safetensors"
     record["weights_bytes"] = weights.stat().st_size if weights.is_file() else None
     record["folder_bytes"] = sum(f.stat().st_size for f in path.iterdir()
@@ -139,18 +168,23 @@ def pretraining_record(backbone_dir: str) -> dict:
     return record
 
 
-def report(backbone_dir: str, *, n_scenes: int = 150, seed: int = 1000, split: str = "val",
-           max_questions: int = 600, max_peak_targets: int = 300, car_questions: int = 150,
-           carparts_root: str | None = CARPARTS_TEST, threads: int = 2, progress: bool = True,
-           echo: bool = True) -> dict:
-    """Evaluate the backbone in ``backbone_dir``; write ``report.json`` + ``REPORT.md`` there; return the dict."""
+def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150, seed: int = 1000,
+           split: str = "val", max_questions: int = 600, max_peak_targets: int = 300, car_questions: int = 150,
+           carparts_root: str | None = CARPARTS_TEST, probe_layers: list[int] | None = None,
+           probe_baseline: str | None = None, probe_baseline_layers: list[int] | None = None, dtype=None,
+           threads: int = 2, progress: bool = True, echo: bool = True) -> dict:
+    """Evaluate the backbone ``backbone_dir`` (a folder or a default name); write ``report.json`` +
+    ``REPORT.md`` into ``out_dir`` (default: the backbone folder); return the dict."""
     import torch
 
     from ..backbones import load_backbone
+    from .probe import key_probe
 
     torch.set_num_threads(threads)
     started = time.monotonic()
-    backbone = load_backbone(str(backbone_dir))
+    backbone = load_backbone(str(backbone_dir), dtype=dtype)
+    weights_dir = str(backbone.model.name_or_path or backbone_dir)
+    out_dir = str(out_dir or backbone_dir)
     scenes = heldout_scenes(n_scenes, seed=seed, split=split, progress=progress)
     timings = {}
     t0 = time.monotonic()
@@ -170,6 +204,17 @@ def report(backbone_dir: str, *, n_scenes: int = 150, seed: int = 1000, split: s
         chosen = [t for t in targets if t.source == source]
         attention[source] = summarize_peaks(peak_records(backbone, scenes, chosen, progress=progress))
     timings["attention_s"] = round(time.monotonic() - t0, 1)
+    t0 = time.monotonic()
+    fixed = fixed_answers(backbone)
+    layers = probe_layers or sorted({0, 2, 4, 6, 8} & set(range(backbone.num_layers)))
+    probe = {"this": key_probe(backbone, scenes, layers=layers, progress=progress)}
+    if probe_baseline:
+        baseline = load_backbone(probe_baseline)
+        base_layers = probe_baseline_layers or list(range(min(baseline.num_layers, 6)))
+        probe["baseline"] = {"backbone": str(probe_baseline),
+                             **key_probe(baseline, scenes, layers=base_layers, progress=progress)}
+        del baseline
+    timings["probe_s"] = round(time.monotonic() - t0, 1)
     timings["total_s"] = round(time.monotonic() - started, 1)
     result = {
         "backbone": str(backbone_dir),
@@ -180,14 +225,18 @@ def report(backbone_dir: str, *, n_scenes: int = 150, seed: int = 1000, split: s
         "vqa": vqa,
         "carparts_test": car,
         "attention": attention,
-        "pretraining": pretraining_record(str(backbone_dir)),
+        "fixed_questions": fixed,
+        "key_probe": probe,
+        "pretraining": pretraining_record(out_dir, weights_dir),
+        "dtype": str(backbone.model.dtype).removeprefix("torch."),
         "threads": threads,
         "timings": timings,
     }
     markdown = render_markdown(result)
-    with open(os.path.join(backbone_dir, "report.json"), "w") as f:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(result, f, indent=2)
-    with open(os.path.join(backbone_dir, "REPORT.md"), "w") as f:
+    with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write(markdown)
     if echo:
         print(markdown)

@@ -47,7 +47,47 @@ def _attention_section(title: str, summary: dict) -> list[str]:
     return lines
 
 
+def _probe_table(title: str, probe: dict) -> list[str]:
+    base = probe["baselines"]
+    lines = [f"**{title}**: {probe['classes']} object:part classes fitted on {probe['n_fit_scenes']} scenes, "
+             f"scored on {probe['n_items']} parts of the other scenes (grid {probe['grid'][0]}x{probe['grid'][1]}).",
+             "", "| layer | probe hit rate | single-instance items | / foreground-uniform |", "|---:|---:|---:|---:|"]
+    for row in probe["layers"]:
+        ratio = row["hit_rate"] / base["foreground_uniform"] if base["foreground_uniform"] else float("nan")
+        lines.append(f"| {row['layer']} | {_pct(row['hit_rate'])} | {_pct(row['single_instance_hit_rate'])} | "
+                     f"{ratio:.2f}x |")
+    lines += ["", f"Baselines on the same items: uniform over the foreground {_pct(base['foreground_uniform'])}, "
+              f"image centre {_pct(base['centre'])}, chance {_pct(base['chance'])}.", ""]
+    return lines
+
+
+def _fixed_lines(rows: list[dict]) -> list[str]:
+    lines = ["| image | question | answer |", "|---|---|---|"]
+    for row in rows:
+        answer = row["answer"].replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {row['image']} | {row['question']} | {answer} |")
+    return lines + [""]
+
+
+def _alignment_lines(record: dict) -> list[str]:
+    data = record.get("data", {})
+    return [
+        f"- command: `{record.get('command', '?')}`",
+        f"- trained: {record.get('trained')} ({record.get('projector_parameters', 0) / 1e6:.2f}M parameters)",
+        f"- steps {record['steps']}, {record.get('train_s', 0) / 60:.1f} min of training "
+        f"(+ {record.get('prep_s', 0) / 60:.1f} min rendering and DINOv2 features) at {record.get('threads')} threads "
+        f"on {record.get('machine')}; {record.get('dtypes')}",
+        f"- loss (answer tokens) {record.get('loss_first_25')} over the first 25 steps -> "
+        f"{record.get('loss_last_25')} over the last 25",
+        f"- data: {data.get('synth_scenes')} SynthParts train scenes + {data.get('car_photos')} Car-Parts training "
+        f"photos, {data.get('qa_pairs')} QA pairs, {data.get('sequences_seen')} sequences seen",
+        "",
+    ]
+
+
 def _record_lines(record: dict) -> list[str]:
+    if record.get("record_file") == "alignment.json":
+        return _alignment_lines(record)
     if "steps" not in record:
         return ["No pretrain.json in the folder (not made by `partpoint pretrain`).", ""]
     data = record.get("data", {})
@@ -90,7 +130,17 @@ def render_markdown(result: dict) -> str:
     titles = {"part_color": "Part-colour questions", "direct": "Direct pointing instructions"}
     for source, summary in result["attention"].items():
         lines += _attention_section(titles.get(source, source), summary)
-    lines += ["## Pretraining record", *_record_lines(result["pretraining"])]
+    if result.get("fixed_questions"):
+        lines += ["## Five fixed questions (greedy answers, verbatim)", *_fixed_lines(result["fixed_questions"])]
+    if result.get("key_probe"):
+        lines += ["## Key probe: do the image keys tell parts apart?",
+                  "A ridge probe per object:part on the LM's image-token keys (no text; see pretrain/probe.py).", ""]
+        lines += _probe_table(f"This backbone ({result['backbone']})", result["key_probe"]["this"])
+        if "baseline" in result["key_probe"]:
+            base = result["key_probe"]["baseline"]
+            lines += _probe_table(f"Baseline backbone ({base['backbone']}), same scenes", base)
+    title = "Alignment record" if result["pretraining"].get("record_file") == "alignment.json" else "Pretraining record"
+    lines += [f"## {title}", *_record_lines(result["pretraining"])]
     t = result["timings"]
     lines.append(f"Report cost: {t['total_s']:.0f} s at {result['threads']} threads "
                  f"(VQA {t['synth_vqa_s']:.0f} s, attention {t['attention_s']:.0f} s).")

@@ -12,9 +12,7 @@ torch.set_num_threads(1)
 
 
 def test_demo_builds_once_and_prints_a_peak_inside_the_image(monkeypatch, tmp_path, capsys):
-    from partpoint.backbones import defaults
-
-    monkeypatch.setattr(defaults, "ASSETS", tmp_path / "no-assets")
+    monkeypatch.setattr(demo, "backbone_missing", lambda: "backbone default-llava cannot be assembled: (test)")
     monkeypatch.setattr(demo, "CACHE", tmp_path / "cache")
     assert demo.main() == 0
     first = capsys.readouterr().out

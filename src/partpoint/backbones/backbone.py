@@ -172,10 +172,9 @@ def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) 
     ``dtype``: ``None`` = float32 (exact), ``"auto"`` = bf16 where it is fast (see ``dtypes.py``), or a
     name / ``torch.dtype``. ``default-llava`` is assembled from its carrier wheels on first use.
     """
-    from .dtypes import resolve_dtype
-
     from . import adapters  # noqa: F401  (registers every architecture's adapter)
     from .defaults import resolve
+    from .dtypes import resolve_dtype
 
     path = resolve(name_or_path)
     check_model_dir(path)

@@ -16,6 +16,10 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="output pointer directory")
     p.add_argument("--heads", default=None, help="heads JSON from select-heads (default: select on --data)")
     p.add_argument("--k", type=int, default=5, help="heads to select when --heads is not given (default 5)")
+    p.add_argument("--layers", default=None,
+                   help="candidate layers of head selection, e.g. 2-8 or 2,4,6 (default: every layer from 2)")
+    p.add_argument("--max-samples", type=int, default=None,
+                   help="use at most N samples of each dataset (a seeded random subset; default all)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -37,6 +41,35 @@ def add_arguments(p) -> None:
         ablations.add_argument(f"--no-{flag}", action="store_true", help=what)
 
 
+def parse_layers(text: str | None) -> tuple[int, ...] | None:
+    """``"2-8"`` -> (2, ..., 8); ``"2,4,6"`` -> (2, 4, 6); None stays None."""
+    from ..errors import LayerError
+
+    if not text:
+        return None
+    try:
+        if "-" in text:
+            first, last = (int(x) for x in text.split("-", 1))
+            return tuple(range(first, last + 1))
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise LayerError(f"--layers {text!r} is not a range like 2-8 or a list like 2,4,6") from None
+
+
+def subsample(dataset, n: int | None, *, seed: int):
+    """At most ``n`` samples of ``dataset``: a seeded random subset, kept in dataset order."""
+    import numpy as np
+
+    from ..errors import DataError
+
+    if n is None or len(dataset) <= n:
+        return dataset
+    if n < 1:
+        raise DataError(f"--max-samples {n} selects no samples; pass a positive number")
+    keep = np.random.default_rng(seed).choice(len(dataset), size=n, replace=False)
+    return dataset.subset(sorted(int(i) for i in keep))
+
+
 def run(args) -> int:
     import shlex
     import sys
@@ -51,16 +84,19 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, k=args.k,
+        select_layers=parse_layers(args.layers),
         num_latents=args.num_latents, depth=args.depth, tau=args.tau, gamma=args.gamma, lam=args.lam,
         use_qsynth=not args.no_qsynth, use_a2p=not args.no_a2p, use_values=not args.no_values,
         use_sdf=not args.no_sdf, cache_dir=args.cache_dir, stop_after_steps=args.stop_after_steps,
         progress=not args.quiet,
     )
+    train_sets = [subsample(open_dataset(spec), args.max_samples, seed=args.seed) for spec in args.data]
+    val_set = subsample(open_dataset(args.val), args.max_samples, seed=args.seed) if args.val else None
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     result = train_pointer(
         backbone,
-        [open_dataset(spec) for spec in args.data],
-        val_dataset=open_dataset(args.val) if args.val else None,
+        train_sets,
+        val_dataset=val_set,
         heads=args.heads,
         out_dir=args.out,
         config=config,

@@ -101,7 +101,7 @@ class ProjectorObjective:
         self.projector = model.model.multi_modal_projector
         self.image_token_id = model.config.image_token_index
 
-    def __call__(self, batch) -> "torch.Tensor":  # noqa: F821
+    def __call__(self, batch):
         import torch.nn.functional as F
 
         ids, labels, mask = batch["input_ids"], batch["labels"], batch["attention_mask"]  # (B, L)
@@ -150,7 +150,6 @@ def align(
     torch.manual_seed(seed)
     started = time.monotonic()
 
-    initial = None
     model, tokenizer = assemble_llava(asset_dir=out_dir, projector_state=_placeholder_projector(out_dir))
     embed = model.model.language_model.embed_tokens.weight.detach()[:-1]  # the LM's own rows
     initial = initial_projector(vision_hidden=model.config.vision_config.hidden_size,

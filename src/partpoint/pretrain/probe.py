@@ -41,7 +41,7 @@ def _scene_items(feats, scene):
 
 
 def key_probe(backbone, scenes, *, layers: list[int], alpha: float = 10.0, progress: bool = True) -> dict:
-    """Probe hit rates per layer on ``scenes`` (``HeldoutScene`` list) plus the baselines."""
+    """Probe hit rates per LM layer (image-token keys) on ``scenes`` (``HeldoutScene`` list) + baselines."""
     from tqdm import tqdm
 
     n_rep = backbone.num_heads // backbone.num_kv_heads
@@ -53,58 +53,78 @@ def key_probe(backbone, scenes, *, layers: list[int], alpha: float = 10.0, progr
             k = feats.layers[layer].k_image[:, ::n_rep].float()  # (P, H_kv, d): one copy per KV head
             keys[layer].append(k.reshape(k.shape[0], -1).numpy().astype(np.float64))
         per_scene.append(_scene_items(feats, scene))
-    grid = tuple(feats.grid)
-    fit = [i for i in range(len(scenes)) if i % 2 == 0]
-    score = [i for i in range(len(scenes)) if i % 2 == 1]
-    classes = sorted({c for i in fit for c, _, _ in per_scene[i][0]})
-    index = {c: j for j, c in enumerate(classes)}
-    centre = (grid[0] // 2) * grid[1] + grid[1] // 2
+    rows = [{"layer": layer, **_ridge_probe(keys[layer], per_scene, alpha=alpha)} for layer in layers]
+    return {"layers": rows, **_probe_context(per_scene, tuple(feats.grid)), "text": NEUTRAL_TEXT, "alpha": alpha}
 
+
+def vision_probe(backbone, scenes, *, alpha: float = 10.0, progress: bool = True) -> dict:
+    """The same probe on the vision tower's patch features (LLaVA only): each hidden state and the final
+    layer norm's output, to choose ``vision_feature_layer`` by measurement."""
+    import torch
+    from tqdm import tqdm
+
+    tower = backbone.model.model.vision_tower
+    per_scene, by_layer = [], {}
+    for scene in tqdm(scenes, desc="vision probe", disable=not progress):
+        image = scene.image()
+        _, inputs, (geometry,) = backbone._inputs([image], [NEUTRAL_TEXT])
+        with torch.no_grad():
+            out = tower(inputs["pixel_values"], output_hidden_states=True)
+        states = {f"hidden_states[{i - len(out.hidden_states)}]": h for i, h in enumerate(out.hidden_states)
+                  if i >= len(out.hidden_states) - 4}
+        states["after final layer norm"] = out.last_hidden_state
+        for name, h in states.items():
+            by_layer.setdefault(name, []).append(h[0, 1:].float().numpy().astype(np.float64))  # CLS dropped
+        from ..backbones.features import Features
+
+        per_scene.append(_scene_items(Features(layers={}, geometry=geometry, image_size=image.size), scene))
+    rows = [{"layer": name, **_ridge_probe(x, per_scene, alpha=alpha)} for name, x in by_layer.items()]
+    return {"layers": rows, **_probe_context(per_scene, tuple(geometry.grid)), "alpha": alpha}
+
+
+def _probe_context(per_scene, grid) -> dict:
+    """Items, classes and the baselines (foreground-uniform, centre, chance) on the scoring scenes."""
+    fit = range(0, len(per_scene), 2)
+    classes = {c for i in fit for c, _, _ in per_scene[i][0]}
+    centre = (grid[0] // 2) * grid[1] + grid[1] // 2
     baselines = {"foreground_uniform": [], "centre": [], "chance": []}
-    for i in score:
-        items, foreground = per_scene[i]
+    for items, foreground in per_scene[1::2]:
         for cls, cells, _single in items:
-            if cls in index:
+            if cls in classes:
                 baselines["foreground_uniform"].append(cells.sum() / max(1, (foreground | cells).sum()))
                 baselines["centre"].append(float(cells[centre]))
                 baselines["chance"].append(cells.mean())
+    return {"n_fit_scenes": len(fit), "n_items": len(baselines["chance"]), "classes": len(classes),
+            "grid": list(grid), "baselines": {name: float(np.mean(v)) for name, v in baselines.items()}}
 
-    rows = []
-    for layer in layers:
-        x_fit = np.concatenate([keys[layer][i] for i in fit])  # (N, F)
-        mean, std = x_fit.mean(0), x_fit.std(0) + 1e-6
-        x_fit = (x_fit - mean) / std
-        y_fit = np.zeros((x_fit.shape[0], len(classes)))
-        row = 0
-        for i in fit:
-            items, _ = per_scene[i]
-            n = keys[layer][i].shape[0]
-            for cls, cells, _ in items:
-                y_fit[row:row + n, index[cls]] = np.maximum(y_fit[row:row + n, index[cls]], cells)
-            row += n
-        x1 = np.concatenate([x_fit, np.ones((x_fit.shape[0], 1))], axis=1)
-        weights = np.linalg.solve(x1.T @ x1 + alpha * np.eye(x1.shape[1]), x1.T @ y_fit)  # (F + 1, C)
-        hits, single_hits = [], []
-        for i in score:
-            items, _ = per_scene[i]
-            x = (keys[layer][i] - mean) / std
-            scores = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1) @ weights  # (P, C)
-            for cls, cells, single in items:
-                if cls not in index:
-                    continue
-                hit = bool(cells[int(scores[:, index[cls]].argmax())])
-                hits.append(hit)
-                if single:
-                    single_hits.append(hit)
-        rows.append({"layer": layer, "hit_rate": float(np.mean(hits)),
-                     "single_instance_hit_rate": float(np.mean(single_hits)) if single_hits else None})
-    return {
-        "layers": rows,
-        "n_fit_scenes": len(fit),
-        "n_items": len(baselines["chance"]),
-        "classes": len(classes),
-        "grid": list(grid),
-        "baselines": {name: float(np.mean(v)) for name, v in baselines.items()},
-        "text": NEUTRAL_TEXT,
-        "alpha": alpha,
-    }
+
+def _ridge_probe(x_per_scene: list[np.ndarray], per_scene, *, alpha: float) -> dict:
+    """Fit one-vs-rest ridge per class on even scenes, argmax-patch hit rate on odd scenes."""
+    fit, score = range(0, len(per_scene), 2), range(1, len(per_scene), 2)
+    classes = sorted({c for i in fit for c, _, _ in per_scene[i][0]})
+    index = {c: j for j, c in enumerate(classes)}
+    x_fit = np.concatenate([x_per_scene[i] for i in fit])  # (N, F)
+    mean, std = x_fit.mean(0), x_fit.std(0) + 1e-6
+    x_fit = (x_fit - mean) / std
+    y_fit = np.zeros((x_fit.shape[0], len(classes)))
+    row = 0
+    for i in fit:
+        n = x_per_scene[i].shape[0]
+        for cls, cells, _ in per_scene[i][0]:
+            y_fit[row:row + n, index[cls]] = np.maximum(y_fit[row:row + n, index[cls]], cells)
+        row += n
+    x1 = np.concatenate([x_fit, np.ones((x_fit.shape[0], 1))], axis=1)
+    weights = np.linalg.solve(x1.T @ x1 + alpha * np.eye(x1.shape[1]), x1.T @ y_fit)  # (F + 1, C)
+    hits, single_hits = [], []
+    for i in score:
+        x = (x_per_scene[i] - mean) / std
+        scores = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1) @ weights  # (P, C)
+        for cls, cells, single in per_scene[i][0]:
+            if cls not in index:
+                continue
+            hit = bool(cells[int(scores[:, index[cls]].argmax())])
+            hits.append(hit)
+            if single:
+                single_hits.append(hit)
+    return {"hit_rate": float(np.mean(hits)),
+            "single_instance_hit_rate": float(np.mean(single_hits)) if single_hits else None}

@@ -178,7 +178,7 @@ def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150
     import torch
 
     from ..backbones import load_backbone
-    from .probe import key_probe
+    from .probe import key_probe, vision_probe
 
     torch.set_num_threads(threads)
     started = time.monotonic()
@@ -208,6 +208,8 @@ def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150
     fixed = fixed_answers(backbone)
     layers = probe_layers or sorted({0, 2, 4, 6, 8} & set(range(backbone.num_layers)))
     probe = {"this": key_probe(backbone, scenes, layers=layers, progress=progress)}
+    if backbone.arch == "llava":  # which vision_feature_layer: the tower's last hidden states vs its final norm
+        probe["vision_tower"] = vision_probe(backbone, scenes, progress=progress)
     if probe_baseline:
         baseline = load_backbone(probe_baseline)
         base_layers = probe_baseline_layers or list(range(min(baseline.num_layers, 6)))

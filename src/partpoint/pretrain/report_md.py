@@ -136,6 +136,9 @@ def render_markdown(result: dict) -> str:
         lines += ["## Key probe: do the image keys tell parts apart?",
                   "A ridge probe per object:part on the LM's image-token keys (no text; see pretrain/probe.py).", ""]
         lines += _probe_table(f"This backbone ({result['backbone']})", result["key_probe"]["this"])
+        if "vision_tower" in result["key_probe"]:
+            lines += _probe_table("The vision tower's own patch features (before the projector and the LM)",
+                                  result["key_probe"]["vision_tower"])
         if "baseline" in result["key_probe"]:
             base = result["key_probe"]["baseline"]
             lines += _probe_table(f"Baseline backbone ({base['backbone']}), same scenes", base)

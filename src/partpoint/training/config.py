@@ -18,7 +18,9 @@ class TrainConfig:
     steps then cosine decay to ``min_lr_ratio * lr``; ``grad_clip`` on the global norm.
     Pointer: ``num_latents``, ``depth``, ``decoder_dim``, ``stage_dims`` and the ablation flags go to
     :class:`PointerConfig`; ``tau``, ``gamma``, ``lam``, ``pos_weight`` to the loss.
-    Heads: when none are given, ``k`` heads are selected on ``select_samples`` training samples.
+    Heads: when none are given, ``k`` heads are selected on ``select_samples`` training samples, among
+    ``select_layers`` (default: every layer from 2; a shallower cap makes the feature cache cheaper,
+    since encoding stops after the deepest selected layer).
     ``stop_after_steps`` ends this run early (the checkpoint lets ``resume`` continue it);
     ``checkpoint_every_steps`` adds mid-epoch checkpoints (one is always written per epoch).
     """
@@ -33,6 +35,7 @@ class TrainConfig:
     seed: int = 0
     k: int = 5
     select_samples: int = 32
+    select_layers: tuple[int, ...] | None = None  # candidate layers of head selection (None: all >= 2)
     num_latents: int = 8
     depth: int = 2
     decoder_dim: int = 64
@@ -54,6 +57,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["stage_dims"] = list(self.stage_dims)
+        out["select_layers"] = None if self.select_layers is None else list(self.select_layers)
         return out
 
     def signature(self) -> dict:

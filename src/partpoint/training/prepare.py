@@ -66,6 +66,7 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
                 ConcatDataset(datasets),
                 k=config.k,
                 n_samples=config.select_samples,
+                layers=list(config.select_layers) if config.select_layers else None,
                 seed=config.seed,
                 progress=config.select_progress and config.progress,
             )

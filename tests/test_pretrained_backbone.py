@@ -201,3 +201,47 @@ def test_committed_config_matches_the_carriers():
     assert config["image_token_index"] == config["text_config"]["vocab_size"] - 1 == 49152
     assert processor["image_processor"]["size"] == {"height": 224, "width": 224}
     assert processor["image_processor"]["do_center_crop"] is False  # the whole image is seen: no part is cropped
+
+
+@pytest.mark.slow
+def test_alignment_trains_only_the_projector_and_resumes_exactly(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from partpoint.pretrain import align as align_module
+    from partpoint.pretrain.align import AlignRecipe, align
+
+    recipe = AlignRecipe(n_scenes=4, n_single_scenes=1, use_carparts=False, steps=3, batch_size=1, turns=2,
+                         warmup_steps=1, curriculum_steps=1, checkpoint_every=1)
+
+    def assets(name):
+        folder = tmp_path / name
+        shutil.copytree(assemble.ASSET_DIR, folder, ignore=shutil.ignore_patterns("_align", "REPORT.md", "report.json"))
+        return folder
+
+    straight = assets("straight")
+    record = align(straight, recipe=recipe, threads=2, progress=False)
+    assert record["steps"] == 3 and record["data"]["synth_scenes"] == 4 and not (straight / "_align").exists()
+    assert "vision tower and LM frozen" in record["trained"]
+    trained = load_file(str(straight / "projector.safetensors"))
+    assert set(trained) == {"linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias",
+                            "image_token_embedding"}
+
+    # interrupted after its second step, then resumed: the same projector as the uninterrupted run
+    interrupted = assets("interrupted")
+    real_call, calls = align_module.ProjectorObjective.__call__, []
+
+    def failing(self, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_call(self, batch)
+
+    monkeypatch.setattr(align_module.ProjectorObjective, "__call__", failing)
+    with pytest.raises(KeyboardInterrupt):
+        align(interrupted, recipe=recipe, threads=2, progress=False)
+    assert (interrupted / "_align" / "checkpoint.pt").is_file()
+    monkeypatch.setattr(align_module.ProjectorObjective, "__call__", real_call)
+    align(interrupted, recipe=recipe, threads=2, progress=False)
+    resumed = load_file(str(interrupted / "projector.safetensors"))
+    for key, value in trained.items():
+        assert torch.allclose(resumed[key], value, atol=1e-6), key

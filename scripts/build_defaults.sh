@@ -30,9 +30,9 @@ for arch in "${archs[@]}"; do
       old=runs/old-default-llava
       [ -f "$old/config.json" ] || { mkdir -p "$old"; git archive ed1906a src/partpoint/assets/backbones/default-llava \
         | tar -x -C "$old" --strip-components=5; }
-      [ -f "$ASSETS/backbones/$name/report.json" ] || $PP backbone-report "$name" --dtype float32 --questions 300 \
-        --peak-targets 100 --car-questions 90 --probe-baseline "$old" --threads 2
-      $PP train --backbone "$name" --dtype float32 --layers 2-8 --max-samples 1500 \
+      [ -f "$ASSETS/backbones/$name/report.json" ] || $PP backbone-report "$name" --dtype float32 --questions 120 \
+        --peak-targets 60 --car-questions 45 --probe-baseline "$old" --threads 2
+      $PP train --backbone "$name" --dtype float32 --layers 2-8 --max-samples 1000 \
         --data runs/synth/train --data "carparts:$DATA/carparts/trainingset" --val runs/synth/val \
         --out "$ASSETS/pointers/$name" --cache-dir "runs/cache/$name" --k 5 --epochs 8 --seed 0 --threads 2
       ;;

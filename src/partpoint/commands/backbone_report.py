@@ -45,5 +45,5 @@ def run(args) -> int:
            max_questions=args.questions, max_peak_targets=args.peak_targets, car_questions=args.car_questions,
            carparts_root=args.carparts or CARPARTS_TEST, probe_layers=_layers(args.probe_layers),
            probe_baseline=args.probe_baseline, probe_baseline_layers=_layers(args.probe_baseline_layers),
-           dtype=args.dtype, threads=args.threads)
+           device=args.device, dtype=args.dtype, threads=args.threads)
     return 0

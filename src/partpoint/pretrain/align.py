@@ -50,15 +50,14 @@ class AlignRecipe:
 
 def llava_processor(tokenizer, asset_dir: Path):
     """The LlavaProcessor of ``asset_dir`` (its processor config and chat template) around ``tokenizer``."""
-    import shutil
     import tempfile
 
     from transformers import AutoProcessor
 
+    from ..backbones.pretrained.assemble import save_processor_files
+
     with tempfile.TemporaryDirectory() as tmp:
-        tokenizer.save_pretrained(tmp)
-        for name in ("processor_config.json", "chat_template.jinja"):
-            shutil.copyfile(asset_dir / name, Path(tmp) / name)
+        save_processor_files(tokenizer, Path(tmp), asset_dir=asset_dir)
         return AutoProcessor.from_pretrained(tmp)
 
 
@@ -84,12 +83,20 @@ def vision_features(model, processor, items, *, batch_size: int = 16, progress: 
     return torch.cat(rows)
 
 
-def _save_atomic(obj, path: str) -> None:
+def _write_atomically(path: Path, write) -> None:
+    """``write(tmp)`` then rename onto ``path``: a reader never sees a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _save_atomic(obj, path: Path) -> None:
     import torch
 
-    tmp = f"{path}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    _write_atomically(path, lambda tmp: torch.save(obj, tmp))
 
 
 class ProjectorObjective:
@@ -166,7 +173,7 @@ def align(
         features = cached["features"]
     else:
         features = vision_features(model, processor, items, progress=progress)
-        _save_atomic({"keys": keys, "features": features}, str(feature_path))
+        _save_atomic({"keys": keys, "features": features}, feature_path)
     prep_s = time.monotonic() - started
 
     projector = model.model.multi_modal_projector
@@ -200,7 +207,7 @@ def align(
     def checkpoint():
         _save_atomic({"projector": projector.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "step": step, "losses": losses, "train_s": train_s},
-                     str(ckpt))
+                     ckpt)
 
     from tqdm.auto import tqdm
 
@@ -225,9 +232,7 @@ def align(
 
     state = {k: v.detach().contiguous().clone() for k, v in projector.state_dict().items()}
     state[IMAGE_ROW_KEY] = initial[IMAGE_ROW_KEY].contiguous()
-    tmp = out_dir / "projector.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out_dir / "projector.safetensors")
+    _write_atomically(out_dir / "projector.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
     record = {
         "command": command or " ".join(sys.argv),
         "seed": seed,
@@ -249,9 +254,7 @@ def align(
         "projector_parameters": sum(p.numel() for p in projector.parameters()),
         "recipe": recipe.to_json(),
     }
-    tmp = out_dir / "alignment.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, out_dir / "alignment.json")
+    _write_atomically(out_dir / "alignment.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
     shutil.rmtree(state_dir, ignore_errors=True)
     return record
 

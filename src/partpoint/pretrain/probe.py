@@ -63,6 +63,8 @@ def vision_probe(backbone, scenes, *, alpha: float = 10.0, progress: bool = True
     import torch
     from tqdm import tqdm
 
+    from ..backbones.features import Features
+
     tower = backbone.model.model.vision_tower
     per_scene, by_layer = [], {}
     for scene in tqdm(scenes, desc="vision probe", disable=not progress):
@@ -75,8 +77,6 @@ def vision_probe(backbone, scenes, *, alpha: float = 10.0, progress: bool = True
         states["after final layer norm"] = out.last_hidden_state
         for name, h in states.items():
             by_layer.setdefault(name, []).append(h[0, 1:].float().numpy().astype(np.float64))  # CLS dropped
-        from ..backbones.features import Features
-
         per_scene.append(_scene_items(Features(layers={}, geometry=geometry, image_size=image.size), scene))
     rows = [{"layer": name, **_ridge_probe(x, per_scene, alpha=alpha)} for name, x in by_layer.items()]
     return {"layers": rows, **_probe_context(per_scene, tuple(geometry.grid)), "alpha": alpha}

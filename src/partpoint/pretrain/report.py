@@ -171,7 +171,7 @@ def pretraining_record(backbone_dir: str, weights_dir: str | None = None) -> dic
 def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150, seed: int = 1000,
            split: str = "val", max_questions: int = 600, max_peak_targets: int = 300, car_questions: int = 150,
            carparts_root: str | None = CARPARTS_TEST, probe_layers: list[int] | None = None,
-           probe_baseline: str | None = None, probe_baseline_layers: list[int] | None = None, dtype=None,
+           probe_baseline: str | None = None, probe_baseline_layers: list[int] | None = None, device: str = "cpu", dtype=None,
            threads: int = 2, progress: bool = True, echo: bool = True) -> dict:
     """Evaluate the backbone ``backbone_dir`` (a folder or a default name); write ``report.json`` +
     ``REPORT.md`` into ``out_dir`` (default: the backbone folder); return the dict."""
@@ -182,7 +182,7 @@ def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150
 
     torch.set_num_threads(threads)
     started = time.monotonic()
-    backbone = load_backbone(str(backbone_dir), dtype=dtype)
+    backbone = load_backbone(str(backbone_dir), device=device, dtype=dtype)
     weights_dir = str(backbone.model.name_or_path or backbone_dir)
     out_dir = str(out_dir or backbone_dir)
     scenes = heldout_scenes(n_scenes, seed=seed, split=split, progress=progress)
@@ -211,7 +211,7 @@ def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150
     if backbone.arch == "llava":  # which vision_feature_layer: the tower's last hidden states vs its final norm
         probe["vision_tower"] = vision_probe(backbone, scenes, progress=progress)
     if probe_baseline:
-        baseline = load_backbone(probe_baseline)
+        baseline = load_backbone(probe_baseline, device=device, dtype=dtype)
         base_layers = probe_baseline_layers or list(range(min(baseline.num_layers, 6)))
         probe["baseline"] = {"backbone": str(probe_baseline),
                              **key_probe(baseline, scenes, layers=base_layers, progress=progress)}

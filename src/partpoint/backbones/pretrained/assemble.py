@@ -41,12 +41,11 @@ def partpoint_home() -> Path:
     return Path(os.environ.get("PARTPOINT_HOME") or "~/.cache/partpoint").expanduser()
 
 
-def source_fingerprint(asset_dir: Path = ASSET_DIR) -> str:
-    """16 hex digits over the carrier files (sha256 checked), the committed files and ASSEMBLY_VERSION."""
-    digest = hashlib.sha256(f"assembly-v{ASSEMBLY_VERSION}".encode())
+def check_sources(asset_dir: Path = ASSET_DIR) -> None:
+    """WeightsError (one line, with the fix) when a carrier package or a committed file is missing.
+    Cheap: nothing is hashed (``source_fingerprint`` also checks the carrier files' sha256)."""
     for carrier in (DINOV2_VITS14, SMOLLM2_135M_INSTRUCT):
-        carrier.verified_path()  # refuses a missing or different file with the install command
-        digest.update(f"{carrier.package}=={carrier.version}:{carrier.sha256}".encode())
+        carrier.locate()  # refuses a missing package or file with the install command
     for name in COMMITTED_FILES:
         path = asset_dir / name
         if not path.is_file():
@@ -54,8 +53,18 @@ def source_fingerprint(asset_dir: Path = ASSET_DIR) -> str:
                 f"{path} is missing, so default-llava cannot be assembled; restore it from git or rebuild it "
                 "with `bash scripts/build_defaults.sh llava`"
             )
+
+
+def source_fingerprint(asset_dir: Path = ASSET_DIR) -> str:
+    """16 hex digits over the carrier files (sha256 checked), the committed files and ASSEMBLY_VERSION."""
+    check_sources(asset_dir)
+    digest = hashlib.sha256(f"assembly-v{ASSEMBLY_VERSION}".encode())
+    for carrier in (DINOV2_VITS14, SMOLLM2_135M_INSTRUCT):
+        carrier.verified_path()  # refuses a file whose size or sha256 differs
+        digest.update(f"{carrier.package}=={carrier.version}:{carrier.sha256}".encode())
+    for name in COMMITTED_FILES:
         digest.update(name.encode())
-        digest.update(path.read_bytes())
+        digest.update((asset_dir / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -142,6 +151,7 @@ def assemble_llava(*, asset_dir: Path = ASSET_DIR, projector_state: dict | None 
     from transformers import LlavaConfig, LlavaForConditionalGeneration
 
     from .dinov2 import load_dinov2
+    from .loading import load_converted
     from .smollm2 import load_smollm2
 
     config = LlavaConfig.from_json_file(str(asset_dir / "config.json"))
@@ -166,17 +176,10 @@ def assemble_llava(*, asset_dir: Path = ASSET_DIR, projector_state: dict | None 
     for key, value in projector_state.items():
         if key != IMAGE_ROW_KEY:
             state[f"model.multi_modal_projector.{key}"] = value.float()
-    with torch.device("meta"):
-        model = LlavaForConditionalGeneration(config)
-    missing = sorted(set(model.state_dict()) - set(state))
-    if missing:
-        raise WeightsError(f"assembly of default-llava lacks {missing[:3]}; {asset_dir} does not match the carriers")
-    model.load_state_dict(state, assign=True, strict=True)
-    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
-
-    model.model.language_model.rotary_emb = LlamaRotaryEmbedding(config.text_config)  # non-persistent buffer
+    model = load_converted(lambda: LlavaForConditionalGeneration(config), state,
+                           source=f"{asset_dir} with the carrier files")
     model.tie_weights()
-    return model.eval(), tokenizer
+    return model, tokenizer
 
 
 def initial_projector(*, vision_hidden: int, text_hidden: int, embed, seed: int = 0) -> dict:
@@ -205,10 +208,16 @@ def write_assembled(folder: Path, *, asset_dir: Path = ASSET_DIR, progress: bool
               f"into {folder.parent} (once, ~1 min)", flush=True)
     model, tokenizer = assemble_llava(asset_dir=asset_dir)
     model.save_pretrained(folder)
+    save_processor_files(tokenizer, folder, asset_dir=asset_dir)
+
+
+def save_processor_files(tokenizer, folder: Path, *, asset_dir: Path = ASSET_DIR) -> None:
+    """The LlavaProcessor's files in ``folder``: ``tokenizer`` plus the committed processor config and chat
+    template (ours replace the GGUF's text-only template, which is also dropped from the tokenizer config)."""
     tokenizer.save_pretrained(folder)
-    for name in ("processor_config.json", "chat_template.jinja"):  # ours replace the GGUF's text-only template
-        shutil.copyfile(asset_dir / name, folder / name)
-    tok_config = folder / "tokenizer_config.json"
+    for name in ("processor_config.json", "chat_template.jinja"):
+        shutil.copyfile(asset_dir / name, Path(folder) / name)
+    tok_config = Path(folder) / "tokenizer_config.json"
     if tok_config.is_file():
         data = json.loads(tok_config.read_text())
         data.pop("chat_template", None)

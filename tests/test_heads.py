@@ -11,7 +11,10 @@ import torch
 
 from partpoint.errors import LayerError
 from partpoint.heads import (
+    PAPER,
     HeadSelection,
+    SelectionRules,
+    aggregate_votes,
     elbow_threshold,
     score_heads,
     select_heads,
@@ -35,6 +38,7 @@ def test_elbow_on_known_curve():
 
 
 def test_spatial_entropy_counts_components():
+    size = SelectionRules(mean_factor=1.0, min_excess=0.0, weighting="size")
     one_blob = np.zeros(GRID)
     one_blob[1:3, 1:3] = 1.0
     assert spatial_entropy(one_blob) == pytest.approx(0.0)
@@ -47,11 +51,102 @@ def test_spatial_entropy_counts_components():
     unequal = np.zeros(GRID)
     unequal[0, 0:3] = 1.0
     unequal[5, 5] = 9.0
-    assert spatial_entropy(unequal) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
-    assert spatial_entropy(unequal, weighting="mass") < spatial_entropy(
-        unequal
-    )  # mass: the big peak dominates
+    assert spatial_entropy(unequal, size) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    assert spatial_entropy(unequal) < spatial_entropy(unequal, size)  # mass: the big peak dominates
     assert spatial_entropy(np.ones(GRID)) == math.inf  # nothing above the mean
+
+
+# ---- the reference's rules, case by case, on planted raw attention ----------------------------------
+
+
+def test_binarise_at_twice_the_mean_above_min_excess():
+    attn = np.full(GRID, 0.01)
+    attn[0:2, 0:2] = 0.2  # the blob
+    attn[4, 4] = 0.015  # above the mean (~0.032)? no: far below -> off under every rule
+    attn[3, 0] = 0.05  # above 1x mean, below 2x mean: its own component only with mean factor 1
+    mean = attn.mean()
+    assert mean < 0.05 < 2 * mean
+    paper = SelectionRules(mean_factor=1.0, min_excess=0.0, weighting="size")
+    assert spatial_entropy(attn) == pytest.approx(0.0)  # reference: one component
+    assert spatial_entropy(attn, paper) == pytest.approx(-(0.8 * math.log(0.8) + 0.2 * math.log(0.2)))
+    faint = np.zeros(GRID)
+    faint[0, 0] = 0.5
+    faint[5, 5] = (0.0009 + 0.5 / 18) * 18 / 17  # its excess over 2x the mean is 0.0009 <= 0.001: off
+    excess = faint - 2 * faint.mean()
+    assert excess[5, 5] == pytest.approx(0.0009)
+    share = excess[0, 0] / (excess[0, 0] + excess[5, 5])  # one component; its share of the TOTAL excess
+    assert spatial_entropy(faint) == pytest.approx(-share * math.log(share))
+    with_it_on = SelectionRules(min_excess=0.0, weighting="size")
+    assert spatial_entropy(faint, with_it_on) == pytest.approx(math.log(2))  # two components
+
+
+def test_mass_probabilities_use_the_total_excess():
+    attn = np.zeros(GRID)
+    attn[0, 0], attn[5, 5] = 0.3, 0.1
+    excess = attn - 2 * attn.mean()
+    p = excess[excess > 0] / excess[excess > 0].sum()
+    assert spatial_entropy(attn) == pytest.approx(-(p * np.log(p)).sum())
+
+
+def raw_layers(maps: dict, n_layers=NUM_LAYERS, n_heads=NUM_HEADS, grid=GRID, seed=0):
+    """``(n_layers, H, P)`` raw attention: faint noise everywhere, ``maps[(layer, head)]`` planted."""
+    rng = np.random.default_rng(seed)
+    raw = rng.uniform(0.0, 0.02 / (grid[0] * grid[1]), (n_layers, n_heads, grid[0] * grid[1]))
+    for pair, planted in maps.items():
+        raw[pair] = np.asarray(planted, dtype=np.float64).ravel()
+    return raw
+
+
+def blob(row, col, mass=0.6, grid=GRID, size=2):
+    attn = np.zeros(grid)
+    attn[row : row + size, col : col + size] = mass / size**2
+    return attn
+
+
+def test_bottom_row_rule_any_value_above_005():
+    near_bottom = blob(1, 1)
+    near_bottom[-1, 5] = 0.06  # peak mid-grid, but one last-row cell > 0.05
+    raw = raw_layers({(2, 0): near_bottom, (3, 1): blob(2, 2, mass=0.55)})
+    scores = score_heads(raw, list(range(NUM_LAYERS)), GRID)
+    assert scores.last_row[2, 0] and not scores.last_row[3, 1]
+    assert vote_heads(scores, k=2) == [(3, 1)]
+    argmax_rule = score_heads(raw, list(range(NUM_LAYERS)), GRID, PAPER)
+    assert not argmax_rule.last_row[2, 0]  # the paper-style rule keeps it
+
+
+def test_fallback_to_top_heads_by_mass_when_none_passes():
+    sink = blob(GRID[0] - 2, 0, mass=0.7)  # every strong head is a bottom-row head
+    raw = raw_layers({(2, 0): sink, (3, 0): blob(GRID[0] - 2, 3, mass=0.65)})
+    raw[4, 2] = raw[4, 2] * 50  # the strongest non-sink head: diffuse but largest mass
+    scores = score_heads(raw, list(range(NUM_LAYERS)), GRID)
+    assert scores.last_row[2, 0] and scores.last_row[3, 0]
+    assert vote_heads(scores, k=3) == [(4, 2)]  # min_keep=1 head, the top by mass
+    assert vote_heads(scores, k=3, rules=PAPER) == []  # no fallback in the old rules
+
+
+def test_entropy_ties_go_to_the_shallower_layer():
+    raw = raw_layers({(4, 0): blob(1, 1), (2, 5): blob(3, 3), (3, 2): blob(0, 3)})
+    scores = score_heads(raw, list(range(NUM_LAYERS)), GRID)
+    assert vote_heads(scores, k=3) == [(2, 5), (3, 2), (4, 0)]
+    assert vote_heads(scores, k=3, rules=PAPER) == [(4, 0), (3, 2), (2, 5)]
+
+
+def test_votes_counted_as_most_common():
+    a, b, c = (2, 0), (3, 1), (4, 2)
+    samples = [raw_layers({b: blob(1, 1)}, seed=1), raw_layers({a: blob(1, 1)}, seed=2),
+               raw_layers({a: blob(2, 2)}, seed=3), raw_layers({b: blob(0, 0), c: blob(3, 3, mass=0.5)}, seed=4)]
+    scores = [score_heads(raw, list(range(NUM_LAYERS)), GRID) for raw in samples]
+    heads, votes, _ = aggregate_votes(scores, k=1)
+    assert votes[a] == votes[b] == 2 and heads == [b]  # tie: b was voted for first (Counter.most_common)
+    heads, _, _ = aggregate_votes(scores, k=3)
+    assert heads[:2] == [b, a] and heads[2] == c
+
+
+def test_non_square_grid():
+    grid = (4, 7)
+    raw = raw_layers({(3, 3): blob(1, 4, grid=grid)}, grid=grid)
+    scores = score_heads(raw, list(range(NUM_LAYERS)), grid)
+    assert vote_heads(scores, k=1) == [(3, 3)]
 
 
 def blob_map(rng, row, col) -> np.ndarray:
@@ -106,14 +201,15 @@ DATASET = [SimpleNamespace(image=i, instruction=f"point to part {i}") for i in r
 def test_per_sample_scores_and_vote():
     features = planted_features(seed=0)
     layers = list(range(NUM_LAYERS))
-    maps = np.stack([features.layers[layer].attn_last.numpy() for layer in layers])
-    mass = np.stack([features.layers[layer].attn_last_mass.numpy() for layer in layers])
-    scores = score_heads(maps, mass, layers, GRID)
+    raw = np.stack([(features.layers[layer].attn_last * features.layers[layer].attn_last_mass[:, None]).numpy()
+                    for layer in layers])
+    scores = score_heads(raw, layers, GRID)
     assert scores.last_row[SINK] and not scores.last_row[PLANTED[0]]
     assert scores.mass[WEAK] < scores.threshold <= scores.mass[PLANTED[1]]
-    assert scores.entropy[PLANTED[0]] == 0.0 and scores.entropy[0, 1] > 0.1  # noise head: several blobs
-    assert vote_heads(scores, k=2) == [PLANTED[1], PLANTED[0]]  # ties: deeper layer first
-    assert EARLY in vote_heads(scores, k=3, min_layer=0)
+    assert scores.entropy[PLANTED[0]] == 0.0 and scores.entropy[WEAK] == math.inf  # WEAK: below the elbow
+    assert vote_heads(scores, k=2) == [PLANTED[0], PLANTED[1]]  # ties: shallower layer first
+    assert vote_heads(scores, k=2, rules=PAPER) == [PLANTED[1], PLANTED[0]]
+    assert EARLY in vote_heads(scores, k=3, rules=SelectionRules(min_layer=0))
 
 
 def test_select_heads_finds_planted_heads():

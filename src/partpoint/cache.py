@@ -15,6 +15,7 @@ One cached entry (``cache[i]``)::
     k_image        (k, P, d) fp16   image keys
     v_image        (k, P, d) fp16   image values
     attn_last      (k, P)    fp16   final prompt token's attention over the image (rows sum to 1)
+    attn_mass      (k,)      fp32   its raw mass on the image (``attn_last * attn_mass`` = raw attention)
     patch_target   (P,)      fp16   fraction of each grid cell inside the part (``grid_mask``)
     masks          {s: (P_h*s*P_w*s/8,) uint8}  ``sample_mask(mask, scale=s)`` packed with np.packbits
     grid           (P_h, P_w);  geometry  GridGeometry.to_json();  image_size  (W, H)
@@ -35,7 +36,7 @@ import torch
 
 from .errors import PartPointError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: attn_mass
 KEY_NAME = "key.json"
 DEFAULT_MASK_SCALES = (1, 2, 4, 8)
 
@@ -108,6 +109,8 @@ def make_entry(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> d
         return None
     masks = {scale: torch.from_numpy(np.packbits(mask.ravel())) for scale, mask in sampled.items()}
     attn = torch.stack([torch.as_tensor(features.layers[layer].attn_last[head]).float().cpu() for layer, head in heads])
+    mass = torch.stack([torch.as_tensor(features.layers[layer].attn_last_mass[head]).float().cpu()
+                        for layer, head in heads])
     return {
         "key": sample.meta.get("key", ""),
         "category": sample.category,
@@ -115,6 +118,7 @@ def make_entry(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> d
         "k_image": gathered["k_image"].half(),  # (k, P, d)
         "v_image": gathered["v_image"].half(),  # (k, P, d)
         "attn_last": attn.half(),  # (k, P)
+        "attn_mass": mass,  # (k,)
         "patch_target": torch.from_numpy(features.grid_mask(sample.mask).ravel()).half(),  # (P,)
         "masks": masks,
         "grid": tuple(int(g) for g in features.grid),

@@ -1,4 +1,10 @@
-"""Attention pointing (Kang et al.): the selected heads' native final-token attention, smoothed, argmax."""
+"""Attention pointing (Kang et al.): the selected heads' native final-token attention, smoothed, argmax.
+
+``combine="sum"`` (the default) is the authors' public code: sum the heads' RAW maps (``attn_last``
+times its mass on the image), one Gaussian smoothing with reflect padding (scipy's default mode),
+argmax. ``combine="mean"`` is partpoint's earlier variant: each head's map renormalised, smoothed with
+zero padding (which pulls the argmax off the border), renormalised again and averaged.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +13,44 @@ from scipy.ndimage import gaussian_filter
 
 from ..pointer.result import PointResult
 
+COMBINES = ("sum", "mean")
 
-def attention_map(features, heads: list[tuple[int, int]], *, sigma: float = 1.0) -> np.ndarray:
-    """Mean over ``heads`` of each head's ``attn_last`` on the grid, each Gaussian-smoothed with
-    ``sigma`` (grid cells) and renormalised to sum 1 -> ``(P_h, P_w)``."""
-    grid_h, grid_w = tuple(features.grid)
+
+def _numpy(tensor) -> np.ndarray:
+    if hasattr(tensor, "detach"):
+        tensor = tensor.detach().float().cpu().numpy()
+    return np.asarray(tensor, dtype=np.float64)
+
+
+def attention_map(features, heads: list[tuple[int, int]], *, sigma: float = 1.0, combine: str = "sum") -> np.ndarray:
+    """The heads' combined final-token attention on the grid, normalised to sum 1 -> ``(P_h, P_w)``.
+
+    Args:
+        sigma: Gaussian smoothing in grid cells.
+        combine: ``"sum"`` (reference) or ``"mean"`` (partpoint's earlier variant); see the module docstring.
+    """
+    if combine not in COMBINES:
+        raise ValueError(f"combine must be one of {', '.join(COMBINES)}, got {combine!r}")
+    grid = tuple(features.grid)
+    if combine == "sum":
+        raw = sum(
+            _numpy(features.layers[layer].attn_last[head]) * float(_numpy(features.layers[layer].attn_last_mass[head]))
+            for layer, head in heads
+        )
+        heat = gaussian_filter(np.asarray(raw).reshape(grid), sigma=sigma, mode="reflect")
+        return heat / max(heat.sum(), 1e-12)
     maps = []
     for layer, head in heads:
-        attn = features.layers[layer].attn_last[head]
-        attn = (
-            attn.detach().float().cpu().numpy()
-            if hasattr(attn, "detach")
-            else np.asarray(attn, dtype=np.float64)
-        )
-        smooth = gaussian_filter(
-            attn.reshape(grid_h, grid_w).astype(np.float64), sigma=sigma, mode="constant"
-        )
+        smooth = gaussian_filter(_numpy(features.layers[layer].attn_last[head]).reshape(grid), sigma=sigma,
+                                 mode="constant")
         maps.append(smooth / max(smooth.sum(), 1e-12))
     return np.mean(maps, axis=0)
 
 
-def attention_point(features, heads: list[tuple[int, int]], *, sigma: float = 1.0) -> PointResult:
+def attention_point(features, heads: list[tuple[int, int]], *, sigma: float = 1.0, combine: str = "sum") -> PointResult:
     """Point at the centre of the argmax patch of :func:`attention_map`, in original image pixels.
     The score is the peak cell's share of the (normalised) map."""
-    heat = attention_map(features, heads, sigma=sigma)
+    heat = attention_map(features, heads, sigma=sigma, combine=combine)
     row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
     x, y = features.to_image_xy(col + 0.5, row + 0.5)
     width, height = features.image_size

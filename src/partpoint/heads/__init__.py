@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from .criteria import HeadScores, elbow_threshold, score_heads, spatial_entropy, vote_heads
+from .criteria import (
+    PAPER,
+    REFERENCE,
+    RULES,
+    HeadScores,
+    SelectionRules,
+    elbow_threshold,
+    rules_named,
+    score_heads,
+    spatial_entropy,
+    vote_heads,
+)
 from .selection import HeadSelection, aggregate_votes, sample_scores, select_heads
 
 __all__ = [
+    "PAPER",
+    "REFERENCE",
+    "RULES",
     "HeadScores",
     "HeadSelection",
+    "SelectionRules",
     "aggregate_votes",
     "elbow_threshold",
+    "rules_named",
     "sample_scores",
     "score_heads",
     "select_heads",

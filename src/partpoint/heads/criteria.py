@@ -1,22 +1,87 @@
 """Per-sample criteria of localization-head selection (Kang et al., CVPR 2025), pure functions.
 
-1. Attention mass: the final prompt token's raw attention sum over image tokens per head; heads
-   whose mass is below the elbow of the sorted masses (chord / kneedle rule) are dropped.
-2. Spatial entropy of the head's attention map on the grid: binarise at ``mean_factor * mean``
-   (``relu(A - c mean) > 0``), label 8-connected components, entropy of the component-size
-   distribution; low entropy = one compact blob.
-3. Exclusions: layers ``< min_layer`` and heads whose argmax lies in the last grid row
-   (a known attention-sink pattern).
+For one sample, on each head's RAW final-token attention over the image tokens (``attn_last`` times
+``attn_last_mass``; never renormalised, since the thresholds below are absolute):
+
+1. Attention mass: the map's sum. Heads below the elbow of the sorted masses (chord rule: the point
+   farthest from the line joining the first and last point) are dropped.
+2. Spatial entropy: binarise ``relu(A - c * mean(A)) > min_excess``, label 8-connected components,
+   entropy of the component probabilities (each component's excess mass over the map's total excess,
+   or its cell count); low entropy = one compact blob.
+3. Exclusions: layers ``< min_layer`` and "bottom-row" heads (an attention-sink pattern).
+4. When fewer than ``min_keep`` heads survive, the heads with the largest mass (bottom-row heads
+   excluded) fill in. The survivors are ranked by entropy; ties go to the shallower layer.
+
+:data:`REFERENCE` (the default) states the rules of the authors' public code
+(liu-hanyu-97/LocalizationHeads, ``analyze.py`` and its ``selection_best.yaml``); :data:`PAPER` keeps the
+rules partpoint used before (the paper's text as we first read it). Two differences from the
+reference are deliberate: any ``P_h x P_w`` grid works (the reference reshapes to a square ``P x P`` and
+fails on Qwen-style non-square grids), and a map with excess but no cell above ``min_excess`` has
+infinite entropy (no blob, so not a localization head) where the reference gives it entropy 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import label
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=int)
+
+
+@dataclass(frozen=True)
+class SelectionRules:
+    """How one sample's heads are scored and ranked, and how the samples' votes are counted.
+
+    mean_factor: binarisation threshold in multiples of the map's mean.
+    min_excess: a cell is on when its excess over ``mean_factor * mean`` is above this (raw attention).
+    weighting: component probabilities by ``"mass"`` (excess attention) or ``"size"`` (cell count).
+    bottom_row: ``"any"`` (any last-row cell above ``bottom_row_value``) or ``"argmax"`` (the peak
+        lies in the last row) marks an attention-sink head.
+    min_keep: fewer survivors than this and the top heads by mass fill in (0: no fallback).
+    prefer: entropy ties go to the ``"shallower"`` or ``"deeper"`` layer.
+    vote_ties: over samples, equal vote counts are ordered by ``"first"`` appearance (``Counter.most_common``)
+        or by lower mean ``"entropy"``.
+    min_layer: layers below it never vote (layers 0-1 attend to everything).
+    """
+
+    mean_factor: float = 2.0
+    min_excess: float = 0.001
+    weighting: str = "mass"
+    bottom_row: str = "any"
+    bottom_row_value: float = 0.05
+    min_keep: int = 1
+    prefer: str = "shallower"
+    vote_ties: str = "first"
+    min_layer: int = 2
+
+    def __post_init__(self):
+        choices = {"weighting": ("mass", "size"), "bottom_row": ("any", "argmax"),
+                   "prefer": ("shallower", "deeper"), "vote_ties": ("first", "entropy")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+REFERENCE = SelectionRules()
+PAPER = SelectionRules(mean_factor=1.0, min_excess=0.0, weighting="size", bottom_row="argmax", min_keep=0,
+                       prefer="deeper", vote_ties="entropy")
+RULES = {"reference": REFERENCE, "paper": PAPER}
+
+
+def rules_named(rules: SelectionRules | str | None) -> SelectionRules:
+    """``None`` / ``"reference"`` / ``"paper"`` / a :class:`SelectionRules` -> the rules."""
+    if rules is None:
+        return REFERENCE
+    if isinstance(rules, SelectionRules):
+        return rules
+    if rules not in RULES:
+        raise ValueError(f"unknown head-selection rules {rules!r}; choose one of {', '.join(RULES)}")
+    return RULES[rules]
 
 
 def elbow_threshold(values: np.ndarray) -> float:
@@ -34,28 +99,20 @@ def elbow_threshold(values: np.ndarray) -> float:
     return float(ys[int(np.argmax(distance))])
 
 
-def spatial_entropy(attn_map: np.ndarray, *, mean_factor: float = 1.0, weighting: str = "size") -> float:
-    """Spatial entropy of a ``(P_h, P_w)`` attention map; ``inf`` when nothing exceeds the threshold.
-
-    Args:
-        mean_factor: binarisation threshold in multiples of the map's mean (the paper: 1; the
-            authors' public code uses 2).
-        weighting: component probabilities by ``"size"`` (cell count, the paper) or ``"mass"``
-            (attention above the threshold, the public code).
-    """
+def spatial_entropy(attn_map: np.ndarray, rules: SelectionRules = REFERENCE) -> float:
+    """Spatial entropy of a raw ``(P_h, P_w)`` attention map; ``inf`` when no cell is on."""
     attn_map = np.asarray(attn_map, dtype=np.float64)
-    excess = np.maximum(attn_map - mean_factor * attn_map.mean(), 0.0)
-    labels, count = label(excess > 0, structure=EIGHT_CONNECTED)
+    excess = np.maximum(attn_map - rules.mean_factor * attn_map.mean(), 0.0)
+    labels, count = label(excess > rules.min_excess, structure=EIGHT_CONNECTED)
     if count == 0:
         return float("inf")
     ids = np.arange(1, count + 1)
-    if weighting == "size":
+    if rules.weighting == "size":
         sizes = np.bincount(labels.ravel(), minlength=count + 1)[ids].astype(np.float64)
-    elif weighting == "mass":
-        sizes = np.bincount(labels.ravel(), weights=excess.ravel(), minlength=count + 1)[ids]
-    else:
-        raise ValueError(f"weighting must be 'size' or 'mass', got {weighting!r}")
-    probs = sizes / sizes.sum()
+        probs = sizes / sizes.sum()
+    else:  # each component's excess over the map's TOTAL excess (cells under min_excess included)
+        probs = np.bincount(labels.ravel(), weights=excess.ravel(), minlength=count + 1)[ids] / excess.sum()
+    probs = probs[probs > 0]
     return float(-(probs * np.log(probs)).sum())
 
 
@@ -70,51 +127,40 @@ class HeadScores:
     threshold: float
 
 
-def score_heads(
-    attn_maps: np.ndarray,
-    mass: np.ndarray,
-    layers: list[int],
-    grid: tuple[int, int],
-    *,
-    mean_factor: float = 1.0,
-    weighting: str = "size",
-) -> HeadScores:
+def score_heads(raw_maps: np.ndarray, layers: list[int], grid: tuple[int, int],
+                rules: SelectionRules = REFERENCE) -> HeadScores:
     """Score every head of one sample.
 
     Args:
-        attn_maps: ``(n_layers, H, P)`` final-token attention over image tokens (any normalisation;
-            the entropy is invariant to scale).
-        mass: ``(n_layers, H)`` raw attention mass on image tokens (before renormalising).
+        raw_maps: ``(n_layers, H, P)`` final-token RAW attention over the image tokens.
         layers: the layer index of each row.
-        grid: ``(P_h, P_w)``.
+        grid: ``(P_h, P_w)``, any shape.
     """
-    attn_maps = np.asarray(attn_maps, dtype=np.float64)
-    n_layers, n_heads, _ = attn_maps.shape
-    maps = attn_maps.reshape(n_layers, n_heads, *grid)  # (n_layers, H, P_h, P_w)
-    entropy = np.array(
-        [[spatial_entropy(m, mean_factor=mean_factor, weighting=weighting) for m in row] for row in maps]
-    )
-    peak_rows = attn_maps.argmax(axis=-1) // grid[1]  # (n_layers, H)
-    mass = np.asarray(mass, dtype=np.float64).reshape(n_layers, n_heads)
-    return HeadScores(
-        layers=list(layers),
-        mass=mass,
-        entropy=entropy,
-        last_row=peak_rows == grid[0] - 1,
-        threshold=elbow_threshold(mass),
-    )
+    raw_maps = np.asarray(raw_maps, dtype=np.float64)
+    n_layers, n_heads, _ = raw_maps.shape
+    maps = raw_maps.reshape(n_layers, n_heads, *grid)  # (n_layers, H, P_h, P_w)
+    mass = raw_maps.sum(-1)  # (n_layers, H)
+    threshold = elbow_threshold(mass)
+    entropy = np.full((n_layers, n_heads), np.inf)
+    for row, col in zip(*np.nonzero(mass >= threshold)):  # entropy only where the mass passes
+        entropy[row, col] = spatial_entropy(maps[row, col], rules)
+    if rules.bottom_row == "any":
+        last_row = (maps[:, :, -1, :] > rules.bottom_row_value).any(-1)
+    else:
+        last_row = raw_maps.argmax(axis=-1) // grid[1] == grid[0] - 1
+    return HeadScores(layers=list(layers), mass=mass, entropy=entropy, last_row=last_row, threshold=threshold)
 
 
-def vote_heads(scores: HeadScores, *, k: int, min_layer: int = 2) -> list[tuple[int, int]]:
-    """One sample's ballot: up to ``k`` heads with the lowest spatial entropy among the heads whose
-    mass reaches the elbow threshold, excluding layers ``< min_layer`` and last-row heads."""
+def vote_heads(scores: HeadScores, *, k: int, rules: SelectionRules = REFERENCE) -> list[tuple[int, int]]:
+    """One sample's ballot: up to ``k`` heads by the rules (module docstring, steps 1-4)."""
     layer_ids = np.array(scores.layers)[:, None].repeat(scores.mass.shape[1], axis=1)  # (n_layers, H)
-    eligible = (
-        (scores.mass >= scores.threshold)
-        & (layer_ids >= min_layer)
-        & ~scores.last_row
-        & np.isfinite(scores.entropy)
-    )
+    allowed = (layer_ids >= rules.min_layer) & ~scores.last_row
+    eligible = allowed & (scores.mass >= scores.threshold) & np.isfinite(scores.entropy)
     rows, heads = np.nonzero(eligible)
-    order = np.lexsort((-layer_ids[rows, heads], scores.entropy[rows, heads]))  # entropy, then deeper first
+    if rows.size < rules.min_keep:  # fallback: the largest masses
+        rows, heads = np.nonzero(allowed)
+        top = np.argsort(-scores.mass[rows, heads], kind="stable")[: rules.min_keep]
+        rows, heads = rows[top], heads[top]
+    layer_key = layer_ids[rows, heads] if rules.prefer == "shallower" else -layer_ids[rows, heads]
+    order = np.lexsort((heads, layer_key, scores.entropy[rows, heads]))  # entropy, then layer, then head
     return [(int(layer_ids[rows[i], heads[i]]), int(heads[i])) for i in order[:k]]

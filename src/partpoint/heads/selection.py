@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import LayerError
-from .criteria import HeadScores, score_heads, vote_heads
+from .criteria import HeadScores, SelectionRules, rules_named, score_heads, vote_heads
 
 
 @dataclass
@@ -67,41 +67,51 @@ def _numpy(tensor) -> np.ndarray:
     return np.asarray(tensor, dtype=np.float64)
 
 
-def sample_scores(features, layers: list[int], **criteria) -> HeadScores:
-    """Score the heads of ``layers`` on one encoded sample (``Features``)."""
-    maps = np.stack([_numpy(features.layers[layer].attn_last) for layer in layers])  # (n_layers, H, P)
-    mass = np.stack([_numpy(features.layers[layer].attn_last_mass) for layer in layers])  # (n_layers, H)
-    return score_heads(maps, mass, layers, tuple(features.grid), **criteria)
+def sample_scores(features, layers: list[int], rules: SelectionRules | None = None) -> HeadScores:
+    """Score the heads of ``layers`` on one encoded sample (``Features``), on the raw attention."""
+    raw = np.stack([
+        _numpy(features.layers[layer].attn_last) * _numpy(features.layers[layer].attn_last_mass)[:, None]
+        for layer in layers
+    ])  # (n_layers, H, P)
+    return score_heads(raw, layers, tuple(features.grid), rules_named(rules))
 
 
 def aggregate_votes(
-    all_scores: list[HeadScores], *, k: int, min_layer: int = 2
+    all_scores: list[HeadScores], *, k: int, rules: SelectionRules | None = None
 ) -> tuple[list[tuple[int, int]], Counter, dict]:
-    """Top-``k`` heads over samples: by votes, then lower mean entropy, then deeper layer.
+    """Top-``k`` heads over samples by votes; equal counts by ``rules.vote_ties`` (first appearance, as
+    ``Counter.most_common``, or lower mean entropy then the preferred layer).
 
-    Heads with no vote (in layers ``>= min_layer``) only fill the list when fewer than ``k`` got votes.
+    Heads with no vote (in layers ``>= rules.min_layer``) only fill the list when fewer than ``k`` got votes:
+    the least often bottom-row heads first, then by lower mean entropy.
     """
+    rules = rules_named(rules)
     votes: Counter = Counter()
     for scores in all_scores:
-        votes.update(vote_heads(scores, k=k, min_layer=min_layer))
+        votes.update(vote_heads(scores, k=k, rules=rules))
     stacked = np.stack([s.entropy for s in all_scores])  # (S, n_layers, H)
     finite = np.isfinite(stacked)
     mean_entropy = np.where(finite, stacked, 0.0).sum(0) / np.maximum(finite.sum(0), 1)
     mean_entropy[finite.sum(0) == 0] = np.inf
     layers = all_scores[0].layers
-    candidates = [
-        (layer, head)
-        for row, layer in enumerate(layers)
-        if layer >= min_layer
-        for head in range(stacked.shape[-1])
-    ]
     entropy_of = {
         (layer, head): float(mean_entropy[row, head])
         for row, layer in enumerate(layers)
         for head in range(stacked.shape[-1])
     }
-    candidates.sort(key=lambda pair: (-votes[pair], entropy_of[pair], -pair[0], pair[1]))
-    heads = candidates[:k]
+    sink_rate = np.mean([s.last_row for s in all_scores], axis=0)  # (n_layers, H)
+    sink_of = {(layer, head): float(sink_rate[row, head]) for row, layer in enumerate(layers)
+               for head in range(stacked.shape[-1])}
+    depth = 1 if rules.prefer == "shallower" else -1
+    if rules.vote_ties == "first":
+        voted = [pair for pair, _ in votes.most_common()]
+    else:
+        voted = sorted(votes, key=lambda pair: (-votes[pair], entropy_of[pair], depth * pair[0], pair[1]))
+    rest = sorted(
+        (pair for pair in entropy_of if pair[0] >= rules.min_layer and pair not in votes),
+        key=lambda pair: (sink_of[pair], entropy_of[pair], depth * pair[0], pair[1]),
+    )
+    heads = (voted + rest)[:k]
     return heads, votes, {pair: entropy_of[pair] for pair in heads}
 
 
@@ -112,9 +122,7 @@ def select_heads(
     k: int = 5,
     n_samples: int = 32,
     layers: list[int] | None = None,
-    min_layer: int = 2,
-    mean_factor: float = 1.0,
-    weighting: str = "size",
+    rules: SelectionRules | str | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> HeadSelection:
@@ -124,13 +132,15 @@ def select_heads(
         backbone: has ``num_layers`` and ``encode(image, text, layers=[...]) -> Features`` whose layers
             give ``attn_last (H, P)`` and ``attn_last_mass (H,)``.
         dataset: ``len(dataset)`` and ``dataset[i]`` with ``.image`` and ``.instruction``.
-        layers: layers to consider; ``None`` = all, with layers ``< min_layer`` excluded. Explicit
+        layers: layers to consider; ``None`` = all, with layers ``< rules.min_layer`` excluded. Explicit
             layers (e.g. ``[l]`` to pick every head from one layer) are all eligible.
+        rules: :class:`SelectionRules`, or ``"reference"`` (default: the authors' public code) / ``"paper"``.
         seed: picks which samples are used when the dataset is larger than ``n_samples``.
     """
     num_layers = int(backbone.num_layers)
+    rules = rules_named(rules)
     if layers is None:
-        layers, eligible_from = list(range(num_layers)), min_layer
+        layers, eligible_from = list(range(num_layers)), rules.min_layer
     else:
         layers, eligible_from = sorted({int(layer) for layer in layers}), 0
         bad = [layer for layer in layers if not 0 <= layer < num_layers]
@@ -138,6 +148,7 @@ def select_heads(
             raise LayerError(
                 f"layers {bad or layers} are outside the backbone's 0..{num_layers - 1}; pick valid layers"
             )
+    rules = replace(rules, min_layer=eligible_from)
     if max(layers) < eligible_from:
         raise LayerError(f"no layer >= {eligible_from} to select from; the backbone has {num_layers} layers")
     if len(dataset) == 0:
@@ -151,16 +162,9 @@ def select_heads(
     for index in tqdm(indices, desc="selecting heads", disable=not progress):
         sample = dataset[index]
         features = backbone.encode(sample.image, sample.instruction, layers=layers)
-        all_scores.append(sample_scores(features, layers, mean_factor=mean_factor, weighting=weighting))
-    heads, votes, entropy = aggregate_votes(all_scores, k=k, min_layer=eligible_from)
-    settings = {
-        "k": k,
-        "layers": layers,
-        "min_layer": eligible_from,
-        "mean_factor": mean_factor,
-        "weighting": weighting,
-        "seed": seed,
-    }
+        all_scores.append(sample_scores(features, layers, rules))
+    heads, votes, entropy = aggregate_votes(all_scores, k=k, rules=rules)
+    settings = {"k": k, "layers": layers, "seed": seed, "rules": rules.to_json()}
     return HeadSelection(
         heads=heads, votes=dict(votes), mean_entropy=entropy, n_samples=count, settings=settings
     )

@@ -36,6 +36,7 @@ class TrainConfig:
     k: int = 5
     select_samples: int = 32
     select_layers: tuple[int, ...] | None = None  # candidate layers of head selection (None: all >= 2)
+    select_rules: str = "reference"  # head-selection rules (partpoint.heads.RULES)
     num_latents: int = 8
     depth: int = 2
     decoder_dim: int = 64

@@ -67,19 +67,21 @@ def pointer_hit_rate(pointer, items: list[dict], *, batch_size: int = 32, device
     return hit_rate(items, pointer_points(pointer, items, batch_size=batch_size, device=device))
 
 
-def attention_points(items: list[dict], *, sigma: float = 1.0) -> list[tuple[float, float]]:
-    """Attention pointing (:func:`partpoint.baselines.attention.attention_map`) on the cached ``attn_last`` of
-    the selected heads: centre of the argmax cell of the smoothed mean map, in grid units."""
+def attention_points(items: list[dict], *, sigma: float = 1.0, combine: str = "sum") -> list[tuple[float, float]]:
+    """Attention pointing (:func:`partpoint.baselines.attention.attention_map`) on the cached attention of
+    the selected heads: centre of the argmax cell of the smoothed combined map, in grid units."""
     points = []
     for item in items:
         attn = item["attn_last"].float()  # (k, P)
-        features = SimpleNamespace(grid=item["grid"], layers={0: SimpleNamespace(attn_last=attn)})
-        heat = attention_map(features, [(0, h) for h in range(attn.shape[0])], sigma=sigma)  # (P_h, P_w)
+        mass = item["attn_mass"].float()  # (k,)
+        features = SimpleNamespace(grid=item["grid"],
+                                   layers={0: SimpleNamespace(attn_last=attn, attn_last_mass=mass)})
+        heat = attention_map(features, [(0, h) for h in range(attn.shape[0])], sigma=sigma, combine=combine)
         row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
         points.append((col + 0.5, row + 0.5))
     return points
 
 
-def attention_hit_rate(items: list[dict], *, sigma: float = 1.0) -> float:
+def attention_hit_rate(items: list[dict], *, sigma: float = 1.0, combine: str = "sum") -> float:
     """Hit rate of :func:`attention_points`."""
-    return hit_rate(items, attention_points(items, sigma=sigma))
+    return hit_rate(items, attention_points(items, sigma=sigma, combine=combine))

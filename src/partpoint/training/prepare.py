@@ -67,6 +67,7 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
                 k=config.k,
                 n_samples=config.select_samples,
                 layers=list(config.select_layers) if config.select_layers else None,
+                rules=config.select_rules,
                 seed=config.seed,
                 progress=config.select_progress and config.progress,
             )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from partpoint.backbones.backbone import Generation
 from partpoint.baselines import (
     attention_point,
     centre_point,
@@ -18,12 +22,25 @@ from partpoint.baselines import (
     text_point,
     to_image_point,
 )
-from partpoint.baselines.text import IMAGE_PERCENT, INPUT_PER_MILLE, INPUT_PX, INPUT_UNIT, ParsedPoint
+from partpoint.baselines.text import (
+    IMAGE_PERCENT,
+    INPUT_PER_MILLE,
+    INPUT_PX,
+    INPUT_UNIT,
+    PAD_SQUARE_UNIT,
+    UNIT_FRAMES,
+    ParsedPoint,
+    parse_points,
+)
 
 MOLMO = [
     ('<point x="61.5" y="40.4" alt="handle of the mug">handle of the mug</point>', (61.5, 40.4)),
     (' <points x1="10.0" y1="20.5" x2="30.0" y2="40.0" alt="cuffs">cuffs</points>', (10.0, 20.5)),
     ('The handle is here: <point x="7" y="93.2" alt="handle">handle</point>.', (7.0, 93.2)),
+    ("Click(61.5, 40.2)", (61.5, 40.2)),
+    ("The lid is at (61.5, 40.2).", (61.5, 40.2)),
+    ("(61.5 40.2)", (61.5, 40.2)),
+    ('Click(12.0, 30.0) then <point x="50" y="50" alt="b">b</point>', (12.0, 30.0)),  # text order
     ('<point x="150.0" y="40.0" alt="bad">bad</point>', None),  # outside 0-100
     ("There are none.", None),
     ("", None),
@@ -32,33 +49,41 @@ QWEN25 = [
     ('```json\n[\n\t{"point_2d": [412, 198], "label": "handle"}\n]\n```', (412.0, 198.0)),
     ('[{"point_2d": [35, 660], "label": "blade"}, {"point_2d": [1, 2]}]', (35.0, 660.0)),
     ('```json\n[\n\t{"point_2d": [120, 88], "label": "the sp', (120.0, 88.0)),  # truncated
+    ('[{"point_2d": [120.5, 88.25]}]', (120.5, 88.25)),  # floats
     ('```json\n[{"bbox_2d": [100, 200, 140, 260], "label": "lid"}]\n```', (120.0, 230.0)),
+    ('<points x1="320" y1="240" alt="mug handle">mug handle</points>', (320.0, 240.0)),
+    ("<points x='15.5' y='7'>lid</points>", (15.5, 7.0)),
+    ("The handle is at x: 320, y: 240.", (320.0, 240.0)),
     ("[512, 300]", (512.0, 300.0)),
     ('```json\n[{"label": "handle"}]\n```', None),
     ("I cannot see a handle in this image.", None),
 ]
 QWEN2 = [
     ("(523,287)", (523.0, 287.0)),
-    (
-        "<|object_ref_start|>handle<|object_ref_end|><|box_start|>(100,200),(300,400)<|box_end|>",
-        (200.0, 300.0),
-    ),
+    ("<|object_ref_start|>handle<|object_ref_end|><|box_start|>(100,200),(300,400)<|box_end|>", (200.0, 300.0)),
     ("The point is (1500, 20).", None),  # outside 0-1000
     ("no idea", None),
+]
+QWEN3 = [
+    ('[{"point_2d": [500, 250], "label": "handle"}]', (500.0, 250.0)),
+    ('{"bbox_2d": [100, 100, 300, 500]}', (200.0, 300.0)),
+    ('[{"point_2d": [1200, 250]}]', None),  # outside 0-1000
 ]
 GENERIC = [
     ("(0.42, 0.71)", (0.42, 0.71), INPUT_UNIT),
     ("The handle is at [0.1,0.9].", (0.1, 0.9), INPUT_UNIT),
+    ("[0.12, 0.34, 0.56, 0.78]", (0.34, 0.56), INPUT_UNIT),  # LLaVA-1.5 box: its centre
     ("(130, 45)", (130.0, 45.0), INPUT_PX),
-    ("handle: x=0.3 y=0.2", None, None),
+    ("handle: x=0.3 y=0.2", (0.3, 0.2), INPUT_UNIT),
     ("(-0.2, 0.5)", None, None),
 ]
 
 
 @pytest.mark.parametrize("text,expected", MOLMO)
 def test_parse_molmo(text, expected):
-    parsed = parse_point(text, "molmo")
-    assert (parsed is None) if expected is None else (parsed == ParsedPoint(*expected, IMAGE_PERCENT))
+    for arch in ("molmo", "molmo2"):
+        parsed = parse_point(text, arch)
+        assert (parsed is None) if expected is None else (parsed == ParsedPoint(*expected, IMAGE_PERCENT))
 
 
 @pytest.mark.parametrize("text,expected", QWEN25)
@@ -73,16 +98,84 @@ def test_parse_qwen2(text, expected):
     assert (parsed is None) if expected is None else (parsed == ParsedPoint(*expected, INPUT_PER_MILLE))
 
 
+@pytest.mark.parametrize("text,expected", QWEN3)
+def test_parse_qwen3(text, expected):
+    parsed = parse_point(text, "qwen3_vl")
+    assert (parsed is None) if expected is None else (parsed == ParsedPoint(*expected, INPUT_PER_MILLE))
+
+
 @pytest.mark.parametrize("text,expected,frame", GENERIC)
 def test_parse_generic(text, expected, frame):
     parsed = parse_point(text, "llava")
     assert (parsed is None) if expected is None else (parsed == ParsedPoint(*expected, frame))
 
 
+def test_parse_all_points_in_text_order():
+    points = parse_points('<points x1="10" y1="20" x2="30" y2="40" x3="50" y3="60">cups</points>', "molmo")
+    assert [(p.x, p.y) for p in points] == [(10.0, 20.0), (30.0, 40.0), (50.0, 60.0)]
+    mixed = parse_points('first (1.5, 2.5), then Click(3.0, 4.0), then <point x="5" y="6">', "molmo")
+    assert [(p.x, p.y) for p in mixed] == [(1.5, 2.5), (3.0, 4.0), (5.0, 6.0)]  # no pair counted twice
+    assert parse_point("[0.2, 0.4]", "llava", unit_frame=PAD_SQUARE_UNIT).frame == PAD_SQUARE_UNIT
+
+
+def test_qwen2_box_survives_generation_decoding():
+    """``generate`` strips special tokens for display; the parser reads the raw decode (box intact)."""
+    generation = Generation(text="handle(100,200),(300,400)", features=geometry(), new_tokens=9,
+                            raw_text="handle<|box_start|>(100,200),(300,400)<|box_end|><|im_end|>")
+    backbone = SimpleNamespace(arch="qwen2_vl", generate=lambda *a, **k: generation)
+    result = text_point(backbone, None, "Point to the handle.")
+    assert (result.x, result.y) == pytest.approx(to_image_point(ParsedPoint(200.0, 300.0, INPUT_PER_MILLE), geometry()))
+    assert parse_point(generation.text, "qwen2_vl") == ParsedPoint(100.0, 200.0, INPUT_PER_MILLE)  # the old bug
+
+
+NUMBER = st.one_of(st.integers(-2000, 2000).map(str), st.floats(-5, 1500, allow_nan=False).map(lambda v: f"{v:.3f}"),
+                   st.sampled_from(["nan", "inf", "1e999", "9" * 400, ".5", "-0", "+3", "1.", ""]))
+PIECES = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(['<point ', '<points ', '>', '</point>', 'x="', 'y="', 'x1=', '"', "'", "Click(", "(", ")",
+                     "[", "]", ",", '"point_2d": [', '"bbox_2d": [', "<|box_start|>", "<|box_end|>", "x: ", "y: ",
+                     "```json", "{", "}", " ", "\n"]),
+    NUMBER,
+)
+ARCHS = ["molmo", "molmo2", "qwen2_5_vl", "qwen3_vl", "qwen2_vl", "llava", "paligemma", "", None]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PIECES, max_size=40).map("".join), st.sampled_from(ARCHS), st.sampled_from(UNIT_FRAMES))
+def test_parsers_never_raise_on_random_and_adversarial_strings(text, arch, unit_frame):
+    points = parse_points(text, arch, unit_frame=unit_frame)
+    for point in points:
+        assert math.isfinite(point.x) and math.isfinite(point.y) and point.x >= 0 and point.y >= 0
+        x, y = to_image_point(point, geometry())
+        assert math.isfinite(x) and math.isfinite(y)
+    first = parse_point(text, arch, unit_frame=unit_frame)
+    assert first == (points[0] if points else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 100).map(lambda v: round(v, 1)), st.floats(0, 100).map(lambda v: round(v, 1)),
+       st.text(alphabet=st.characters(blacklist_characters="<>()[]=0123456789.,-+xy\"'"), max_size=30))
+def test_molmo_point_round_trips_through_any_surrounding_text(x, y, prose):
+    parsed = parse_point(f'{prose}<point x="{x}" y="{y}" alt="part">part</point>{prose}', "molmo")
+    assert parsed == ParsedPoint(x, y, IMAGE_PERCENT)
+
+
+def test_parsers_are_linear_on_long_adversarial_input():
+    import time
+
+    text = "(" * 20000 + "1," * 20000 + '<point x="1' * 2000 + "x: 1, " * 5000
+    start = time.perf_counter()
+    for arch in ("molmo", "qwen2_5_vl", "qwen2_vl", "llava"):
+        parse_points(text, arch)
+    assert time.perf_counter() - start < 10  # no catastrophic backtracking (seconds, not hours)
+
+
 def test_families_and_prompts():
-    assert [family_of(a) for a in ("molmo", "qwen2_5_vl", "qwen2_vl", "llava", "idefics3")] == [
+    assert [family_of(a) for a in ("molmo", "molmo2", "qwen2_5_vl", "qwen3_vl", "qwen2_vl", "llava", "idefics3")] == [
+        "molmo",
         "molmo",
         "qwen2_5_vl",
+        "qwen3_vl",
         "qwen2_vl",
         "generic",
         "generic",
@@ -108,10 +201,21 @@ def geometry():
         (ParsedPoint(56.0, 14.0, INPUT_PX), (100.0, 25.0)),
         (ParsedPoint(500.0, 250.0, INPUT_PER_MILLE), (100.0, 25.0)),
         (ParsedPoint(0.5, 0.25, INPUT_UNIT), (100.0, 25.0)),
+        (ParsedPoint(0.5, 0.375, PAD_SQUARE_UNIT), (100.0, 25.0)),  # 200x100 centred on a 200x200 square
     ],
 )
 def test_frames_map_to_original_pixels(parsed, expected):
     assert to_image_point(parsed, geometry()) == pytest.approx(expected)
+
+
+def test_llava_adapter_names_the_frame_of_normalised_answers():
+    from partpoint.backbones.llava import LlavaAdapter
+
+    def processor(crop):
+        return SimpleNamespace(image_processor=SimpleNamespace(do_center_crop=crop))
+
+    assert LlavaAdapter().text_unit_frame(processor(True)) == PAD_SQUARE_UNIT  # LLaVA-1.5 (HF processor crops)
+    assert LlavaAdapter().text_unit_frame(processor(False)) == INPUT_UNIT  # default-llava squeezes
 
 
 def test_text_point_end_to_end_and_miss():

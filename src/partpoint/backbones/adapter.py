@@ -90,6 +90,11 @@ class Adapter:
         finally:
             tokenizer.padding_side = side
 
+    def text_unit_frame(self, processor) -> str:
+        """The frame of this model's normalised (0-1) text-pointing answers: ``"input_unit"`` (the
+        processed input) unless the model was trained on another (see ``LlavaAdapter``)."""
+        return "input_unit"
+
     def geometry(self, processor, inputs, index: int, image: Image.Image) -> GridGeometry:
         """Grid geometry of sample ``index`` of ``inputs`` (the processor output for ``image``)."""
         raise NotImplementedError

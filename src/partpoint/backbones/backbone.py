@@ -27,12 +27,14 @@ _VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torc
 
 
 class Generation(NamedTuple):
-    """``bb.generate`` result: the decoded text, the geometry (``features.layers`` is empty) and the
-    number of tokens generated (end-of-sequence included)."""
+    """``bb.generate`` result: the decoded text, the geometry (``features.layers`` is empty), the
+    number of tokens generated (end-of-sequence included) and the decode with special tokens kept
+    (Qwen2-VL writes its boxes as ``<|box_start|>..<|box_end|>`` special tokens: parse ``raw_text``)."""
 
     text: str
     features: Features
     new_tokens: int = 0
+    raw_text: str = ""
 
 
 class Backbone:
@@ -162,8 +164,9 @@ class Backbone:
                                   do_sample=False, num_beams=1)
         new_tokens = out[0, inputs["input_ids"].shape[1]:]
         text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True)
+        raw_text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=False)
         features = Features(layers={}, geometry=geometries[0], image_size=images[0].size)
-        return Generation(text, features, int(new_tokens.shape[0]))
+        return Generation(text, features, int(new_tokens.shape[0]), raw_text)
 
 
 def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) -> Backbone:

@@ -20,6 +20,13 @@ class LlavaAdapter(Adapter):
 
         return LlavaForConditionalGeneration
 
+    def text_unit_frame(self, processor) -> str:
+        """LLaVA-1.5 was trained with images padded to a square, so its normalised boxes refer to that
+        frame; Hugging Face's LLaVA-1.5 processor centre-crops instead. A processor that centre-crops is
+        taken to be LLaVA-1.5's (answers in the pad-to-square frame); any other (a pad-to-square or a
+        squeezing processor, e.g. default-llava) answers in its own input frame."""
+        return "pad_square_unit" if getattr(processor.image_processor, "do_center_crop", False) else "input_unit"
+
     def geometry(self, processor, inputs, index, image) -> GridGeometry:
         ip = processor.image_processor
         width, height = image.size

@@ -11,10 +11,12 @@ from .text import (
     parse_generic,
     parse_molmo,
     parse_point,
+    parse_points,
     parse_qwen2,
     parse_qwen2_5,
     pointing_prompt,
     text_point,
+    text_points,
     to_image_point,
 )
 from .trivial import centre_point, random_point
@@ -30,10 +32,12 @@ __all__ = [
     "parse_generic",
     "parse_molmo",
     "parse_point",
+    "parse_points",
     "parse_qwen2",
     "parse_qwen2_5",
     "pointing_prompt",
     "random_point",
     "text_point",
+    "text_points",
     "to_image_point",
 ]

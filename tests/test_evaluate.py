@@ -161,3 +161,51 @@ def test_text_unparseable_answers_are_counted_misses(tiny, monkeypatch):
     assert (result.n, result.hits, result.unparsed) == (2, 1, 1)
     assert result.samples[0]["x"] == pytest.approx(WIDTH / 2) and result.samples[1]["parsed"] is False
     assert result.summary()["unparsed"] == 1 and "unparsed" in result.table()
+
+
+def counting(mask, key, count):
+    item = sample(mask, key=key, category="counting:")
+    item.meta.update(task="counting", count=count)
+    return item
+
+
+def test_counting_needs_exactly_count_points_all_inside(tiny, monkeypatch):
+    """PointArena's rule: a counting item is a hit only with ``count`` points, every one in the mask."""
+    backbone, _ = tiny
+    geometry = backbone._inputs([sample(CENTRE).image], ["x"])[2][0]
+    two_boxes = box_mask(20, 0, 40, 80) | box_mask(80, 0, 100, 80)  # x in [20, 40) and [80, 100)
+    # the tiny LLaVA centre-crops, so its normalised answers are in the pad-to-square frame: x = 120 u, y = 120 v - 20
+    answers = iter(["(0.25, 0.5) and (0.75, 0.5)", "(0.25, 0.5)", "(0.25, 0.5), (0.5, 0.5)", "(0.25, 0.5) (0.75, 0.5)"])
+
+    def fake_generate(image, prompt, *, max_new_tokens=32, min_new_tokens=0):
+        return Generation(next(answers), Features(layers={}, geometry=geometry, image_size=(WIDTH, HEIGHT)))
+
+    monkeypatch.setattr(backbone, "generate", fake_generate)
+    data = [counting(two_boxes, "both", 2), counting(two_boxes, "one", 2), counting(two_boxes, "outside", 2),
+            sample(two_boxes, key="single")]
+    result = evaluate("text", backbone=backbone, dataset=data, progress=False)
+    assert [s["hit"] for s in result.samples] == [True, False, False, True]
+    assert [len(s.get("points", [])) for s in result.samples] == [2, 1, 2, 0]
+
+
+def test_counting_with_heatmap_methods_takes_separated_peaks(tiny):
+    backbone, pointer = tiny
+    item = counting(EVERYWHERE, "all", 3)
+    for method in ("ours", "attention", "center"):
+        record = evaluate(method, backbone=backbone, dataset=[item], pointer=pointer, progress=False).samples[0]
+        if method == "center":
+            assert record["hit"] is False and len(record["points"]) == 1  # one point for three
+            continue
+        points = np.array(record["points"])
+        assert record["hit"] is True and points.shape == (3, 2)
+        gaps = [np.hypot(*(points[i] - points[j])) for i in range(3) for j in range(i)]
+        assert min(gaps) >= 2 * 20 - 1e-6  # two 20-px grid cells apart
+
+
+def test_separated_peaks_are_greedy_and_apart():
+    from partpoint.pointer.decode import separated_peaks
+
+    heat = np.zeros((6, 6))
+    heat[1, 1], heat[1, 2], heat[4, 4], heat[0, 5] = 1.0, 0.9, 0.8, 0.7
+    assert separated_peaks(heat, 3, min_distance=2) == [(1, 1), (4, 4), (0, 5)]  # (1, 2) is too close
+    assert separated_peaks(heat, 2, min_distance=0) == [(1, 1), (1, 2)]

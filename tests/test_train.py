@@ -106,6 +106,12 @@ def test_selects_heads_and_keeps_the_best_val_epoch(data, tmp_path):
     val_cache = FeatureCache.build(backbone, val, heads=heads, cache_dir=config.cache_dir, progress=False)
     items, _ = prepare_items(val_cache.entries(), scale=result.pointer.config.upsample)
     assert pointer_hit_rate(result.pointer, items) == pytest.approx(max(hits))  # the saved pointer is the best epoch
+    from partpoint.losses import part_cells
+
+    for item in items:  # the BCE trains on the patch mask that patch accuracy scores
+        assert item["patch_target"].tolist() == part_cells(item["coverage"].float().numpy()).astype(float).tolist()
+    soft, _ = prepare_items(val_cache.entries(), scale=result.pointer.config.upsample, target="coverage")
+    assert all(torch.equal(a["patch_target"], a["coverage"]) for a in soft)
 
 
 def test_cli_select_heads_json_and_train(tiny_setup, tmp_path, capsys):  # noqa: F811

@@ -5,10 +5,14 @@ Definitions (one prediction per sample, in ORIGINAL image pixels):
 - **hit**: the point ``(x, y)`` lies inside the image and ``mask[floor(y), floor(x)]`` is True. A point
   outside the image, a non-finite point and an unparseable text answer (counted in ``unparsed``) are misses.
 - **patch accuracy**: the grid cell containing the point (``floor`` of ``geometry.to_grid_uv(x, y)``) is a
-  *part cell*. Part cells are the cells whose ``grid_mask`` coverage (fraction of the cell inside the
-  mask, 4 x 4 sub-samples) is >= 0.5; when no cell reaches 0.5 (a part smaller than a cell), the
-  cell(s) of maximum coverage. A point outside the grid (e.g. in the region LLaVA crops away) is a miss.
+  *part cell*: the patch mask the pointer's BCE trains on (``partpoint.losses.bce``: coverage >= 0.5,
+  else the max-coverage cell(s)). A point outside the grid (e.g. in the region LLaVA crops away) is a miss.
 - **per category**: hits / samples per ``sample.category`` (``"object:part"``).
+- **counting** (PointArena's rule, for samples whose ``meta["task"]`` is ``"counting"``): a hit needs
+  exactly ``meta["count"]`` points, every one inside the mask. Text pointing gives every point of its
+  answer; ours and attention pointing give the top-``count`` peaks of their heatmap at least
+  ``COUNT_PEAK_SEPARATION`` grid cells apart; centre and random give one point (so they miss any
+  count above 1).
 
 Methods: ``ours`` (a trained ``PartPointer``), ``attention`` (native attention of localization heads:
 the pointer's heads, else ``heads``, else the bundled pointer's heads), ``text`` (the backbone answers
@@ -24,13 +28,15 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from .errors import CheckpointError, PartPointError
+from .losses.bce import PART_CELL_COVERAGE, part_cells  # noqa: F401  (re-exported)
 
 METHODS = ("ours", "attention", "text", "center", "random")
-PART_CELL_COVERAGE = 0.5
+COUNT_PEAK_SEPARATION = 2.0  # grid cells between two counted peaks
 
 
 class MethodError(PartPointError, ValueError):
@@ -121,14 +127,6 @@ def point_hit(mask: np.ndarray, x: float, y: float) -> bool:
     return bool(mask[int(math.floor(y)), int(math.floor(x))])
 
 
-def part_cells(coverage: np.ndarray) -> np.ndarray:
-    """``(P_h, P_w)`` coverage -> bool part cells: coverage >= 0.5, else the max-coverage cell(s) if any > 0."""
-    cells = coverage >= PART_CELL_COVERAGE
-    if not cells.any() and coverage.max() > 0:
-        cells = coverage == coverage.max()
-    return cells
-
-
 def patch_hit(coverage: np.ndarray, geometry, x: float, y: float) -> bool:
     """True when the grid cell containing ``(x, y)`` is a part cell of ``coverage (P_h, P_w)``."""
     if not (math.isfinite(x) and math.isfinite(y)):
@@ -146,6 +144,22 @@ def grid_coverage(mask: np.ndarray, geometry, size: tuple[int, int]) -> np.ndarr
     from .backbones.features import Features
 
     return Features(layers={}, geometry=geometry, image_size=tuple(size)).grid_mask(mask)
+
+
+def sample_count(sample) -> int:
+    """How many points a sample asks for: ``meta["count"]`` for PointArena's counting items, else 1."""
+    meta = getattr(sample, "meta", {}) or {}
+    return max(int(meta.get("count") or 1), 1) if meta.get("task") == "counting" else 1
+
+
+def heatmap_points(heatmap: np.ndarray, geometry, count: int) -> list[tuple[float, float]]:
+    """The top-``count`` separated peaks of a ``(P_h*s, P_w*s)`` heatmap, in original pixels."""
+    from .pointer.decode import separated_peaks
+
+    scale = heatmap.shape[0] / geometry.grid[0]
+    peaks = separated_peaks(heatmap, count, min_distance=COUNT_PEAK_SEPARATION * scale)
+    return [tuple(float(c) for c in geometry.to_image_xy((col + 0.5) / scale, (row + 0.5) / scale))
+            for row, col in peaks]
 
 
 def attention_heads(*, pointer=None, heads=None, backbone=None) -> list[tuple[int, int]]:
@@ -192,7 +206,7 @@ def evaluate(
     """
     from tqdm.auto import tqdm
 
-    from .baselines import attention_point, centre_point, random_point, text_point
+    from .baselines import attention_point, centre_point, random_point, text_points
 
     if method not in METHODS:
         raise MethodError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -224,22 +238,32 @@ def evaluate(
     for index in tqdm(range(len(dataset)), desc=f"eval {method}", disable=not progress, unit="sample"):
         sample = dataset[index]
         width, height = sample.image.size
-        parsed = True
+        count = sample_count(sample)
+        points = None  # several points: counting items only
         if method == "ours":
             prediction = pointer.point(backbone, sample.image, sample.instruction)
+            if count > 1:
+                points = heatmap_points(prediction.heatmap, geometry_of(sample.image), count)
         elif method == "attention":
             features = backbone.encode(sample.image, sample.instruction, layers=layers)
             geometry_of.remember(sample.image.size, features.geometry)
             prediction = attention_point(features, head_list)
+            if count > 1:
+                points = heatmap_points(prediction.heatmap, features.geometry, count)
         elif method == "text":
-            prediction = text_point(backbone, sample.image, sample.instruction)
-            parsed = prediction is not None
+            points, _ = text_points(backbone, sample.image, sample.instruction)
+            prediction = SimpleNamespace(x=points[0][0], y=points[0][1]) if points else None
         elif method == "center":
             prediction = centre_point(width, height)
         else:
             prediction = random_point(width, height, rng=rng)
+        parsed = prediction is not None
         x, y = (prediction.x, prediction.y) if parsed else (float("nan"), float("nan"))
-        hit = point_hit(sample.mask, x, y)
+        if count > 1:
+            points = points or [(x, y)]
+            hit = len(points) == count and all(point_hit(sample.mask, px, py) for px, py in points)
+        else:
+            hit = point_hit(sample.mask, x, y)
         on_part_cell = None
         if geometry_of is not None:
             geometry = geometry_of(sample.image)
@@ -260,6 +284,7 @@ def evaluate(
                 "hit": hit,
                 "patch_hit": on_part_cell,
                 "parsed": parsed,
+                **({"count": count, "points": [list(map(float, p)) for p in points or []]} if count > 1 else {}),
             }
         )
     return result

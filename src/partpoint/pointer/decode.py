@@ -57,3 +57,20 @@ def heatmap_peak(heatmap: torch.Tensor, grid: tuple[int, int], *, window: int = 
         ]
     )
     return u, v, window_mass
+
+
+def separated_peaks(probs, count: int, *, min_distance: float) -> list[tuple[int, int]]:
+    """Up to ``count`` peaks ``(row, col)`` of a 2-D map, strongest first, each at least ``min_distance``
+    cells (Euclidean) from every stronger one kept (greedy non-maximum suppression)."""
+    import numpy as np
+
+    probs = np.asarray(probs, dtype=np.float64)
+    order = np.argsort(-probs.ravel(), kind="stable")
+    rows, cols = np.unravel_index(order, probs.shape)
+    kept: list[tuple[int, int]] = []
+    for row, col in zip(rows.tolist(), cols.tolist()):
+        if len(kept) == count:
+            break
+        if all((row - r) ** 2 + (col - c) ** 2 >= min_distance**2 for r, c in kept):
+            kept.append((row, col))
+    return kept

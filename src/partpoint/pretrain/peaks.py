@@ -5,7 +5,7 @@ the backbone encodes the text with every layer captured; the peak of ``attn_last
 prompt token's attention over the image grid, per head) is a grid cell. Each cell is classed with
 the grid coverage of the scene's exact masks (``Features.grid_mask``, 4 x 4 sub-samples per cell):
 
-- asked part: ``evaluate.part_cells`` (coverage >= 0.5, else the max-coverage cell(s) for a part
+- asked part: ``losses.bce.part_cells`` (coverage >= 0.5, else the max-coverage cell(s) for a part
   smaller than a cell), the same rule as the pointer evaluation's patch accuracy;
 - object: the asked object's coverage >= 0.5, or an asked-part cell;
 - sibling: an object cell that is not an asked-part cell (another part of the same object);
@@ -54,7 +54,7 @@ class PeakRecords:
 
 def cell_classes(feats, scene, instance: int, part: str) -> dict[str, np.ndarray]:
     """(P,) bool cells of the asked part, its object, its siblings and the foreground (module docstring)."""
-    from ..evaluate import part_cells
+    from ..losses.bce import part_cells
 
     part_cell = part_cells(feats.grid_mask(scene.part_mask(instance, part))).reshape(-1)  # (P,)
     obj = (feats.grid_mask(scene.object_mask(instance)) >= COVERAGE).reshape(-1) | part_cell  # (P,)

@@ -22,7 +22,7 @@ NEUTRAL_TEXT = "Describe the image."
 
 def _scene_items(feats, scene):
     """[(class, part cells (P,), single-instance?)] and the foreground cells (P,) of one scene."""
-    from ..evaluate import part_cells
+    from ..losses.bce import part_cells
 
     objects = scene.graph["objects"]
     counts: dict[str, int] = {}

@@ -37,6 +37,7 @@ class TrainConfig:
     select_samples: int = 32
     select_layers: tuple[int, ...] | None = None  # candidate layers of head selection (None: all >= 2)
     select_rules: str = "reference"  # head-selection rules (partpoint.heads.RULES)
+    bce_target: str = "cells"  # "cells": the part cells (as patch accuracy); "coverage": soft (partpoint.losses.bce)
     num_latents: int = 8
     depth: int = 2
     decoder_dim: int = 64

@@ -6,15 +6,17 @@ import numpy as np
 import torch
 
 from ..cache import entry_mask
-from ..losses import signed_distance
+from ..losses import bce_target, signed_distance
 from ..pointer import collate
 
 FINE_SCALE = 8  # hit tests use the part mask at 8 x 8 points per grid cell
 
 
-def prepare_items(entries: list[dict], *, scale: int, fine_scale: int = FINE_SCALE) -> tuple[list[dict], list[str]]:
+def prepare_items(entries: list[dict], *, scale: int, fine_scale: int = FINE_SCALE,
+                  target: str = "cells") -> tuple[list[dict], list[str]]:
     """Add ``distance`` ``(P_h*s, P_w*s)`` (signed distance in patch units) and ``fine_mask``
-    ``(P_h*f, P_w*f)`` to each entry; entries whose part misses every heatmap cell are dropped.
+    ``(P_h*f, P_w*f)`` to each entry, and make ``patch_target`` the BCE target (``target``: the part
+    cells, or the cached coverage); entries whose part misses every heatmap cell are dropped.
 
     Returns:
         ``(items, dropped_keys)``. Items keep the cache's fp16 tensors (converted per batch).
@@ -28,6 +30,8 @@ def prepare_items(entries: list[dict], *, scale: int, fine_scale: int = FINE_SCA
         items.append(
             {
                 **entry,
+                "coverage": entry["patch_target"],
+                "patch_target": bce_target(entry["patch_target"], target),
                 "distance": torch.from_numpy(signed_distance(mask, unit=scale)),
                 "fine_mask": entry_mask(entry, fine_scale),
             }

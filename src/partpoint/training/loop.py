@@ -130,10 +130,11 @@ def train_pointer(
     train_caches, val_cache = caches[: len(datasets)], (caches[-1] if val_dataset is not None else None)
 
     scale = pointer_config.upsample
-    items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale)
+    items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale,
+                                   target=config.bce_target)
     if not items:
         raise DataError("no training sample has a visible part at the heatmap resolution; check the training data")
-    val_items = prepare_items(val_cache.entries(), scale=scale)[0] if val_cache is not None else []
+    val_items = prepare_items(val_cache.entries(), scale=scale, target=config.bce_target)[0] if val_cache is not None else []
     grids = [item["grid"] for item in items]
     steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=0)) / world)
     total_steps = steps_per_epoch * config.epochs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery")
+PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity")
 METHOD_NAMES = {"text": "text pointing", "attention": "attention pointing", "ours": "ours (PartPointer)",
                 "center": "image centre", "random": "random"}
 
@@ -191,6 +191,28 @@ def gallery_section(gallery: dict | None, docs_dir: Path) -> list[str]:
                     f"{gallery['legend']}. Samples: {sources}.", ""]
 
 
+def fidelity_section(fidelity: dict | None) -> list[str]:
+    lines = ["## 5. Fidelity to the reference code", ""]
+    if _unavailable(fidelity):
+        return lines + _unavailable(fidelity)
+    lines += [f"{fidelity['samples']} samples of {fidelity['dataset']}, every layer captured. **Head agreement**: "
+              f"each sample's top-{fidelity['k']} heads under partpoint's rules against the reference code's per-sample "
+              "rule (LocalizationHeads `analyze.py`, restated in `benchmarks/fidelity.py`); mean share of the reference's "
+              "picks that partpoint also picks (exact: ordered lists equal). **Attention pointing**: hit rate with the "
+              "bundled pointer's heads; `sum` (raw maps summed, reflect padding: the reference, and partpoint's default, "
+              "which the tables above use) against `mean` (partpoint's earlier renormalised mean, zero padding).", "",
+              "| backbone | samples scored | agreement: reference rules (default) | agreement: paper rules (earlier) "
+              "| exact: reference / paper | attention hit: sum / mean |",
+              "|---|---|---|---|---|---|"]
+    for name, b in fidelity["backbones"].items():
+        scored = f"{b['scored']}" + (f" ({b['non_square_skipped']} non-square skipped)" if b["non_square_skipped"] else "")
+        hit = b["attention_hit_rate"]
+        lines.append(f"| {name} | {scored} | {_num(b['agreement']['reference'])} | {_num(b['agreement']['paper'])} | "
+                     f"{_num(b['exact']['reference'])} / {_num(b['exact']['paper'])} | "
+                     f"{_pct(hit['sum'])} / {_pct(hit['mean'])} |")
+    return lines + [""]
+
+
 def write_report(results_dir: Path, out_path: Path) -> Path:
     """Render every section from ``results_dir/*.json`` into ``out_path`` (Markdown)."""
     parts = load_results(results_dir)
@@ -205,6 +227,7 @@ def write_report(results_dir: Path, out_path: Path) -> Path:
     lines += ablation_section(parts["ablations"])
     lines += gallery_section(parts["gallery"], out_path.parent)
     lines += speed_section(parts["speed"])
+    lines += fidelity_section(parts["fidelity"])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(lines))
     return out_path

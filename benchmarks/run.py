@@ -15,7 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-PARTS = ("accuracy", "ablations", "gallery", "speed")
+PARTS = ("accuracy", "ablations", "fidelity", "gallery", "speed")
 
 
 def parse_args(argv=None):
@@ -129,6 +129,10 @@ def main(argv=None) -> int:
 
         write_json(results / "ablations.json", run_ablations(settings, ablation_subject)
                    if ablation_subject else missing)
+    if "fidelity" in args.only:
+        from .fidelity import run_fidelity
+
+        write_json(results / "fidelity.json", run_fidelity(settings, subjects))
     if "gallery" in args.only:
         from .gallery import run_gallery
 

@@ -46,6 +46,8 @@ class BenchSettings:
     speed_warmup: int = 3
     recompute_samples: int = 16
     cache_epochs: int = 3
+    fidelity_scenes: int = 40
+    fidelity_samples: int = 80
     gallery_synth: int = 4
     gallery_real: int = 4
     threads: int = 2
@@ -56,12 +58,13 @@ class BenchSettings:
         base = cls(mode=mode)
         if mode == "quick":
             base = replace(base, synth_test_scenes=20, cap=20, text_cap=6, ablation_train_samples=64,
-                           ablation_val_samples=30, ablation_epochs=2, speed_runs=20, recompute_samples=4)
+                           ablation_val_samples=30, ablation_epochs=2, speed_runs=20, recompute_samples=4,
+                           fidelity_scenes=6, fidelity_samples=10)
         elif mode == "tiny":
             base = replace(base, synth_test_scenes=3, cap=4, text_cap=2, ablation_train_samples=6,
                            ablation_val_samples=4, ablation_epochs=1, ablation_k_max=3, ablation_select_samples=4,
                            ablation_batch_size=4, speed_runs=20, speed_warmup=1, recompute_samples=2, cache_epochs=1,
-                           gallery_synth=2, gallery_real=2, threads=1)
+                           gallery_synth=2, gallery_real=2, threads=1, fidelity_scenes=2, fidelity_samples=3)
         elif mode != "full":
             raise ValueError(f"unknown benchmark mode {mode!r}; use full, quick or tiny")
         return replace(base, **overrides)

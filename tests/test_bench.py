@@ -107,7 +107,7 @@ def tiny_run(tmp_path_factory):
 
 def test_tiny_run_writes_every_result_and_the_report(tiny_run):
     results = {p.stem for p in (tiny_run / "results").glob("*.json")}
-    assert results == {"machine", "settings", "accuracy", "ablations", "gallery", "speed"}
+    assert results == {"machine", "settings", "accuracy", "ablations", "fidelity", "gallery", "speed"}
     text = (tiny_run / "docs" / "RESULTS.md").read_text()
     assert "Tiny stand-ins" in text and "### tiny-llava" in text and "### tiny-qwen2_5_vl" in text
     from PIL import Image
@@ -177,3 +177,47 @@ def test_a_backbone_without_pointer_is_kept_for_ablations_only(tiny_run):
     subjects, skipped = load_subjects(settings)
     assert [s.pointer_dir for s in subjects] == [None]
     assert "no pointer is bundled" in skipped[backbone_dir] and "default-nonexistent" in skipped
+
+
+def test_tiny_fidelity_reports_agreement_and_both_attention_variants(tiny_run):
+    fidelity = json.loads((tiny_run / "results" / "fidelity.json").read_text())
+    assert set(fidelity["backbones"]) == {"tiny-llava", "tiny-qwen2_5_vl"}
+    for record in fidelity["backbones"].values():
+        assert record["scored"] + record["non_square_skipped"] == fidelity["samples"] > 0
+        if record["scored"]:
+            assert 0 <= record["agreement"]["paper"] <= 1 and 0 <= record["agreement"]["reference"] <= 1
+        assert set(record["attention_hit_rate"]) == {"sum", "mean"}
+    assert "Fidelity to the reference code" in (tiny_run / "docs" / "RESULTS.md").read_text()
+
+
+def test_default_rules_pick_what_the_reference_rule_picks_on_random_attention():
+    """partpoint's default rules and the restated reference rule agree sample by sample, on attention maps
+    with planted blobs, sinks and noise, whenever some head passes the rules. (When none does, both fall back
+    to the top head by mass, but partpoint never falls back to a bottom-row head: the reference tests the
+    bottom row only above the elbow.)"""
+    import numpy as np
+    from benchmarks.fidelity import reference_picks
+
+    from partpoint.heads import PAPER, score_heads, vote_heads
+
+    rng = np.random.default_rng(0)
+    disagree_paper = compared = 0
+    for trial in range(60):
+        n_layers, n_heads, side = 6, 4, 6
+        raw = rng.dirichlet(np.ones(side * side), size=(n_layers, n_heads)) * rng.uniform(0.02, 0.9, (n_layers, n_heads, 1))
+        for _ in range(4):  # planted compact blobs, some on the bottom row
+            layer, head = rng.integers(0, n_layers), rng.integers(0, n_heads)
+            grid = np.zeros((side, side))
+            row, col = rng.integers(0, side - 1), rng.integers(0, side - 1)
+            grid[row:row + 2, col:col + 2] = rng.uniform(0.1, 0.3)
+            raw[layer, head] = grid.ravel() + raw[layer, head] * 0.1
+        layers = list(range(n_layers))
+        scores = score_heads(raw, layers, (side, side))
+        passing = (scores.mass >= scores.threshold) & ~scores.last_row & np.isfinite(scores.entropy)
+        if not passing[2:].any():
+            continue  # the fallback: see the docstring
+        compared += 1
+        ours = vote_heads(scores, k=3)
+        assert ours == reference_picks(raw, k=3), trial
+        disagree_paper += vote_heads(score_heads(raw, layers, (side, side), PAPER), k=3, rules=PAPER) != ours
+    assert compared >= 30 and disagree_paper > 0  # the earlier rules do differ on the same maps

@@ -10,14 +10,16 @@ For one sample, on each head's RAW final-token attention over the image tokens (
    or its cell count); low entropy = one compact blob.
 3. Exclusions: layers ``< min_layer`` and "bottom-row" heads (an attention-sink pattern).
 4. When fewer than ``min_keep`` heads survive, the heads with the largest mass (bottom-row heads
-   excluded) fill in. The survivors are ranked by entropy; ties go to the shallower layer.
+   excluded, any layer: the reference does not apply the layer rule here) take their place. The survivors are ranked by entropy; ties go to the shallower layer.
 
 :data:`REFERENCE` (the default) states the rules of the authors' public code
 (liu-hanyu-97/LocalizationHeads, ``analyze.py`` and its ``selection_best.yaml``); :data:`PAPER` keeps the
 rules partpoint used before (the paper's text as we first read it). Two differences from the
 reference are deliberate: any ``P_h x P_w`` grid works (the reference reshapes to a square ``P x P`` and
-fails on Qwen-style non-square grids), and a map with excess but no cell above ``min_excess`` has
-infinite entropy (no blob, so not a localization head) where the reference gives it entropy 0.
+fails on Qwen-style non-square grids), a map with excess but no cell above ``min_excess`` has
+infinite entropy (no blob, so not a localization head) where the reference gives it entropy 0, and the
+fallback never takes a bottom-row head (the reference tests the bottom row only above the mass elbow,
+so its fallback can pick a low-mass sink). ``benchmarks/fidelity.py`` measures the agreement.
 """
 
 from __future__ import annotations
@@ -157,8 +159,8 @@ def vote_heads(scores: HeadScores, *, k: int, rules: SelectionRules = REFERENCE)
     allowed = (layer_ids >= rules.min_layer) & ~scores.last_row
     eligible = allowed & (scores.mass >= scores.threshold) & np.isfinite(scores.entropy)
     rows, heads = np.nonzero(eligible)
-    if rows.size < rules.min_keep:  # fallback: the largest masses
-        rows, heads = np.nonzero(allowed)
+    if rows.size < rules.min_keep:  # fallback: the largest masses, any layer (as the reference)
+        rows, heads = np.nonzero(~scores.last_row)
         top = np.argsort(-scores.mass[rows, heads], kind="stable")[: rules.min_keep]
         rows, heads = rows[top], heads[top]
     layer_key = layer_ids[rows, heads] if rules.prefer == "shallower" else -layer_ids[rows, heads]

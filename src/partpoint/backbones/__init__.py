@@ -13,7 +13,7 @@ from .features import Features, LayerFeatures
 from .geometry import GridGeometry
 from .tokenizer import BUILTIN_CORPUS, train_bpe
 
-SUPPORTED_ARCHS = ("llava", "qwen2_5_vl", "qwen2_vl", "paligemma")
+SUPPORTED_ARCHS = ("llava", "qwen2_5_vl", "qwen2_vl", "paligemma", "molmo2", "fast_vlm")
 
 __all__ = [
     "BUILDABLE_ARCHS",

@@ -90,6 +90,10 @@ class Adapter:
         finally:
             tokenizer.padding_side = side
 
+    def grid_positions(self, image_positions, geometry):
+        """Which of the image-token positions ``(N,)`` form the pointing grid, row-major (default: all)."""
+        return image_positions
+
     def text_unit_frame(self, processor) -> str:
         """The frame of this model's normalised (0-1) text-pointing answers: ``"input_unit"`` (the
         processed input) unless the model was trained on another (see ``LlavaAdapter``)."""

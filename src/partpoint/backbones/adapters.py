@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from . import llava, molmo2, paligemma, qwen2_5_vl, qwen2_vl  # noqa: F401
+from . import fast_vlm, llava, molmo2, paligemma, qwen2_5_vl, qwen2_vl  # noqa: F401

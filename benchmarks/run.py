@@ -33,6 +33,11 @@ def parse_args(argv=None):
     p.add_argument("--pointer", action="append", default=[], metavar="BACKBONE=DIR",
                    help="benchmark this pointer instead of the bundled one (repeatable)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2; tiny 1)")
+    from partpoint.backbones.dtypes import DTYPE_CHOICES
+
+    p.add_argument("--device", default=None, help="torch device of the backbones, e.g. cpu, cuda (default cpu)")
+    p.add_argument("--dtype", default=None, choices=DTYPE_CHOICES,
+                   help="backbone dtype (default auto: bf16 on GPUs and AMX/AVX512-BF16 CPUs, else float32)")
     return p.parse_args(argv)
 
 
@@ -51,7 +56,7 @@ def settings_from(args):
     if pointers:
         settings = replace(settings, pointers=pointers)
     for name, value in (("results_dir", args.results), ("docs_dir", args.docs), ("work_dir", args.work),
-                        ("threads", args.threads)):
+                        ("threads", args.threads), ("device", args.device), ("dtype", args.dtype)):
         if value is not None:
             settings = replace(settings, **{name: value})
     return settings

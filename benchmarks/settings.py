@@ -51,6 +51,8 @@ class BenchSettings:
     gallery_synth: int = 4
     gallery_real: int = 4
     threads: int = 2
+    device: str = "cpu"  # of the backbones (the pointer heads run on the CPU)
+    dtype: str = "auto"  # backbone dtype; auto = bf16 where it is fast, else float32
 
     @classmethod
     def for_mode(cls, mode: str, **overrides) -> BenchSettings:

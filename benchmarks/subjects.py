@@ -31,13 +31,14 @@ def load_subjects(settings, *, train_spec: str | None = None) -> tuple[list[Subj
         if settings.mode == "tiny":
             from .stand_ins import tiny_backbone_dir, tiny_pointer_dir
 
-            backbone = load_backbone(tiny_backbone_dir(settings.work_dir, name))
+            backbone = load_backbone(tiny_backbone_dir(settings.work_dir, name), device=settings.device,
+                                     dtype=settings.dtype)
             backbone.name = name
             pointer = settings.pointers.get(name) or tiny_pointer_dir(settings.work_dir, name, backbone, train_spec)
             subjects.append(Subject(name, backbone, Path(pointer)))
             continue
         try:
-            backbone = load_backbone(name)
+            backbone = load_backbone(name, device=settings.device, dtype=settings.dtype)
         except PartPointError as error:
             skipped[name] = str(error)
             continue

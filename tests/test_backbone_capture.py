@@ -77,7 +77,7 @@ def test_attention_matches_qk_and_models_own_eager_weights(arch, backbones, eage
         assert not torch.equal(f.k_image[:, 1], f.k_image[:, 2])
 
 
-@pytest.mark.parametrize("arch", ["llava", "qwen2_5_vl"])
+@pytest.mark.parametrize("arch", ["llava", "qwen2_5_vl", "molmo2", "fast_vlm"])
 def test_early_exit_returns_full_forward_tensors_and_skips_deeper_layers(arch, backbones):
     bb = backbones[arch]
     image = _photo(333, 500, seed=1)
@@ -106,6 +106,24 @@ def test_encode_batch_matches_single_encodes(arch, backbones):
         for layer in (0, 3):
             for name in ("q_text", "k_image", "v_image", "attn_last"):
                 assert torch.allclose(getattr(got.layers[layer], name), getattr(want.layers[layer], name), atol=1e-5)
+
+
+def test_molmo2_points_on_the_global_view_and_text_follows_both_views(backbones):
+    """Molmo2 shows the image twice (global view, then stitched crops); the grid is the global view's
+    tokens, the text tokens start after the last image token of both views."""
+    bb = backbones["molmo2"]
+    image = _photo(640, 480)
+    feats = bb.encode(image, INSTRUCTION, layers=[0])
+    inputs = bb.adapter.process(bb.processor, [image], [bb.prompt(INSTRUCTION)])
+    ids = inputs["input_ids"][0]
+    patches = (ids == bb.image_token_id).nonzero().squeeze(-1)
+    resized_h, resized_w, high_h, high_w = (int(n) for n in inputs["image_grids"][0])
+    assert feats.grid == (resized_h, resized_w) and patches.numel() == resized_h * resized_w + high_h * high_w
+    assert high_h * high_w > resized_h * resized_w  # the crops hold more tokens; they are not the grid
+    tokens = bb.processor.tokenizer.convert_ids_to_tokens(ids.tolist())
+    assert tokens[int(patches[0]) - 1] == "<low_res_im_start>"  # the first grid token opens the global view
+    assert "".join(feats.text_tokens).replace("Ġ", " ").endswith("assistant\n".replace("\n", "Ċ"))
+    assert "<im_patch>" not in feats.text_tokens and feats.text_tokens[:2] == ["<im_col>", "<im_end>"]
 
 
 def test_prompt_uses_chat_template_and_text_tokens_follow_the_image(backbones):

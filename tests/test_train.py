@@ -157,3 +157,49 @@ def test_two_process_accelerate_run(tiny_setup, tmp_path):  # noqa: F811
     batches = math.ceil(log["train_items"] / 4)
     assert log["epochs"][-1]["steps"] == 2 * math.ceil(batches / 2)  # each process takes half the batches
     PartPointer.from_pretrained(out)
+
+
+SHARDED_BUILD = """
+import json, sys
+from accelerate import Accelerator
+from partpoint.backbones import load_backbone
+from partpoint.cache import FeatureCache
+from partpoint.data import open_dataset
+
+accelerator = Accelerator(cpu=True)
+backbone, dataset = load_backbone(sys.argv[1]), open_dataset(sys.argv[2])
+cache = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=sys.argv[3], shard_size=2, batch_size=2,
+                           progress=False, rank=accelerator.process_index, world=accelerator.num_processes,
+                           wait=accelerator.wait_for_everyone)
+if accelerator.is_main_process:
+    with open(sys.argv[4], "w") as f:
+        json.dump({"keys": [e["key"] for e in cache.entries()], "skipped": cache.skipped, "index": cache.index}, f)
+"""
+
+
+def test_two_processes_build_one_cache_without_duplicate_or_missing_samples(tiny_setup, tmp_path):  # noqa: F811
+    backbone_dir, backbone, train_spec, _ = tiny_setup
+    script, report = tmp_path / "build.py", tmp_path / "report.json"
+    script.write_text(SHARDED_BUILD)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port()), str(script), str(backbone_dir), train_spec,
+               str(tmp_path / "cache"), str(report)]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(report.read_text())
+    dataset = open_dataset(train_spec)
+    seen = result["keys"] + result["skipped"]
+    assert sorted(seen) == sorted(dataset.key(i) for i in range(len(dataset))) and len(set(seen)) == len(seen)
+    index = result["index"]
+    assert index["num_shards"] == math.ceil(len(dataset) / 2) >= 2 and set(index["written_by"]) == {0, 1}
+    assert index["written_by"] == [shard % 2 for shard in range(index["num_shards"])]
+    assert index["entries"] == len(result["keys"]) and index["skipped"] == len(result["skipped"])
+    # the same cache as one process builds
+    single = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=tmp_path / "one", shard_size=2,
+                                batch_size=2, progress=False)
+    shared = FeatureCache.open(next((tmp_path / "cache").iterdir()))
+    assert [e["key"] for e in single] == result["keys"]
+    for a, b in zip(single, shared):
+        assert torch.allclose(a["k_image"].float(), b["k_image"].float(), atol=2e-3)

@@ -21,6 +21,12 @@ One cached entry (``cache[i]``)::
     grid           (P_h, P_w);  geometry  GridGeometry.to_json();  image_size  (W, H)
 
 Samples whose part covers no heatmap cell at the finest scale are skipped (listed in the shard).
+
+Several processes (``accelerate launch``) build one cache together: process ``rank`` of ``world``
+encodes the missing shards ``s`` with ``s % world == rank`` (disjoint, and together every missing
+shard), and the main process writes ``index.json`` (shards, entries, skipped, which process wrote
+each shard) once all are done. Encoding is batched (``batch_size`` samples per forward pass); the
+progress bar shows the throughput in samples/s.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from .errors import PartPointError
 
 CACHE_VERSION = 2  # 2: attn_mass
 KEY_NAME = "key.json"
+INDEX_NAME = "index.json"
 DEFAULT_MASK_SCALES = (1, 2, 4, 8)
 
 
@@ -184,30 +191,67 @@ class FeatureCache:
         shard_size: int = 64,
         batch_size: int = 8,
         progress: bool = True,
+        rank: int = 0,
+        world: int = 1,
+        wait=None,
     ) -> FeatureCache:
         """Encode every sample of ``dataset`` not cached yet (resuming an interrupted build) and return
-        the cache. A directory for the same key is reused; a different key gets its own directory."""
+        the cache. A directory for the same key is reused; a different key gets its own directory.
+
+        ``rank`` / ``world`` / ``wait`` (a barrier, e.g. ``accelerator.wait_for_everyone``): build one cache
+        from several processes, each encoding its share of the shards (module docstring).
+        """
+        wait = wait or (lambda: None)
         heads = [(int(layer), int(head)) for layer, head in heads]
         key = cache_key(backbone, dataset, heads, mask_scales=mask_scales)
         directory = cls.location(cache_dir, key)
-        if (directory / KEY_NAME).is_file():
-            cache = cls.open(directory, expect=key)
-        else:
+        if rank == 0 and not (directory / KEY_NAME).is_file():
             directory.mkdir(parents=True, exist_ok=True)
             _atomic_write_text(directory / KEY_NAME, json.dumps({"key": key, "shard_size": shard_size}, indent=2))
-            cache = cls(directory=directory, key=key, shard_size=shard_size)
-        missing = cache.missing_shards()
-        if missing:
-            cache._encode(backbone, dataset, heads, missing, batch_size=batch_size, progress=progress)
+        wait()
+        cache = cls.open(directory, expect=key)
+        mine = [shard for shard in cache.missing_shards() if shard % world == rank]
+        if mine:
+            cache._encode(backbone, dataset, heads, mine, batch_size=batch_size, progress=progress, rank=rank,
+                          world=world)
+        wait()
+        if rank == 0:
+            cache._write_index()
+        wait()
         return cache
 
-    def _encode(self, backbone, dataset, heads, shards, *, batch_size: int, progress: bool) -> None:
+    @property
+    def index(self) -> dict:
+        """``index.json``: shards, entries, skipped and which process wrote each shard."""
+        try:
+            return json.loads((self.directory / INDEX_NAME).read_text())
+        except (OSError, ValueError) as error:
+            raise CacheError(f"feature cache {self.directory} has no readable {INDEX_NAME} ({error}); finish it with "
+                             "FeatureCache.build") from None
+
+    def _write_index(self) -> None:
+        if not self.complete:
+            raise CacheError(f"feature cache {self.directory} lacks shards {self.missing_shards()} after the build; "
+                             "a process failed: run the build again to finish it")
+        shards = [self._shard(i) for i in range(self.num_shards)]
+        index = {
+            "num_shards": self.num_shards,
+            "entries": sum(len(s["entries"]) for s in shards),
+            "skipped": sum(len(s["skipped"]) for s in shards),
+            "written_by": [int(s.get("rank", 0)) for s in shards],
+        }
+        _atomic_write_text(self.directory / INDEX_NAME, json.dumps(index, indent=2))
+
+    def _encode(self, backbone, dataset, heads, shards, *, batch_size: int, progress: bool, rank: int = 0,
+                world: int = 1) -> None:
         from tqdm.auto import tqdm
 
         layers = sorted({layer for layer, _ in heads})
         scales = tuple(self.key["mask_scales"])
         total = sum(len(self._shard_indices(i)) for i in shards)
-        bar = tqdm(total=total, desc=f"caching {self.key['dataset']}", unit="sample", disable=not progress)
+        who = f" (process {rank + 1}/{world})" if world > 1 else ""
+        bar = tqdm(total=total, desc=f"caching {self.key['dataset']}{who}", unit="sample", disable=not progress,
+                   dynamic_ncols=True)
         for shard in shards:
             entries, skipped = [], []
             indices = self._shard_indices(shard)
@@ -221,7 +265,7 @@ class FeatureCache:
                     else:
                         entries.append(entry)
                 bar.update(len(samples))
-            _atomic_torch_save({"entries": entries, "skipped": skipped}, self.shard_path(shard))
+            _atomic_torch_save({"entries": entries, "skipped": skipped, "rank": rank}, self.shard_path(shard))
         bar.close()
 
     def _shard_indices(self, shard: int) -> list[int]:

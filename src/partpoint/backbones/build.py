@@ -229,8 +229,6 @@ def _build_qwen(arch, *, pixels, image_size, patch_size, vision_hidden, vision_l
                 text_layers, text_heads, text_kv_heads, head_dim, vocab_size, corpus, tokenizer):
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    from .qwen2_vl import QwenVLImageOnlyProcessor
-
     tok = _tokenizer(tokenizer, corpus, vocab_size, list(QWEN_SPECIAL_TOKENS), None, "<|im_end|>", "<|endoftext|>")
     ids = {name: tok.convert_tokens_to_ids(t) for name, t in (
         ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
@@ -266,10 +264,22 @@ def _build_qwen(arch, *, pixels, image_size, patch_size, vision_hidden, vision_l
         size={"shortest_edge": pixels[0], "longest_edge": pixels[1]}, patch_size=patch_size, merge_size=2,
         temporal_patch_size=2,
     )
-    processor = QwenVLImageOnlyProcessor.for_arch(arch)(
-        image_processor=image_processor, tokenizer=tok, chat_template=QWEN_CHAT_TEMPLATE
-    )
+    processor = qwen_processor(arch, image_processor, tok, QWEN_CHAT_TEMPLATE)
     return model, processor
+
+
+def qwen_processor(arch: str, image_processor, tokenizer, chat_template):
+    """Qwen's stock processor around ``image_processor``, with the video processor it requires (same
+    patch, merge and temporal sizes and normalisation; partpoint never feeds it a video)."""
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    ip = image_processor
+    video = Qwen2VLVideoProcessor(patch_size=ip.patch_size, merge_size=ip.merge_size,
+                                  temporal_patch_size=ip.temporal_patch_size, image_mean=ip.image_mean,
+                                  image_std=ip.image_std, size=dict(ip.size))
+    base = Qwen2_5_VLProcessor if arch == "qwen2_5_vl" else Qwen2VLProcessor
+    return base(image_processor=ip, tokenizer=tokenizer, video_processor=video, chat_template=chat_template)
 
 
 def _build_molmo2(*, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden, text_layers,

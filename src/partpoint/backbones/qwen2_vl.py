@@ -1,8 +1,7 @@
 """Qwen2-VL: dynamic resolution (aspect kept, sides rounded to multiples of 28) and 2x2 patch merging.
 
-The processor resizes only (no crop, no pad) and reports the patch grid in ``image_grid_thw``; the
-token grid is that grid merged 2x2, row-major. Qwen's stock processors also build a video processor,
-which needs torchvision; :class:`QwenVLImageOnlyProcessor` drops it (images are all partpoint needs).
+The processor (the stock one, loaded by ``AutoProcessor``) resizes only (no crop, no pad) and reports
+the patch grid in ``image_grid_thw``; the token grid is that grid merged 2x2, row-major.
 """
 
 from __future__ import annotations
@@ -10,23 +9,6 @@ from __future__ import annotations
 from ..errors import BackboneError
 from .adapter import Adapter, register_adapter
 from .geometry import GridGeometry
-
-
-class QwenVLImageOnlyProcessor:
-    """Namespace for the image-only subclasses of Qwen's processors (no video processor)."""
-
-    @staticmethod
-    def for_arch(arch: str):
-        if arch == "qwen2_5_vl":
-            from transformers import Qwen2_5_VLProcessor as base
-        else:
-            from transformers import Qwen2VLProcessor as base
-
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            base.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-        # Same class name as the stock processor, so saved directories stay loadable by AutoProcessor.
-        return type(base.__name__, (base,), {"__init__": __init__, "__module__": __name__})
 
 
 @register_adapter
@@ -38,17 +20,6 @@ class Qwen2VLAdapter(Adapter):
         from transformers import Qwen2VLForConditionalGeneration
 
         return Qwen2VLForConditionalGeneration
-
-    def load_processor(self, path):
-        from transformers import AutoTokenizer
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-        template = path / "chat_template.jinja"
-        return QwenVLImageOnlyProcessor.for_arch(self.arch)(
-            image_processor=Qwen2VLImageProcessorPil.from_pretrained(path),
-            tokenizer=AutoTokenizer.from_pretrained(path),
-            chat_template=template.read_text() if template.is_file() else None,
-        )
 
     def plain_prompt(self, processor, instruction: str) -> str:
         return f"<|vision_start|>{processor.image_token}<|vision_end|>{instruction}"

@@ -75,12 +75,14 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
         return read_heads(path)
 
 
-def build_caches(backbone, datasets, *, heads, cache_dir: Path, accelerator, progress: bool) -> list[FeatureCache]:
-    """One complete :class:`FeatureCache` per dataset; the main process encodes, the others then open."""
-    with accelerator.main_process_first():
-        return [
-            FeatureCache.build(
-                backbone, ds, heads=heads, cache_dir=cache_dir, progress=progress and accelerator.is_main_process
-            )
-            for ds in datasets
-        ]
+def build_caches(backbone, datasets, *, heads, cache_dir: Path, accelerator, progress: bool,
+                 batch_size: int = 8) -> list[FeatureCache]:
+    """One complete :class:`FeatureCache` per dataset, its shards encoded by every process (each its share)."""
+    return [
+        FeatureCache.build(
+            backbone, ds, heads=heads, cache_dir=cache_dir, progress=progress and accelerator.is_main_process,
+            batch_size=batch_size, rank=accelerator.process_index, world=accelerator.num_processes,
+            wait=accelerator.wait_for_everyone,
+        )
+        for ds in datasets
+    ]

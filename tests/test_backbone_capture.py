@@ -126,6 +126,38 @@ def test_molmo2_points_on_the_global_view_and_text_follows_both_views(backbones)
     assert "<im_patch>" not in feats.text_tokens and feats.text_tokens[:2] == ["<im_col>", "<im_end>"]
 
 
+@pytest.mark.parametrize("arch", ["llava", "llava-dinov2", "qwen2_5_vl", "qwen2_vl", "fast_vlm", "paligemma", "molmo2"])
+def test_image_prefix_reuse_equals_one_full_forward_per_instruction(arch, backbones):
+    bb = backbones[arch]
+    image = _photo(500, 375, seed=4)
+    texts = ["Point to the handle.", "Where is the spout of the teapot on the left? Point to it.", "The lid."]
+    layers = [0, 2, 3]
+    many = bb.encode(image, texts, layers=layers)
+    assert len(many) == 3
+    for text, got in zip(texts, many):
+        want = bb.encode(image, text, layers=layers)
+        assert got.grid == want.grid and got.text_tokens == want.text_tokens and got.geometry == want.geometry
+        for layer in layers:
+            for name in ("q_text", "k_image", "v_image", "attn_last", "attn_last_mass"):
+                diff = (getattr(got.layers[layer], name) - getattr(want.layers[layer], name)).abs().max()
+                assert diff <= 1e-5, (layer, name, float(diff))
+
+
+def test_prefix_reuse_runs_the_vision_tower_once(backbones):
+    bb = backbones["llava"]
+    calls = []
+    handle = bb.model.model.vision_tower.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        bb.encode(_photo(320, 240), ["Point to the lid.", "Point to the handle.", "Point to the base."], layers=[1])
+        assert len(calls) == 1
+        calls.clear()
+        bb.encode(_photo(320, 240), ["Point to the lid.", "Point to the handle."], layers=[1], reuse_prefix=False)
+        assert len(calls) == 1  # the fallback batches the copies: one tower call over the batch
+    finally:
+        handle.remove()
+    assert not backbones["paligemma"].adapter.prefix_reuse  # bidirectional prefix: falls back
+
+
 def test_prompt_uses_chat_template_and_text_tokens_follow_the_image(backbones):
     llava = backbones["llava"]
     assert llava.prompt(INSTRUCTION) == f"USER: <image>\n{INSTRUCTION} ASSISTANT:"

@@ -56,6 +56,27 @@ def test_point_json_is_inside_the_image_and_out_writes_an_overlay_of_its_size(se
         assert overlay.format == "PNG" and overlay.size == (WIDTH, HEIGHT)
 
 
+def test_point_several_instructions_equals_one_call_each(setup, capsys, tmp_path):
+    texts = [INSTRUCTION, "Point to the lid of the pot.", "Where is the spout?"]
+    out = tmp_path / "many.png"
+    status, stdout, _ = run_cli(["point", setup["image"], *texts, "--backbone", setup["backbone"],
+                                 "--pointer", setup["pointer"], "--json", "--out", str(out)], capsys)
+    assert status == 0
+    many = json.loads(stdout)
+    assert [m["instruction"] for m in many] == texts
+    bound = partpoint.load_pointer(setup["backbone"], setup["pointer"])
+    for record, text in zip(many, texts):
+        one = bound.point(setup["image"], text)
+        assert record["x"] == pytest.approx(one.x, abs=1e-3) and record["y"] == pytest.approx(one.y, abs=1e-3)
+        assert record["score"] == pytest.approx(one.score, abs=1e-4)
+    results = bound.point(setup["image"], texts)
+    assert [r.x for r in results] == pytest.approx([m["x"] for m in many], abs=1e-6)
+    with Image.open(out) as overlay:
+        assert overlay.size == (WIDTH, HEIGHT)
+    with pytest.raises(partpoint.errors.InstructionError):
+        bound.point(setup["image"], [])
+
+
 def test_point_text_output(setup, capsys):
     status, stdout, _ = run_cli(["point", setup["image"], INSTRUCTION, "--backbone", setup["backbone"],
                                  "--pointer", setup["pointer"]], capsys)

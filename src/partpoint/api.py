@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import CheckpointError
+from .errors import CheckpointError, InstructionError
 from .images import ImageLike, check_instruction, load_image
 
 #: Bundled pointers, one folder per backbone name.
@@ -77,10 +77,17 @@ class BoundPointer:
     def __repr__(self) -> str:
         return f"BoundPointer(backbone={self.backbone.name!r}, heads={self.pointer.config.heads})"
 
-    def point(self, image: ImageLike, text: str):
+    def point(self, image: ImageLike, text):
         """Point at the part ``text`` asks for -> ``PointResult`` (x, y in ORIGINAL image pixels, score,
-        heatmap ``(P_h * s, P_w * s)`` probabilities over the processed region, width, height)."""
-        return self.pointer.point(self.backbone, load_image(image), check_instruction(text))
+        heatmap ``(P_h * s, P_w * s)`` probabilities over the processed region, width, height).
+        A list of instructions gives a list of results; the image prefix is encoded once for all."""
+        image = load_image(image)
+        if isinstance(text, str):
+            return self.pointer.point(self.backbone, image, check_instruction(text))
+        texts = [check_instruction(t) for t in text]
+        if not texts:
+            raise InstructionError("no instructions given; pass at least one")
+        return self.pointer.point(self.backbone, image, texts)
 
     def geometry(self, image: ImageLike):
         """The ``GridGeometry`` of ``image`` for this backbone (what places the heatmap on the image)."""
@@ -93,6 +100,15 @@ class BoundPointer:
         image = load_image(image)
         result = result if result is not None else self.point(image, text)
         return draw_overlay(image, result, geometry=self._geometry(image), caption=check_instruction(text))
+
+    def overlay_many(self, image: ImageLike, texts, results=None):
+        """Several instructions on one image: a colour per instruction (heatmap tint, marker, legend line)."""
+        from .viz import draw_points_overlay
+
+        image = load_image(image)
+        texts = [check_instruction(t) for t in texts]
+        results = results if results is not None else self.point(image, texts)
+        return draw_points_overlay(image, results, texts, geometry=self._geometry(image))
 
 
 def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="auto") -> BoundPointer:

@@ -25,8 +25,9 @@ Samples whose part covers no heatmap cell at the finest scale are skipped (liste
 Several processes (``accelerate launch``) build one cache together: process ``rank`` of ``world``
 encodes the missing shards ``s`` with ``s % world == rank`` (disjoint, and together every missing
 shard), and the main process writes ``index.json`` (shards, entries, skipped, which process wrote
-each shard) once all are done. Encoding is batched (``batch_size`` samples per forward pass); the
-progress bar shows the throughput in samples/s.
+each shard) once all are done. Consecutive samples of one image (a SynthParts scene's several
+instructions) share one image-prefix pass (``Backbone.encode`` with a list); other samples are encoded
+in batches of ``batch_size``. The progress bar shows the throughput in samples/s.
 """
 
 from __future__ import annotations
@@ -255,9 +256,13 @@ class FeatureCache:
         for shard in shards:
             entries, skipped = [], []
             indices = self._shard_indices(shard)
-            for start in range(0, len(indices), batch_size):
-                samples = [dataset[i] for i in indices[start : start + batch_size]]
-                feats = backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples], layers=layers)
+            for group in _image_groups(dataset, indices, batch_size):
+                samples = [dataset[i] for i in group]
+                if len(samples) > 1 and _same_image(dataset, group):  # one image, several instructions
+                    feats = backbone.encode(samples[0].image, [s.instruction for s in samples], layers=layers)
+                else:
+                    feats = backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples],
+                                                  layers=layers)
                 for sample, features in zip(samples, feats):
                     entry = make_entry(features, sample, heads, mask_scales=scales)
                     if entry is None:
@@ -302,6 +307,51 @@ class FeatureCache:
 
     def __iter__(self):
         return iter(self.entries())
+
+
+def _image_of(dataset, index: int, _digests: dict = {}):  # noqa: B006  (a per-process memo of file digests)
+    """Which image sample ``index`` shows, without decoding it: the digest of its file's bytes (datasets
+    such as SynthParts write one identical file per part of a scene). None when the dataset cannot tell."""
+    records = getattr(dataset, "records", None)
+    if records is None:
+        return None
+    path = next((p for p in records[index].image_paths if Path(p).is_file()), None)
+    if path is None:
+        return None
+    key = str(path)
+    if key not in _digests:
+        _digests[key] = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    return _digests[key]
+
+
+def _same_image(dataset, indices: list[int]) -> bool:
+    first = _image_of(dataset, indices[0])
+    return first is not None and all(_image_of(dataset, i) == first for i in indices)
+
+
+def _image_groups(dataset, indices: list[int], batch_size: int) -> list[list[int]]:
+    """Consecutive samples of one image form a group (its prefix is encoded once); the other samples go
+    in batches of ``batch_size``. Dataset order is kept."""
+    groups, singles, i = [], [], 0
+    while i < len(indices):
+        j = i + 1
+        image = _image_of(dataset, indices[i])
+        while image is not None and j < len(indices) and _image_of(dataset, indices[j]) == image:
+            j += 1
+        if j - i > 1:
+            if singles:
+                groups.append(singles)
+                singles = []
+            groups.append(indices[i:j])
+        else:
+            singles.append(indices[i])
+            if len(singles) == batch_size:
+                groups.append(singles)
+                singles = []
+        i = j
+    if singles:
+        groups.append(singles)
+    return groups
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

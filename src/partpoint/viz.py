@@ -77,8 +77,53 @@ def draw_overlay(
     return out
 
 
-def _draw_marker(image: Image.Image, x: float, y: float) -> None:
-    """A ring-and-cross marker readable on any background (black outline, white ring, magenta core)."""
+#: One colour per instruction (Okabe-Ito, distinguishable with colour-blindness), in order.
+PALETTE = ((230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
+           (204, 121, 167), (255, 255, 255))
+
+
+def draw_points_overlay(image: Image.Image, results, captions, *, geometry=None, alpha: float = 0.6) -> Image.Image:
+    """Several instructions on one image: each result's heatmap tinted in its own colour (opacity rising
+    with the heat), its marker with that colour's core, and a legend band with one coloured line per
+    caption. ``results`` and ``captions`` are parallel lists; colours follow :data:`PALETTE`."""
+    base = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0  # (H, W, 3)
+    for i, result in enumerate(results):
+        if geometry is None or getattr(result, "heatmap", None) is None:
+            continue
+        heat = heatmap_on_image(result.heatmap, geometry, image.size)  # (H, W)
+        peak = np.nanmax(heat) if np.isfinite(heat).any() else 0.0
+        norm = np.nan_to_num(heat / peak if peak > 0 else heat * 0.0, nan=0.0).clip(0, 1)
+        opacity = (alpha * norm**1.5)[..., None]  # (H, W, 1): the peak region, not a wash over the image
+        base = base * (1 - opacity) + np.asarray(PALETTE[i % len(PALETTE)]) / 255.0 * opacity
+    out = Image.fromarray((base * 255).round().astype(np.uint8), mode="RGB")
+    for i, result in enumerate(results):
+        _draw_marker(out, result.x, result.y, core=PALETTE[i % len(PALETTE)])
+    _draw_legend(out, list(captions))
+    return out
+
+
+def _draw_legend(image: Image.Image, captions: list[str]) -> None:
+    """One line per caption, a swatch of its colour first, in a dark band across the top."""
+    if not captions:
+        return
+    font_size = max(10, round(image.height / 32))
+    font = ImageFont.load_default(size=font_size)
+    pad = font_size // 3
+    chars = max(10, int((image.width - 3 * font_size) / (0.55 * font_size)))
+    lines = [textwrap.shorten(c, width=chars, placeholder="...") for c in captions[:8]]
+    band_height = pad * 2 + len(lines) * (font_size + pad)
+    band = Image.new("RGBA", (image.width, band_height), (0, 0, 0, 160))
+    region = image.crop((0, 0, image.width, band_height)).convert("RGBA")
+    image.paste(Image.alpha_composite(region, band).convert("RGB"), (0, 0))
+    draw = ImageDraw.Draw(image)
+    for i, text in enumerate(lines):
+        top = pad + i * (font_size + pad)
+        draw.rectangle((pad * 2, top + 2, pad * 2 + font_size - 4, top + font_size - 2), fill=PALETTE[i % len(PALETTE)])
+        draw.text((pad * 3 + font_size, top), text, fill=(255, 255, 255), font=font)
+
+
+def _draw_marker(image: Image.Image, x: float, y: float, core: tuple[int, int, int] = (255, 0, 200)) -> None:
+    """A ring-and-cross marker readable on any background (black outline, white ring, coloured core)."""
     draw = ImageDraw.Draw(image)
     radius = max(5, round(0.025 * min(image.size)))
     line = max(2, radius // 4)
@@ -89,8 +134,8 @@ def _draw_marker(image: Image.Image, x: float, y: float) -> None:
         draw.line((x + r, y, x + 2 * r, y), fill=colour, width=line + grow)
         draw.line((x, y - 2 * r, x, y - r), fill=colour, width=line + grow)
         draw.line((x, y + r, x, y + 2 * r), fill=colour, width=line + grow)
-    core = max(2, radius // 3)
-    draw.ellipse((x - core, y - core, x + core, y + core), fill=(255, 0, 200), outline=(0, 0, 0))
+    dot = max(2, radius // 3)
+    draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=core, outline=(0, 0, 0))
 
 
 def _draw_caption(image: Image.Image, text: str) -> None:

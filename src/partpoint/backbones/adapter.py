@@ -41,6 +41,9 @@ class Adapter:
     """Architecture-specific hooks. Subclasses set ``model_types`` and ``model_class``."""
 
     model_types: tuple[str, ...] = ()
+    #: Whether the image tokens' K/V are independent of the instruction that follows (causal attention,
+    #: image before the text), so ``Backbone.encode_instructions`` may run the image prefix once.
+    prefix_reuse: bool = True
 
     def model_class(self):
         """The transformers ``...ForConditionalGeneration`` class to load."""
@@ -89,6 +92,19 @@ class Adapter:
             return processor(images=images, text=prompts, return_tensors="pt", padding=True)
         finally:
             tokenizer.padding_side = side
+
+    def position_ids(self, model, inputs):
+        """Position ids of the whole processed batch, ``(B, S)`` (or the model's own layout, batch and
+        sequence last), so a prefix and the tokens after it can run separately with the same positions."""
+        import torch
+
+        batch, length = inputs["input_ids"].shape
+        return torch.arange(length, device=inputs["input_ids"].device).expand(batch, length)
+
+    def image_inputs(self, inputs, index: int) -> dict:
+        """The processor outputs other than text ids and mask for sample ``index`` alone (the image)."""
+        return {k: v[index : index + 1] for k, v in inputs.items()
+                if k not in ("input_ids", "attention_mask") and not k.endswith("token_type_ids")}
 
     def grid_positions(self, image_positions, geometry):
         """Which of the image-token positions ``(N,)`` form the pointing grid, row-major (default: all)."""

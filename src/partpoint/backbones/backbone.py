@@ -106,9 +106,58 @@ class Backbone:
         geometries = [self.adapter.geometry(self.processor, inputs, i, im) for i, im in enumerate(images)]
         return images, inputs, geometries
 
-    def encode(self, image: ImageLike, instruction: str, *, layers: Sequence[int] | int) -> Features:
-        """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as is)."""
-        return self.encode_batch([image], [instruction], layers=layers)[0]
+    def encode(self, image: ImageLike, instruction: str | Sequence[str], *, layers: Sequence[int] | int,
+               reuse_prefix: bool = True):
+        """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as is).
+
+        Several instructions (a list) give a list of ``Features``, one per instruction. The image comes
+        before the instruction in the prompt, so under causal attention the image tokens' K/V do not
+        depend on it: the image prefix runs once and each instruction's tokens run on top of its cached
+        K/V (:meth:`encode_instructions`); the features equal one full forward per instruction.
+        """
+        if isinstance(instruction, str):
+            return self.encode_batch([image], [instruction], layers=layers)[0]
+        return self.encode_instructions(image, list(instruction), layers=layers, reuse_prefix=reuse_prefix)
+
+    @torch.no_grad()
+    def encode_instructions(self, image: ImageLike, instructions: Sequence[str], *, layers: Sequence[int] | int,
+                            reuse_prefix: bool = True) -> list[Features]:
+        """One image, several instructions: the image prefix (everything up to the last image token) is
+        encoded once, then every instruction's tokens at once on copies of its KV cache. Falls back to one
+        full forward per instruction where the adapter says the reuse is not valid (``prefix_reuse``: a
+        bidirectional prefix, as PaliGemma's) or the prompts do not share the prefix."""
+        from transformers import DynamicCache
+
+        instructions = list(instructions)
+        if not instructions:
+            raise BackboneError("no instructions given; pass at least one")
+        layers = self._check_layers(layers)
+        if not (reuse_prefix and self.adapter.prefix_reuse) or len(instructions) == 1:
+            return self.encode_batch([image] * len(instructions), instructions, layers=layers)
+        images, inputs, geometries = self._inputs([image] * len(instructions), instructions)
+        ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
+        image_pos = (ids[0] == self.image_token_id).nonzero().squeeze(-1)
+        split = int(image_pos[-1]) + 1  # the prefix: up to and including the last image token
+        final = valid.long().cumsum(-1).argmax(-1)  # (B,)
+        if not bool((ids[:, :split] == ids[:1, :split]).all()) or int(final.min()) < split:
+            return self.encode_batch([image] * len(instructions), instructions, layers=layers)
+        positions = self.adapter.position_ids(self.model, inputs)  # (..., B, S)
+        cache = DynamicCache(config=self.model.config.get_text_config())
+        prefix = Recorder(layers=frozenset([max(layers)]), final_positions=torch.tensor([split - 1]), early_exit=True)
+        with recording(prefix):
+            self.model(input_ids=ids[:1, :split], attention_mask=inputs["attention_mask"][:1, :split],
+                       position_ids=positions[..., :1, :split], past_key_values=cache, use_cache=True,
+                       **self.adapter.image_inputs(inputs, 0))
+        cache.batch_repeat_interleave(len(instructions))
+        recorder = Recorder(layers=frozenset(layers), final_positions=final - split, early_exit=True)
+        with recording(recorder):
+            self.model(input_ids=ids[:, split:], attention_mask=inputs["attention_mask"], position_ids=positions[..., split:],
+                       past_key_values=cache, use_cache=True)
+        missing = [layer for layer in layers if layer not in recorder.records]
+        if missing:
+            raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")
+        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b], query_offset=split)
+                for b in range(len(instructions))]
 
     @torch.no_grad()
     def encode_batch(self, images: Sequence[ImageLike], instructions: Sequence[str], *,
@@ -128,7 +177,9 @@ class Backbone:
             raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")
         return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b]) for b in range(len(images))]
 
-    def _features(self, b, ids, final, recorder, geometry, image) -> Features:
+    def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0) -> Features:
+        """Features of sample ``b``; ``query_offset``: the recorded queries start at that position (the
+        instruction pass of :meth:`encode_instructions`; keys and attention rows span the whole sequence)."""
         all_image_pos = (ids == self.image_token_id).nonzero().squeeze(-1)  # (N,) every image token
         image_pos = self.adapter.grid_positions(all_image_pos, geometry)  # (P,) the pointing grid's tokens
         p_h, p_w = geometry.grid
@@ -138,7 +189,7 @@ class Backbone:
         n_rep = self.num_heads // self.num_kv_heads
         layers = {}
         for layer, rec in recorder.records.items():
-            query = rec.query[b][:, text_pos]  # (H, L, d)
+            query = rec.query[b][:, text_pos - query_offset]  # (H, L, d)
             key = repeat(rec.key[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
             value = repeat(rec.value[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
             row = rec.last_row[b][:, image_pos].float()  # (H, P)

@@ -27,6 +27,7 @@ from .geometry import GridGeometry
 @register_adapter
 class Molmo2Adapter(Adapter):
     model_types = ("molmo2",)
+    prefix_reuse = False  # not verified for its two-view image block: one full forward per instruction
 
     def model_class(self):
         from transformers import Molmo2ForConditionalGeneration

@@ -13,6 +13,7 @@ from .geometry import GridGeometry
 @register_adapter
 class PaliGemmaAdapter(Adapter):
     model_types = ("paligemma",)
+    prefix_reuse = False  # the prefix (image AND instruction) attends bidirectionally
 
     def model_class(self):
         from transformers import PaliGemmaForConditionalGeneration

@@ -21,6 +21,19 @@ class Qwen2VLAdapter(Adapter):
 
         return Qwen2VLForConditionalGeneration
 
+    def position_ids(self, model, inputs):
+        """Qwen's 3-D (temporal, height, width) rope positions ``(3, B, S)`` of the whole prompt."""
+        return model.model.get_rope_index(inputs["input_ids"], inputs.get("mm_token_type_ids"),
+                                          image_grid_thw=inputs["image_grid_thw"],
+                                          attention_mask=inputs["attention_mask"])[0]
+
+    def image_inputs(self, inputs, index: int) -> dict:
+        """One image's patches: ``pixel_values`` holds every image's flattened patches back to back."""
+        sizes = inputs["image_grid_thw"].prod(-1).tolist()
+        start = int(sum(sizes[:index]))
+        return {"pixel_values": inputs["pixel_values"][start : start + int(sizes[index])],
+                "image_grid_thw": inputs["image_grid_thw"][index : index + 1]}
+
     def plain_prompt(self, processor, instruction: str) -> str:
         return f"<|vision_start|>{processor.image_token}<|vision_end|>{instruction}"
 

@@ -110,26 +110,30 @@ class PartPointer(nn.Module):
         return item
 
     @torch.no_grad()
-    def point(self, backbone, image, text: str) -> PointResult:
-        """Point at the part ``text`` asks for in ``image``; the result is in original image pixels."""
-        features = backbone.encode(image, text, layers=self.config.layers)
-        batch = collate([self.gather(features)])
+    def point(self, backbone, image, text):
+        """Point at the part ``text`` asks for in ``image``; the result is in original image pixels.
+
+        ``text`` may be a list of instructions (several parts of one image, what a robot asks for):
+        the image prefix is encoded once (``Backbone.encode`` with a list) and a list of results returned.
+        """
+        several = not isinstance(text, str)
+        texts = list(text) if several else [text]
+        features = backbone.encode(image, texts, layers=self.config.layers) if several else \
+            [backbone.encode(image, text, layers=self.config.layers)]
+        batch = collate([self.gather(f) for f in features])
         was_training = self.training
         self.eval()
         output = self(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
         self.train(was_training)
         u, v, score = self.predict_point(output, batch["grid"])
-        x, y = features.to_image_xy(float(u[0]), float(v[0]))
-        heatmap = rearrange(output.heatmap[0], "h w -> (h w)").softmax(-1).reshape(output.heatmap.shape[1:])
-        width, height = features.image_size
-        return PointResult(
-            x=float(x),
-            y=float(y),
-            score=float(score[0]),
-            heatmap=heatmap.numpy(),
-            width=int(width),
-            height=int(height),
-        )
+        results = []
+        for b, feats in enumerate(features):
+            x, y = feats.to_image_xy(float(u[b]), float(v[b]))
+            heatmap = rearrange(output.heatmap[b], "h w -> (h w)").softmax(-1).reshape(output.heatmap.shape[1:])
+            width, height = feats.image_size
+            results.append(PointResult(x=float(x), y=float(y), score=float(score[b]), heatmap=heatmap.numpy(),
+                                       width=int(width), height=int(height)))
+        return results if several else results[0]
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write ``model.safetensors`` and ``config.json``; each file appears atomically (tmp + replace)."""

@@ -91,6 +91,10 @@ def speed_explanation(speed: dict) -> str:
         notes.append(f"recomputing adds only {1000 * encode:.1f} ms of backbone encoding per sample to the "
                      f"{1000 * speed['cached_epoch_s_per_sample']:.1f} ms the pointer's own forward/backward takes "
                      "either way: with a small backbone the pointer step, not the encode, dominates an epoch")
+    if "five_over_one" in speed["targets"] and not speed["targets"]["five_over_one"]["met"]:
+        notes.append(f"five instructions cost {speed['five_over_one']:.2f}x one (without the prefix reuse "
+                     f"{speed['five_over_one_without_reuse']:.2f}x): the instruction tokens still run through every "
+                     "captured layer and the pointer head runs once per instruction")
     text = "; ".join(notes)
     return text[:1].upper() + text[1:] + "."
 

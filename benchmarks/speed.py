@@ -11,6 +11,9 @@
   (encode + targets + step, measured on ``recompute_samples`` samples after one untimed batch) /
   per-sample time of an epoch from the feature cache (median of ``cache_epochs`` epochs after one
   untimed epoch). Target >= 20.
+- ``five_over_one``: ``point(image, [5 instructions])`` (one image-prefix pass, the five instructions on
+  its KV cache) / ``point(image, 1 instruction)``. Target <= 1.5; ``five_over_one_without_reuse`` is the
+  same with one full forward per instruction (batched), for comparison.
 - peak memory of ``point()`` and of one cached training epoch, each in a fresh process
   (``memory_probe``: nothing else loaded), and their steady-state growth in this process (``memory.peak_rss``).
 Every latency is the median of ``speed_runs`` runs after ``speed_warmup`` warm-up runs; the runs of
@@ -26,7 +29,10 @@ from contextlib import contextmanager
 from .memory import peak_rss
 from .memory_probe import run_probe
 
-TARGETS = {"point_over_floor": ("<=", 1.15), "text_over_point": (">=", 3.0), "cache_speedup": (">=", 20.0)}
+TARGETS = {"point_over_floor": ("<=", 1.15), "text_over_point": (">=", 3.0), "cache_speedup": (">=", 20.0),
+           "five_over_one": ("<=", 1.5)}
+FIVE_INSTRUCTIONS = ("Point to the handle.", "Point to the body.", "Where is the lid? Point to it.",
+                     "Which part would you hold to carry it?", "Point to the base.")
 
 
 def interleaved_medians(fns: dict, *, runs: int, warmup: int) -> dict[str, float]:
@@ -161,6 +167,12 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     def point():
         pointer.point(backbone, image, text)
 
+    def five_without_reuse():
+        features = backbone.encode(image, list(FIVE_INSTRUCTIONS), layers=pointer.config.layers, reuse_prefix=False)
+        batch = collate([pointer.gather(f) for f in features])
+        output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
+        pointer.predict_point(output, batch["grid"])
+
     natural_tokens = backbone.generate(image, pointing_prompt(text, backbone.arch), max_new_tokens=64).new_tokens
     answer_tokens = minimal_answer_tokens(backbone)
     medians = interleaved_medians({
@@ -168,6 +180,8 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
         "floor": lambda: floor_forward(backbone, image, text, last_layer),
         "encode_capture": lambda: backbone.encode(image, text, layers=pointer.config.layers),
         "pointer_head": head_only,
+        "point_five": lambda: pointer.point(backbone, image, list(FIVE_INSTRUCTIONS)),
+        "point_five_without_reuse": torch.no_grad()(five_without_reuse),
         "text_pointing": lambda: text_point(backbone, image, text),
         "text_pointing_min_answer": lambda: text_point(backbone, image, text, min_new_tokens=answer_tokens,
                                                        max_new_tokens=max(64, answer_tokens)),
@@ -189,6 +203,8 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
         "point_over_floor": point_s / floor_s,
         "text_over_point": text_s / point_s,
         "text_over_point_min_answer": text_min_s / point_s,
+        "five_over_one": medians["point_five"] / point_s,
+        "five_over_one_without_reuse": medians["point_five_without_reuse"] / point_s,
         "text_tokens": {"generated": natural_tokens, "min_answer": answer_tokens},
         "medians_s": medians,
         "point_memory": point_memory,

@@ -30,7 +30,23 @@ def variants(k_max: int) -> list[tuple[str, str, dict, int]]:
     runs += [(f"tau={v:g}", "tau", {"tau": v}, k_max) for v in TAUS]
     runs += [(f"gamma={v:g}", "gamma", {"gamma": v}, k_max) for v in GAMMAS]
     runs += [(f"lambda={v:g}", "lambda", {"lam": v}, k_max) for v in LAMS]
+    runs += [(name, "against the centre hedge", overrides, k_max) for name, overrides in HEDGE_FIXES]
     return runs
+
+
+#: The options against the centre hedge (docs/METHOD.md), one at a time and all together.
+ALL_FIXES = {"sdf_cap": 1.0, "detach_attn": True, "a2p_residual": True, "padding": "replicate", "inside_slope": 0.1}
+HEDGE_FIXES = (
+    ("penalty capped at 1 patch", {"sdf_cap": 1.0}),
+    ("penalty capped at 3 patches", {"sdf_cap": 3.0}),
+    ("A_s detached into A2P", {"detach_attn": True}),
+    ("A2P residual on log mean A_s, replicate pad", {"a2p_residual": True, "padding": "replicate"}),
+    ("inside slope 0.1", {"inside_slope": 0.1}),
+    ("BCE pos_weight 10", {"pos_weight": 10.0}),
+    ("BCE on soft coverage", {"bce_target": "coverage"}),
+    ("all fixes (cap 1, detach, residual, slope 0.1)", ALL_FIXES),
+    ("all fixes, lambda=0.1", {**ALL_FIXES, "lam": 0.1}),
+)
 
 
 def ablation_data(settings):
@@ -70,15 +86,17 @@ def run_ablations(settings, subject) -> dict:
     val_entries = FeatureCache.build(backbone, val, heads=heads, cache_dir=cache_dir, progress=True).entries()
     base = TrainConfig(epochs=settings.ablation_epochs, batch_size=settings.ablation_batch_size, k=len(heads),
                        progress=False)
-    prepared: dict[int, tuple[list, list]] = {}
+    prepared: dict[tuple[int, str], tuple[list, list]] = {}
     runs = []
     for name, group, overrides, k in tqdm(variants(len(heads)), desc="ablations", unit="run"):
         config = replace(base, **overrides)
         pointer_config = config.pointer_config(backbone=backbone, heads=heads[:k])
         scale = pointer_config.upsample
-        if scale not in prepared:
-            prepared[scale] = (prepare_items(train_entries, scale=scale)[0], prepare_items(val_entries, scale=scale)[0])
-        train_items, val_items = (slice_heads(items, k) for items in prepared[scale])
+        target = config.bce_target
+        if (scale, target) not in prepared:
+            prepared[scale, target] = (prepare_items(train_entries, scale=scale, target=target)[0],
+                                       prepare_items(val_entries, scale=scale, target=target)[0])
+        train_items, val_items = (slice_heads(items, k) for items in prepared[scale, target])
         torch.manual_seed(0)
         pointer, log = train_on_items(train_items, pointer_config=pointer_config, config=config)
         points = pointer_points(pointer, val_items)

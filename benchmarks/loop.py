@@ -20,8 +20,8 @@ from partpoint.training.loop import make_optimizer
 
 def slice_heads(items: list[dict], k: int) -> list[dict]:
     """Items keeping only the first ``k`` heads: ``q_text (k, L, d)``, ``k_image``/``v_image (k, P, d)``,
-    ``attn_last (k, P)``."""
-    names = ("q_text", "k_image", "v_image", "attn_last")
+    ``attn_last (k, P)``, ``attn_mass (k,)``."""
+    names = ("q_text", "k_image", "v_image", "attn_last", "attn_mass")
     return [{**item, **{name: item[name][:k] for name in names}} for item in items]
 
 
@@ -29,7 +29,8 @@ def train_step(pointer, optimizer, scheduler, batch: dict, config: TrainConfig) 
     """One optimisation step on a ``make_batch`` batch; returns the loss."""
     output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
     terms = pointer_loss(output, batch["patch_target"], batch["distance"], tau=config.tau, gamma=config.gamma,
-                         lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight)
+                         lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight,
+                         sdf_cap=config.sdf_cap, inside_slope=config.inside_slope)
     terms.total.backward()
     torch.nn.utils.clip_grad_norm_(pointer.parameters(), config.grad_clip)
     optimizer.step()

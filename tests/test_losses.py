@@ -114,3 +114,19 @@ def test_cached_hit_and_outside_distance_of_points():
     assert distance_at(item, *inside) < 0 and distance_at(item, *outside) == pytest.approx(3.0, abs=0.2)
     assert hit_rate([item, item], [inside, outside]) == 0.5
     assert mean_outside_distance([item, item], [inside, outside]) == pytest.approx(1.5, abs=0.1)
+
+
+def test_capped_penalty_is_bounded_and_inside_slope_pulls_deeper():
+    distance = torch.tensor([[[-3.0, -0.5, 0.5, 2.0, 9.0]]])  # (1, 1, 5)
+
+    def cost_at(index, **kwargs):
+        logits = torch.full((1, 1, 5), -30.0)
+        logits[0, 0, index] = 30.0  # all mass on one cell
+        return float(sdf_loss(logits, distance, **kwargs))
+
+    assert cost_at(4) > cost_at(3) > cost_at(2)  # unbounded: far outside costs more
+    assert cost_at(4, cap=1.0) == pytest.approx(cost_at(3, cap=1.0)) == pytest.approx(float(sdf_penalty(torch.tensor(1.0))))
+    assert cost_at(2, cap=1.0) == pytest.approx(cost_at(2))  # below the cap nothing changes
+    assert cost_at(0, cap=100.0) == pytest.approx(cost_at(0))
+    flat = cost_at(1) - cost_at(0)
+    assert cost_at(1, inside_slope=0.1) - cost_at(0, inside_slope=0.1) == pytest.approx(flat + 0.25)  # 0.1 * 2.5

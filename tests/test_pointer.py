@@ -162,6 +162,27 @@ def test_pointer_gradients_reach_every_parameter():
     assert not missing
 
 
+def test_a2p_residual_starts_as_the_upsampled_log_mean_attention():
+    model = PartPointer(small_config(a2p_residual=True, padding="replicate"))
+    out = model(*random_inputs())
+    log_mean = out.attn.mean(dim=1).clamp_min(1e-12).log().reshape(2, 1, 3, 4)
+    expected = torch.nn.functional.interpolate(log_mean, scale_factor=4, mode="bilinear", align_corners=False)[:, 0]
+    assert torch.allclose(out.heatmap, expected, atol=1e-6)  # the last conv starts at zero
+    assert model.decoder.stages[0][0].padding_mode == "replicate"
+
+
+def test_detached_attention_keeps_the_heatmap_loss_off_qsynth():
+    inputs = random_inputs()
+    for detach in (False, True):
+        model = PartPointer(small_config(detach_attn=detach))
+        out = model(*inputs)
+        out.heatmap.logsumexp(dim=(1, 2)).sum().backward()  # a heatmap-only loss
+        grads = [p.grad for p in model.qsynth.parameters()]
+        reached = any(g is not None and g.abs().sum() > 0 for g in grads)
+        assert reached == (not detach)
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.parameters())
+
+
 # ---------------------------------------------------------------- decoding
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ._backbone_options import add_backbone_options, backbone_kwargs
 
 NAME = "train"
 HELP = "Train a part pointer on cached backbone features; writes a pointer directory and train_log.json."
+
+
+OPTIONAL_FIELDS = {"sdf_cap": "sdf_cap", "inside_slope": "inside_slope", "pos_weight": "pos_weight",
+                   "detach_attn": "detach_attn", "a2p_residual": "a2p_residual", "padding": "padding",
+                   "bce_target": "bce_target", "rules": "select_rules"}
 
 
 def add_arguments(p) -> None:
@@ -35,6 +42,17 @@ def add_arguments(p) -> None:
     hyper.add_argument("--tau", type=float, default=2.0)
     hyper.add_argument("--gamma", type=float, default=4.0)
     hyper.add_argument("--lam", type=float, default=1.0)
+    fixes = p.add_argument_group("against the centre hedge (defaults: TrainConfig; docs/METHOD.md)")
+    fixes.add_argument("--sdf-cap", type=float, default=None, help="cap of the outside distance in the penalty, patches")
+    fixes.add_argument("--inside-slope", type=float, default=None, help="pull toward the innermost point")
+    fixes.add_argument("--pos-weight", type=float, default=None, help="BCE weight of part patches")
+    fixes.add_argument("--detach-attn", action=argparse.BooleanOptionalAction, default=None,
+                       help="A2P reads A_s without passing gradients back to Q-Synth")
+    fixes.add_argument("--a2p-residual", action=argparse.BooleanOptionalAction, default=None,
+                       help="heatmap = upsampled log mean A_s + A2P (last conv zero-initialised)")
+    fixes.add_argument("--padding", choices=("zeros", "replicate"), default=None, help="A2P conv padding")
+    fixes.add_argument("--bce-target", choices=("cells", "coverage"), default=None, help="BCE target per patch")
+    fixes.add_argument("--rules", choices=("reference", "paper"), default=None, help="head-selection rules")
     ablations = p.add_argument_group("ablations")
     for flag, what in (("qsynth", "final-token query instead of Q-Synth"), ("a2p", "mean attention instead of A2P"),
                        ("values", "A2P without values"), ("sdf", "inside-mass loss instead of the SDF term")):
@@ -89,6 +107,7 @@ def run(args) -> int:
         use_qsynth=not args.no_qsynth, use_a2p=not args.no_a2p, use_values=not args.no_values,
         use_sdf=not args.no_sdf, cache_dir=args.cache_dir, stop_after_steps=args.stop_after_steps,
         progress=not args.quiet,
+        **{field: getattr(args, arg) for arg, field in OPTIONAL_FIELDS.items() if getattr(args, arg) is not None},
     )
     train_sets = [subsample(open_dataset(spec), args.max_samples, seed=args.seed) for spec in args.data]
     val_set = subsample(open_dataset(args.val), args.max_samples, seed=args.seed) if args.val else None

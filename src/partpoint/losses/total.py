@@ -30,6 +30,8 @@ def pointer_loss(
     lam: float = 1.0,
     use_sdf: bool = True,
     pos_weight: float | None = None,
+    sdf_cap: float | None = None,
+    inside_slope: float = 0.0,
 ) -> LossTerms:
     """Total loss of a :class:`partpoint.pointer.PointerOutput`.
 
@@ -38,12 +40,13 @@ def pointer_loss(
         patch_target: ``(B, P)`` part fraction per grid cell.
         distance: ``(B, H', W')`` signed distance at heatmap resolution (patch units).
         use_sdf: False replaces the SDF term by :func:`inside_mass_loss` (ablation).
+        sdf_cap, inside_slope: see :func:`partpoint.losses.sdf.sdf_loss`.
 
     ``LossTerms.sdf`` holds the heatmap term (SDF or inside-mass) for logging.
     """
     bce = patch_bce(output.patch_logits, patch_target, pos_weight=pos_weight)
     if use_sdf:
-        heat = sdf_loss(output.heatmap, distance, tau=tau, gamma=gamma)
+        heat = sdf_loss(output.heatmap, distance, tau=tau, gamma=gamma, cap=sdf_cap, inside_slope=inside_slope)
     else:
         heat = inside_mass_loss(output.heatmap, distance < 0)
     total = bce + lam * heat

@@ -8,11 +8,11 @@ from einops import rearrange
 from torch import nn
 
 
-def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """3x3 conv + GroupNorm + GELU (spatial size kept)."""
+def conv_block(in_channels: int, out_channels: int, padding: str = "zeros") -> nn.Sequential:
+    """3x3 conv + GroupNorm + GELU (spatial size kept); ``padding``: ``"zeros"`` or ``"replicate"``."""
     groups = next(g for g in (8, 4, 2, 1) if out_channels % g == 0)
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, padding_mode=padding),
         nn.GroupNorm(groups, out_channels),
         nn.GELU(),
     )
@@ -33,6 +33,10 @@ class A2PDecoder(nn.Module):
         stage_dims: output channels of each upsampling stage; upsampling factor is ``2 ** len``.
         use_values: False = ablation, each head contributes only its map ``m_h`` (one channel).
         weight_hidden: hidden width of the head-weighting MLP.
+        residual: the output is ``upsample(log mean_h A_h) + delta``, the last 1x1 conv (``delta``)
+            initialised to zero: the decoder starts as the synthesized attention itself and learns
+            corrections, so it has a direct path from ``A_s`` and no prior toward any place.
+        padding: padding mode of the 3x3 convs (``"zeros"`` or ``"replicate"``).
     """
 
     def __init__(
@@ -44,8 +48,11 @@ class A2PDecoder(nn.Module):
         stage_dims: tuple[int, ...] = (64, 32),
         use_values: bool = True,
         weight_hidden: int = 32,
+        residual: bool = False,
+        padding: str = "zeros",
     ):
         super().__init__()
+        self.residual = residual
         self.num_heads = num_heads
         self.use_values = use_values
         self.upsample = 2 ** len(stage_dims)
@@ -56,11 +63,13 @@ class A2PDecoder(nn.Module):
         )
         self.fuse = nn.Conv2d(num_heads * per_head, dim, kernel_size=1)
         dims = (dim, *stage_dims)
-        self.stages = nn.ModuleList(conv_block(c_in, c_out) for c_in, c_out in zip(dims[:-1], dims[1:]))
-        self.refine = conv_block(dims[-1], dims[-1])
+        self.stages = nn.ModuleList(conv_block(c_in, c_out, padding) for c_in, c_out in zip(dims[:-1], dims[1:]))
+        self.refine = conv_block(dims[-1], dims[-1], padding)
         # no bias: a constant added to every logit cancels in softmax(H) (the SDF loss and the score) and
         # in the argmax, so its gradient is zero by construction and it could never learn anything
         self.to_logits = nn.Conv2d(dims[-1], 1, kernel_size=1, bias=False)
+        if residual:
+            nn.init.zeros_(self.to_logits.weight)
 
     def head_features(self, attn: torch.Tensor, values: torch.Tensor | None) -> torch.Tensor:
         """attn ``(B, k, P)``, values ``(B, k, P, d)`` -> per-head features ``(B, k, P, C)``."""
@@ -86,4 +95,9 @@ class A2PDecoder(nn.Module):
         x = self.fuse(x.contiguous(memory_format=torch.channels_last))  # (B, dim, P_h, P_w)
         for stage in self.stages:
             x = F.interpolate(stage(x), scale_factor=2, mode="bilinear", align_corners=False)
-        return rearrange(self.to_logits(self.refine(x)), "b 1 h w -> b h w")  # (B, P_h * s, P_w * s)
+        delta = rearrange(self.to_logits(self.refine(x)), "b 1 h w -> b h w")  # (B, P_h * s, P_w * s)
+        if not self.residual:
+            return delta
+        log_mean = rearrange(attn.mean(dim=1).clamp_min(1e-12).log(), "b (ph pw) -> b 1 ph pw", ph=grid_h, pw=grid_w)
+        base = F.interpolate(log_mean, scale_factor=self.upsample, mode="bilinear", align_corners=False)
+        return rearrange(base, "b 1 h w -> b h w") + delta

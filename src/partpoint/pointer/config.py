@@ -15,6 +15,11 @@ class PointerConfig:
     Ablation flags: ``use_qsynth`` (False: the final prompt token's query), ``use_a2p`` (False: the
     heatmap is the log of the head-averaged attention on the grid, no upsampling), ``use_values``
     (False: A2P sees only the attention maps), ``use_sdf`` (False: inside-mass heatmap loss).
+    Decoder options (docs/METHOD.md, "Against the centre hedge"): ``detach_attn`` (A2P reads ``A_s`` without
+    passing gradients back, so only the BCE trains Q-Synth), ``a2p_residual`` (the heatmap is the upsampled
+    ``log mean_h A_s`` plus A2P's output, whose last conv starts at zero), ``padding`` of A2P's 3x3 convs
+    (``"zeros"`` or ``"replicate"``: zero padding lets a conv encode absolute position). ``sdf_cap`` and
+    ``inside_slope`` are loss settings recorded with the weights (see ``losses/sdf.py``).
     """
 
     backbone: str = ""
@@ -34,6 +39,11 @@ class PointerConfig:
     use_a2p: bool = True
     use_values: bool = True
     use_sdf: bool = True
+    detach_attn: bool = False
+    a2p_residual: bool = False
+    padding: str = "zeros"
+    sdf_cap: float | None = None
+    inside_slope: float = 0.0
 
     @property
     def upsample(self) -> int:

@@ -60,6 +60,8 @@ class PartPointer(nn.Module):
                 dim=config.decoder_dim,
                 stage_dims=config.stage_dims,
                 use_values=config.use_values,
+                residual=config.a2p_residual,
+                padding=config.padding,
             )
             if config.use_a2p
             else None
@@ -88,7 +90,7 @@ class PartPointer(nn.Module):
             self.bias, "k -> 1 k 1"
         )
         if self.decoder is not None:
-            heatmap = self.decoder(attn, v_image, grid)  # (B, P_h * s, P_w * s)
+            heatmap = self.decoder(attn.detach() if self.config.detach_attn else attn, v_image, grid)  # (B, H', W')
         else:
             mean_attn = attn.mean(dim=1).clamp_min(1e-12).log()  # (B, P)
             heatmap = rearrange(mean_attn, "b (ph pw) -> b ph pw", ph=grid[0], pw=grid[1])

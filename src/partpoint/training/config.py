@@ -50,6 +50,11 @@ class TrainConfig:
     use_a2p: bool = True
     use_values: bool = True
     use_sdf: bool = True
+    detach_attn: bool = False
+    a2p_residual: bool = False
+    padding: str = "zeros"
+    sdf_cap: float | None = None
+    inside_slope: float = 0.0
     cache_dir: str | None = None
     checkpoint_every_steps: int | None = None
     stop_after_steps: int | None = None
@@ -83,4 +88,9 @@ class TrainConfig:
             use_a2p=self.use_a2p,
             use_values=self.use_values,
             use_sdf=self.use_sdf,
+            detach_attn=self.detach_attn,
+            a2p_residual=self.a2p_residual,
+            padding=self.padding,
+            sdf_cap=self.sdf_cap,
+            inside_slope=self.inside_slope,
         )

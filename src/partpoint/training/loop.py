@@ -194,7 +194,8 @@ def train_pointer(
             batch = make_batch(items, plan[step * world + rank], device=accelerator.device)
             output = model(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
             terms = pointer_loss(output, batch["patch_target"], batch["distance"], tau=config.tau, gamma=config.gamma,
-                                 lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight)
+                                 lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight,
+                                 sdf_cap=config.sdf_cap, inside_slope=config.inside_slope)
             accelerator.backward(terms.total)
             accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()

@@ -88,7 +88,8 @@ def run_ablations(settings, subject) -> dict:
                        progress=False)
     prepared: dict[tuple[int, str], tuple[list, list]] = {}
     runs = []
-    for name, group, overrides, k in tqdm(variants(len(heads)), desc="ablations", unit="run"):
+    chosen = [v for v in variants(len(heads)) if settings.ablation_groups is None or v[1] in settings.ablation_groups]
+    for name, group, overrides, k in tqdm(chosen, desc="ablations", unit="run"):
         config = replace(base, **overrides)
         pointer_config = config.pointer_config(backbone=backbone, heads=heads[:k])
         scale = pointer_config.upsample
@@ -114,6 +115,7 @@ def run_ablations(settings, subject) -> dict:
         if isinstance(selection.votes, dict) else None,
         "train_samples": len(train_entries), "val_samples": len(val_entries),
         "epochs": settings.ablation_epochs, "batch_size": settings.ablation_batch_size,
+        "groups": list(settings.ablation_groups) if settings.ablation_groups else "all",
         "defaults": {"tau": base.tau, "gamma": base.gamma, "lam": base.lam},
         "attention_val_hit_rate": {k: hit_rate(full_val, points) for k, points in attention.items()},
         "attention_val_outside_distance": {k: mean_outside_distance(full_val, points)

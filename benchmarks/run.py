@@ -33,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--pointer", action="append", default=[], metavar="BACKBONE=DIR",
                    help="benchmark this pointer instead of the bundled one (repeatable)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2; tiny 1)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a BenchSettings field, e.g. ablation_epochs=4 (repeatable; lists comma-separated)")
     from partpoint.backbones.dtypes import DTYPE_CHOICES
 
     p.add_argument("--device", default=None, help="torch device of the backbones, e.g. cpu, cuda (default cpu)")
@@ -55,11 +57,29 @@ def settings_from(args):
     pointers = dict(item.split("=", 1) for item in args.pointer)
     if pointers:
         settings = replace(settings, pointers=pointers)
+    settings = replace(settings, **dict(parse_override(settings, item) for item in args.set))
     for name, value in (("results_dir", args.results), ("docs_dir", args.docs), ("work_dir", args.work),
                         ("threads", args.threads), ("device", args.device), ("dtype", args.dtype)):
         if value is not None:
             settings = replace(settings, **{name: value})
     return settings
+
+
+def parse_override(settings, item: str):
+    """``FIELD=VALUE`` -> ``(field, value)`` typed like the field's default (tuples comma-separated)."""
+    name, _, text = item.partition("=")
+    if not hasattr(settings, name) or not _:
+        raise SystemExit(f"--set {item!r}: not FIELD=VALUE of a BenchSettings field")
+    current = getattr(settings, name)
+    if name == "ablation_groups" or isinstance(current, tuple):
+        return name, tuple(v.strip() for v in text.split(",") if v.strip())
+    if isinstance(current, bool):
+        return name, text.lower() in ("1", "true", "yes")
+    if isinstance(current, int):
+        return name, int(text)
+    if isinstance(current, float):
+        return name, float(text)
+    return name, text
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -42,6 +42,7 @@ class BenchSettings:
     ablation_k_max: int = 7
     ablation_select_samples: int = 32
     ablation_batch_size: int = 16
+    ablation_groups: tuple[str, ...] | None = None  # run only these variant groups (None: all)
     speed_runs: int = 20
     speed_warmup: int = 3
     recompute_samples: int = 16

@@ -1,5 +1,13 @@
 """``partpoint point IMAGE "INSTRUCTION" ["INSTRUCTION" ...]``: a point per instruction in original pixels,
-optionally an overlay PNG. Several instructions share one encode of the image prefix."""
+optionally an overlay PNG and 3-D camera coordinates from a depth image. Several instructions share one
+encode of the image prefix.
+
+``partpoint point --batch items.jsonl --out results.jsonl``: one JSON object per input line
+(``{"image": PATH, "instructions": [...]}`` or ``"instruction"``; optional ``"id"``, ``"depth"``,
+``"intrinsics"``), one result line per input line, in order. A bad line gets an ``"error"`` result and a
+message with its line number; the run goes on. An interrupted run continues where it stopped: the lines
+already in ``results.jsonl`` are kept and skipped (a half-written last line is dropped and redone).
+"""
 
 from __future__ import annotations
 
@@ -10,28 +18,43 @@ HELP = "Point at the part an instruction asks for in an image (prints x, y in or
 
 
 def add_arguments(p) -> None:
-    p.add_argument("image", help="image file (any format PIL reads; EXIF orientation is applied)")
-    p.add_argument("instruction", nargs="+",
+    p.add_argument("image", nargs="?", help="image file (any format PIL reads; EXIF orientation is applied)")
+    p.add_argument("instruction", nargs="*",
                    help='what to point at, e.g. "Point to the handle of the mug."; several: one point each')
+    p.add_argument("--batch", default=None, metavar="ITEMS.jsonl",
+                   help="point for every line of a JSONL file instead (see --out); resumable")
     p.add_argument("--backbone", default="default-llava", help="default backbone name or model directory")
     p.add_argument("--pointer", default=None, help="pointer directory (default: the one bundled for the backbone)")
-    p.add_argument("--out", default=None, help="write the image with the heatmap and the point drawn on it (PNG)")
+    p.add_argument("--out", default=None,
+                   help="single image: write the overlay PNG here; --batch: the results JSONL (required)")
     p.add_argument("--json", action="store_true",
                    help='print {"x", "y", "score", "width", "height"} as JSON (a list for several instructions)')
+    depth = p.add_argument_group("3-D points (camera frame: X right, Y down, Z forward)")
+    depth.add_argument("--depth", default=None, help="depth image aligned with the colour image (16-bit PNG, TIFF, .npy)")
+    depth.add_argument("--intrinsics", default=None, metavar="FX,FY,CX,CY", help="pinhole intrinsics in pixels")
+    depth.add_argument("--depth-scale", type=float, default=1.0,
+                       help="multiplies the raw depth values (0.001: millimetres to metres; default 1)")
     add_backbone_options(p)
 
 
+def _camera(result, depth, intrinsics, scale) -> dict:
+    x, y, z = result.to_camera(depth, intrinsics, depth_scale=scale)
+    return {"X": x, "Y": y, "Z": z}
+
+
 def run(args) -> int:
-    import json
-    import sys
-    from pathlib import Path
+    from ..errors import InstructionError
 
-    from ..errors import ImageError
-    from ..images import check_instruction, load_image
+    if args.batch:
+        if args.image or args.instruction:
+            raise InstructionError("--batch reads images and instructions from its file; drop IMAGE and INSTRUCTION")
+        return run_batch(args)
+    if not args.image or not args.instruction:
+        raise InstructionError('give an IMAGE and at least one INSTRUCTION (or --batch ITEMS.jsonl --out RESULTS.jsonl)')
+    return run_single(args)
 
-    image = load_image(args.image)  # bad input fails before the model loads
-    instructions = [check_instruction(text) for text in args.instruction]
 
+def _load(args):
     import torch
     from transformers.utils import logging as hf_logging
 
@@ -39,17 +62,44 @@ def run(args) -> int:
 
     hf_logging.disable_progress_bar()
     torch.manual_seed(0)
-    bound = load_pointer(args.backbone, args.pointer, **backbone_kwargs(args))
+    return load_pointer(args.backbone, args.pointer, **backbone_kwargs(args))
+
+
+def run_single(args) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from ..camera import DepthError, Intrinsics, load_depth
+    from ..errors import ImageError
+    from ..images import check_instruction, load_image
+
+    image = load_image(args.image)  # bad input fails before the model loads
+    instructions = [check_instruction(text) for text in args.instruction]
+    depth = None
+    if args.depth or args.intrinsics:
+        if not (args.depth and args.intrinsics):
+            raise DepthError("3-D points need both --depth and --intrinsics fx,fy,cx,cy")
+        Intrinsics.parse(args.intrinsics)
+        depth = load_depth(args.depth, depth_scale=args.depth_scale)
+        if depth.shape != (image.height, image.width):
+            raise DepthError(f"the depth image is {depth.shape[1]}x{depth.shape[0]} but the colour image is "
+                             f"{image.width}x{image.height}; pass a depth image aligned with the colour image")
+    bound = _load(args)
     several = len(instructions) > 1
     results = bound.point(image, instructions) if several else [bound.point(image, instructions[0])]
     records = [{"x": r.x, "y": r.y, "score": r.score, "width": r.width, "height": r.height} for r in results]
+    if depth is not None:
+        for record, result in zip(records, results):
+            record.update(_camera(result, depth, args.intrinsics, 1.0))  # depth already scaled
     if args.json:
         print(json.dumps([{"instruction": t, **rec} for t, rec in zip(instructions, records)] if several else records[0]))
     else:
-        for text, result in zip(instructions, results):
+        for text, result, record in zip(instructions, results, records):
             prefix = f"{text!r}: " if several else ""
+            xyz = f", camera ({record['X']:.3f}, {record['Y']:.3f}, {record['Z']:.3f})" if depth is not None else ""
             print(f"{prefix}point ({result.x:.1f}, {result.y:.1f}) in the {result.width}x{result.height} image, "
-                  f"score {result.score:.3f}")
+                  f"score {result.score:.3f}{xyz}")
     if args.out:
         out = Path(args.out)
         try:
@@ -60,4 +110,116 @@ def run(args) -> int:
         except OSError as error:
             raise ImageError(f"cannot write the overlay to {out} ({error.strerror or error}); pick a writable path") from None
         print(f"overlay written to {out}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def read_items(path) -> list[tuple[int, dict | None, str | None]]:
+    """``(line number, item, error)`` for every non-empty line of a JSONL file (1-based line numbers)."""
+    import json
+
+    out = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            item = json.loads(text)
+        except ValueError as error:
+            out.append((number, None, f"not JSON ({error.msg})"))
+            continue
+        if not isinstance(item, dict):
+            out.append((number, None, "not a JSON object"))
+            continue
+        out.append((number, item, None))
+    return out
+
+
+def done_lines(out_path) -> set[int]:
+    """Input line numbers already answered in ``out_path``; a half-written last line is cut off."""
+    import json
+
+    if not out_path.is_file():
+        return set()
+    data = out_path.read_bytes()
+    keep = data.rfind(b"\n") + 1  # whatever follows the last newline was cut by an interruption
+    if keep != len(data):
+        with open(out_path, "r+b") as f:
+            f.truncate(keep)
+    done = set()
+    for text in data[:keep].decode("utf-8").splitlines():
+        try:
+            done.add(int(json.loads(text)["line"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
+
+
+def run_batch(args) -> int:
+    import json
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from ..errors import DataError, PartPointError
+    from ..images import check_instruction, load_image
+
+    items_path = Path(args.batch)
+    if not items_path.is_file():
+        raise DataError(f"batch file not found: {items_path}")
+    if not args.out:
+        raise DataError("--batch needs --out RESULTS.jsonl (where the results go, one line per input line)")
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    items = read_items(items_path)
+    done = done_lines(out_path)
+    todo = [entry for entry in items if entry[0] not in done]
+    if done:
+        print(f"resuming: {len(done)} of {len(items)} lines already in {out_path}", file=sys.stderr)
+    bound = _load(args) if todo else None
+    base = items_path.parent
+    failures, instructions_done, start = 0, 0, time.perf_counter()
+    bar = tqdm(todo, desc="pointing", unit="image", disable=not sys.stderr.isatty() and not os.environ.get("TQDM_FORCE"))
+    with open(out_path, "a", encoding="utf-8") as out:
+        for number, item, error in bar:
+            record = {"line": number}
+            try:
+                if error:
+                    raise DataError(error)
+                record["id"] = item.get("id", number)
+                texts = item.get("instructions", item.get("instruction"))
+                texts = [texts] if isinstance(texts, str) else texts
+                if not isinstance(texts, list) or not texts:
+                    raise DataError('no "instruction" or "instructions" list')
+                texts = [check_instruction(t) for t in texts]
+                if "image" not in item:
+                    raise DataError('no "image"')
+                image_path = Path(item["image"])
+                image_path = image_path if image_path.is_absolute() or image_path.exists() else base / image_path
+                image = load_image(image_path)
+                results = bound.point(image, texts)
+                record.update(image=str(item["image"]), width=image.width, height=image.height,
+                              points=[{"instruction": t, "x": r.x, "y": r.y, "score": r.score}
+                                      for t, r in zip(texts, results)])
+                if item.get("depth"):
+                    intrinsics = item.get("intrinsics") or args.intrinsics
+                    if intrinsics is None:
+                        raise DataError('"depth" needs "intrinsics" [fx, fy, cx, cy] (or --intrinsics)')
+                    depth_path = Path(item["depth"])
+                    depth_path = depth_path if depth_path.is_absolute() or depth_path.exists() else base / depth_path
+                    for point, result in zip(record["points"], results):
+                        point.update(_camera(result, depth_path, intrinsics, args.depth_scale))
+                instructions_done += len(texts)
+            except PartPointError as failure:
+                failures += 1
+                record = {"line": number, "id": (item or {}).get("id", number), "error": str(failure)}
+                print(f"{items_path}:{number}: {failure} (skipped)", file=sys.stderr)
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+            os.fsync(out.fileno())  # a finished line survives an interruption
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix_str(f"{instructions_done / elapsed:.2f} instructions/s")
+    print(f"{len(todo) - failures} lines pointed, {failures} bad lines skipped, {len(done)} kept from before "
+          f"-> {out_path}", file=sys.stderr)
     return 0

@@ -30,3 +30,11 @@ class PointResult:
     heatmap: np.ndarray | None = field(repr=False)
     width: int
     height: int
+
+    def to_camera(self, depth, intrinsics, *, depth_scale: float = 1.0, window: int = 2) -> tuple[float, float, float]:
+        """``(X, Y, Z)`` of this point in the camera frame, from a depth image aligned with the colour
+        image (an array or a file) and ``intrinsics`` ``(fx, fy, cx, cy)``; see :mod:`partpoint.camera`."""
+        from ..camera import to_camera
+
+        return to_camera(self.x, self.y, depth, intrinsics, depth_scale=depth_scale, window=window,
+                         image_size=(self.width, self.height))

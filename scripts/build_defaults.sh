@@ -35,6 +35,9 @@ for arch in "${archs[@]}"; do
       $PP train --backbone "$name" --dtype float32 --layers 2-8 --max-samples 1000 \
         --data runs/synth/train --data "carparts:$DATA/carparts/trainingset" --val runs/synth/val \
         --out "$ASSETS/pointers/$name" --cache-dir "runs/cache/$name" --k 5 --epochs 8 --seed 0 --threads 2
+      # (TrainConfig defaults: reference head-selection rules, part-cell BCE, and the options against the
+      # centre hedge chosen on SynthParts val: --sdf-cap 1 --inside-slope 0.1 --detach-attn --a2p-residual
+      # --padding replicate)
       ;;
     qwen2_5_vl)
       [ -f "$ASSETS/backbones/$name/pretrain.json" ] || \

@@ -309,7 +309,10 @@ class FeatureCache:
         return iter(self.entries())
 
 
-def _image_of(dataset, index: int, _digests: dict = {}):  # noqa: B006  (a per-process memo of file digests)
+_DIGESTS: dict[str, str] = {}  # image file -> sha1 of its bytes (memo for _image_of)
+
+
+def _image_of(dataset, index: int):
     """Which image sample ``index`` shows, without decoding it: the digest of its file's bytes (datasets
     such as SynthParts write one identical file per part of a scene). None when the dataset cannot tell."""
     records = getattr(dataset, "records", None)
@@ -319,9 +322,9 @@ def _image_of(dataset, index: int, _digests: dict = {}):  # noqa: B006  (a per-p
     if path is None:
         return None
     key = str(path)
-    if key not in _digests:
-        _digests[key] = hashlib.sha1(Path(path).read_bytes()).hexdigest()
-    return _digests[key]
+    if key not in _DIGESTS:
+        _DIGESTS[key] = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    return _DIGESTS[key]
 
 
 def _same_image(dataset, indices: list[int]) -> bool:

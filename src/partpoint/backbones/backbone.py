@@ -146,13 +146,13 @@ class Backbone:
         prefix = Recorder(layers=frozenset([max(layers)]), final_positions=torch.tensor([split - 1]), early_exit=True)
         with recording(prefix):
             self.model(input_ids=ids[:1, :split], attention_mask=inputs["attention_mask"][:1, :split],
-                       position_ids=positions[..., :1, :split], past_key_values=cache, use_cache=True,
+                       position_ids=positions[..., :1, :split], cache=cache, use_cache=True,
                        **self.adapter.image_inputs(inputs, 0))
         cache.batch_repeat_interleave(len(instructions))
         recorder = Recorder(layers=frozenset(layers), final_positions=final - split, early_exit=True)
         with recording(recorder):
             self.model(input_ids=ids[:, split:], attention_mask=inputs["attention_mask"], position_ids=positions[..., split:],
-                       past_key_values=cache, use_cache=True)
+                       cache=cache, use_cache=True)
         missing = [layer for layer in layers if layer not in recorder.records]
         if missing:
             raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")

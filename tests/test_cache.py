@@ -44,13 +44,13 @@ def test_reuse_and_rebuild_on_key_change(tiny_setup, tmp_path):  # noqa: F811
     _, backbone, train_spec, _ = tiny_setup
     dataset = open_dataset(train_spec)[:4]
     counting = CountingBackbone(backbone)
-    first = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False)
+    first = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
     assert counting.calls == 2
-    again = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False)
+    again = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
     assert counting.calls == 2 and again.directory == first.directory  # reused, nothing encoded
-    other_heads = FeatureCache.build(counting, dataset, heads=HEADS[:2], cache_dir=tmp_path, batch_size=2, progress=False)
+    other_heads = FeatureCache.build(counting, dataset, heads=HEADS[:2], cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
     assert counting.calls == 4 and other_heads.directory != first.directory
-    other_data = FeatureCache.build(counting, dataset[:3], heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False)
+    other_data = FeatureCache.build(counting, dataset[:3], heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
     assert counting.calls == 6 and other_data.directory != first.directory
     with pytest.raises(CacheError, match="heads"):
         FeatureCache.open(first.directory, expect=other_heads.key)
@@ -62,15 +62,40 @@ def test_interrupted_build_resumes(tiny_setup, tmp_path):  # noqa: F811
     dataset = open_dataset(train_spec)[:6]
     flaky = CountingBackbone(backbone, fail_after=3)  # batch_size 1, shard_size 2: shard 0 done, shard 1 half
     with pytest.raises(KeyboardInterrupt):
-        FeatureCache.build(flaky, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1, progress=False)
+        FeatureCache.build(flaky, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1, progress=False, reuse_prefix=False)
     partial = FeatureCache.open(next(tmp_path.iterdir()))
     assert partial.missing_shards() == [1, 2]
     assert not [p for p in partial.directory.iterdir() if p.name.endswith(".tmp")]  # nothing half-written
     resumed = CountingBackbone(backbone)
-    cache = FeatureCache.build(resumed, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1, progress=False)
+    cache = FeatureCache.build(resumed, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1, progress=False, reuse_prefix=False)
     assert resumed.calls == 4 and cache.complete
     fresh = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path / "fresh", shard_size=2, progress=False)
     assert [e["key"] for e in cache] == [e["key"] for e in fresh] == dataset.keys
     for a, b in zip(cache, fresh):
         torch.testing.assert_close(a["k_image"], b["k_image"], atol=1e-3, rtol=1e-3)
         torch.testing.assert_close(a["q_text"], b["q_text"], atol=1e-3, rtol=1e-3)
+
+
+def test_samples_of_one_image_share_one_prefix_pass(tiny_setup, tmp_path):  # noqa: F811
+    _, backbone, train_spec, _ = tiny_setup
+    dataset = open_dataset(train_spec)
+    calls = []
+
+    class Recording(CountingBackbone):
+        def encode(self, image, instructions, **kw):
+            calls.append(len(instructions))
+            return self._backbone.encode(image, instructions, **kw)
+
+    from partpoint.cache import _image_groups
+
+    groups = _image_groups(dataset, list(range(len(dataset))), 8)
+    assert any(len(g) > 1 for g in groups) and sorted(i for g in groups for i in g) == list(range(len(dataset)))
+    shared = FeatureCache.build(Recording(backbone), dataset, heads=HEADS, cache_dir=tmp_path / "a", shard_size=len(dataset),
+                                progress=False)
+    plain = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path / "b", shard_size=len(dataset),
+                               progress=False, reuse_prefix=False)
+    assert calls and sum(calls) == sum(len(g) for g in groups if len(g) > 1)  # one call per multi-sample image
+    assert [e["key"] for e in shared] == [e["key"] for e in plain]
+    for a, b in zip(shared, plain):
+        torch.testing.assert_close(a["k_image"].float(), b["k_image"].float(), atol=2e-3, rtol=2e-3)
+        torch.testing.assert_close(a["q_text"].float(), b["q_text"].float(), atol=2e-3, rtol=2e-3)

@@ -195,12 +195,14 @@ class FeatureCache:
         rank: int = 0,
         world: int = 1,
         wait=None,
+        reuse_prefix: bool = True,
     ) -> FeatureCache:
         """Encode every sample of ``dataset`` not cached yet (resuming an interrupted build) and return
         the cache. A directory for the same key is reused; a different key gets its own directory.
 
         ``rank`` / ``world`` / ``wait`` (a barrier, e.g. ``accelerator.wait_for_everyone``): build one cache
         from several processes, each encoding its share of the shards (module docstring).
+        ``reuse_prefix=False``: no grouping by image, every sample in the batches (same entries).
         """
         wait = wait or (lambda: None)
         heads = [(int(layer), int(head)) for layer, head in heads]
@@ -214,7 +216,7 @@ class FeatureCache:
         mine = [shard for shard in cache.missing_shards() if shard % world == rank]
         if mine:
             cache._encode(backbone, dataset, heads, mine, batch_size=batch_size, progress=progress, rank=rank,
-                          world=world)
+                          world=world, reuse_prefix=reuse_prefix)
         wait()
         if rank == 0:
             cache._write_index()
@@ -244,7 +246,7 @@ class FeatureCache:
         _atomic_write_text(self.directory / INDEX_NAME, json.dumps(index, indent=2))
 
     def _encode(self, backbone, dataset, heads, shards, *, batch_size: int, progress: bool, rank: int = 0,
-                world: int = 1) -> None:
+                world: int = 1, reuse_prefix: bool = True) -> None:
         from tqdm.auto import tqdm
 
         layers = sorted({layer for layer, _ in heads})
@@ -256,9 +258,11 @@ class FeatureCache:
         for shard in shards:
             entries, skipped = [], []
             indices = self._shard_indices(shard)
-            for group in _image_groups(dataset, indices, batch_size):
+            groups = _image_groups(dataset, indices, batch_size) if reuse_prefix else \
+                [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+            for group in groups:
                 samples = [dataset[i] for i in group]
-                if len(samples) > 1 and _same_image(dataset, group):  # one image, several instructions
+                if reuse_prefix and len(samples) > 1 and _same_image(dataset, group):  # one image, several instructions
                     feats = backbone.encode(samples[0].image, [s.instruction for s in samples], layers=layers)
                 else:
                     feats = backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples],

@@ -111,10 +111,7 @@ def _draw_legend(image: Image.Image, captions: list[str]) -> None:
     pad = font_size // 3
     chars = max(10, int((image.width - 3 * font_size) / (0.55 * font_size)))
     lines = [textwrap.shorten(c, width=chars, placeholder="...") for c in captions[:8]]
-    band_height = pad * 2 + len(lines) * (font_size + pad)
-    band = Image.new("RGBA", (image.width, band_height), (0, 0, 0, 160))
-    region = image.crop((0, 0, image.width, band_height)).convert("RGBA")
-    image.paste(Image.alpha_composite(region, band).convert("RGB"), (0, 0))
+    _darken_top(image, pad * 2 + len(lines) * (font_size + pad), alpha=160)
     draw = ImageDraw.Draw(image)
     for i, text in enumerate(lines):
         top = pad + i * (font_size + pad)
@@ -138,6 +135,13 @@ def _draw_marker(image: Image.Image, x: float, y: float, core: tuple[int, int, i
     draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=core, outline=(0, 0, 0))
 
 
+def _darken_top(image: Image.Image, height: int, *, alpha: int) -> None:
+    """A translucent black band of ``height`` pixels across the top of ``image`` (in place), for text."""
+    band = Image.new("RGBA", (image.width, height), (0, 0, 0, alpha))
+    region = image.crop((0, 0, image.width, height)).convert("RGBA")
+    image.paste(Image.alpha_composite(region, band).convert("RGB"), (0, 0))
+
+
 def _draw_caption(image: Image.Image, text: str) -> None:
     """``text`` wrapped in a dark translucent band across the top of ``image`` (drawn in place)."""
     font_size = max(10, round(image.height / 28))
@@ -145,10 +149,7 @@ def _draw_caption(image: Image.Image, text: str) -> None:
     chars_per_line = max(10, int(image.width / (0.55 * font_size)))
     lines = textwrap.wrap(text, width=chars_per_line)[:3]
     pad = font_size // 3
-    band_height = pad * 2 + len(lines) * (font_size + pad)
-    band = Image.new("RGBA", (image.width, band_height), (0, 0, 0, 150))
-    region = image.crop((0, 0, image.width, band_height)).convert("RGBA")
-    image.paste(Image.alpha_composite(region, band).convert("RGB"), (0, 0))
+    _darken_top(image, pad * 2 + len(lines) * (font_size + pad), alpha=150)
     draw = ImageDraw.Draw(image)
     for i, line_text in enumerate(lines):
         draw.text((pad * 2, pad + i * (font_size + pad)), line_text, fill=(255, 255, 255), font=font)

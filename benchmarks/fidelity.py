@@ -76,11 +76,11 @@ def _raw(features, layers) -> np.ndarray:
 def run_fidelity(settings, subjects) -> dict:
     from tqdm.auto import tqdm
 
-    from partpoint.api import load_pointer_for
     from partpoint.baselines import attention_point
     from partpoint.data import open_dataset
-    from partpoint.evaluate import point_hit
+    from partpoint.evaluation import point_hit
     from partpoint.heads import PAPER, REFERENCE, score_heads, vote_heads
+    from partpoint.predictor import load_pointer_for
 
     from .datasets import evenly, synth_split
 

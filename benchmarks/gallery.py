@@ -25,8 +25,8 @@ def outline(image: Image.Image, mask: np.ndarray, *, width: int = 2) -> Image.Im
 
 def panel(image: Image.Image, mask: np.ndarray, result, geometry, caption: str, tag: str) -> Image.Image:
     """One overlay with mask outline, resized to ``PANEL_WIDTH`` and tagged in its bottom band."""
-    from partpoint.evaluate import point_hit
-    from partpoint.viz import draw_overlay
+    from partpoint.evaluation import point_hit
+    from partpoint.io.viz import draw_overlay
 
     drawn = outline(draw_overlay(image, result, geometry=geometry, caption=caption), mask)
     hit = point_hit(mask, result.x, result.y)
@@ -49,14 +49,13 @@ def pick(dataset, count: int) -> list:
 
 def run_gallery(settings, subject, cells, out_path: Path) -> dict:
     """Render the gallery for ``subject`` from the main-table ``cells``; returns the ``gallery.json`` record."""
-    from partpoint.api import load_pointer_for
     from partpoint.baselines import attention_point
     from partpoint.data import open_dataset
-    from partpoint.geometry_cache import GeometryCache
+    from partpoint.predictor import Pointer, load_pointer_for
 
     pointer = load_pointer_for(subject.backbone, subject.pointer_dir)
-    heads = [tuple(h) for h in pointer.config.heads]
-    geometry_of = GeometryCache(subject.backbone)
+    predictor = Pointer(backbone=subject.backbone, model=pointer)
+    heads = predictor.heads
     by_name = {cell.name: cell for cell in cells if cell.spec}
     samples = [("SynthParts", s) for s in pick(open_dataset(by_name["SynthParts direct"].spec),
                                                settings.gallery_synth)] if "SynthParts direct" in by_name else []
@@ -66,10 +65,10 @@ def run_gallery(settings, subject, cells, out_path: Path) -> dict:
         samples += [(name, s) for s in pick(open_dataset(by_name[name].spec), share)]
     rows, records = [], []
     for source, sample in samples:
-        ours = pointer.point(subject.backbone, sample.image, sample.instruction)
+        ours = predictor.point(sample.image, sample.instruction)
         features = subject.backbone.encode(sample.image, sample.instruction, layers=pointer.config.layers)
         attention = attention_point(features, heads)
-        geometry = geometry_of(sample.image)
+        geometry = ours.geometry
         left = panel(sample.image, sample.mask, ours, geometry, sample.instruction, "ours")
         right = panel(sample.image, sample.mask, attention, geometry, sample.instruction, "attention pointing")
         row = Image.new("RGB", (2 * PANEL_WIDTH + 8, max(left.height, right.height)), (255, 255, 255))

@@ -2,7 +2,7 @@
 
 The ablations train many pointers from ONE feature cache (a k < 7 run slices the first k heads), so
 they call this loop instead of ``train_pointer`` (which builds one cache per head set). It is the same
-recipe: AdamW (decay on matrices), warmup + cosine, grad clipping, ``pointer_loss``, batches bucketed by grid.
+recipe and the same step (``partpoint.training.train_step``), batches bucketed by grid.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import time
 
 import torch
 
-from partpoint.losses import pointer_loss
 from partpoint.pointer import PartPointer
 from partpoint.training import TrainConfig, make_batch, plan_epoch
 from partpoint.training.loop import make_optimizer
+from partpoint.training.loop import train_step as pointer_train_step
 
 
 def slice_heads(items: list[dict], k: int) -> list[dict]:
@@ -25,38 +25,29 @@ def slice_heads(items: list[dict], k: int) -> list[dict]:
     return [{**item, **{name: item[name][:k] for name in names}} for item in items]
 
 
-def train_step(pointer, optimizer, scheduler, batch: dict, config: TrainConfig) -> float:
-    """One optimisation step on a ``make_batch`` batch; returns the loss."""
-    output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
-    terms = pointer_loss(output, batch["patch_target"], batch["distance"], tau=config.tau, gamma=config.gamma,
-                         lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight,
-                         sdf_cap=config.sdf_cap, inside_slope=config.inside_slope)
-    terms.total.backward()
-    torch.nn.utils.clip_grad_norm_(pointer.parameters(), config.grad_clip)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return float(terms.total.detach())
+def train_step(pointer, optimizer, scheduler, batch, config: TrainConfig) -> float:
+    """One optimisation step on a ``make_batch`` batch (``partpoint.training.train_step``); returns the loss."""
+    return float(pointer_train_step(pointer, optimizer, scheduler, batch, config).total.detach())
 
 
 def train_on_items(items: list[dict], *, pointer_config, config: TrainConfig) -> tuple[PartPointer, dict]:
-    """Train a fresh pointer for ``config.epochs`` epochs on ``items``; returns it and
+    """Train a fresh pointer for ``config.optim.epochs`` epochs on ``items``; returns it and
     ``{"losses": per-epoch mean loss, "steps": int, "wall_s": float, "epoch_s": [...]}``."""
     torch.manual_seed(config.seed)
     pointer = PartPointer(pointer_config)
     grids = [item["grid"] for item in items]
-    steps_per_epoch = len(plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=0))
-    optimizer, scheduler = make_optimizer(pointer, config, steps_per_epoch * config.epochs)
+    steps_per_epoch = len(plan_epoch(grids, batch_size=config.optim.batch_size, seed=config.seed, epoch=0))
+    optimizer, scheduler = make_optimizer(pointer, config.optim, steps_per_epoch * config.optim.epochs)
     pointer.train()
     losses, epoch_s, start = [], [], time.perf_counter()
-    for epoch in range(config.epochs):
+    for epoch in range(config.optim.epochs):
         epoch_start, total = time.perf_counter(), 0.0
-        plan = plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=epoch)
+        plan = plan_epoch(grids, batch_size=config.optim.batch_size, seed=config.seed, epoch=epoch)
         for indices in plan:
             total += train_step(pointer, optimizer, scheduler, make_batch(items, indices), config)
         losses.append(total / max(len(plan), 1))
         epoch_s.append(time.perf_counter() - epoch_start)
     pointer.eval()
-    return pointer, {"losses": losses, "steps": steps_per_epoch * config.epochs,
+    return pointer, {"losses": losses, "steps": steps_per_epoch * config.optim.epochs,
                      "wall_s": time.perf_counter() - start, "epoch_s": epoch_s,
                      "final_loss": losses[-1] if losses else math.nan}

@@ -26,24 +26,22 @@ def _measure(work) -> dict:
 
 
 def probe_point(backbone_name: str, pointer_dir: str, image: str, text: str) -> dict:
-    from partpoint.api import load_pointer_for
-    from partpoint.backbones import load_backbone
+    from partpoint.predictor import load_pointer
 
-    backbone = load_backbone(backbone_name)
-    pointer = load_pointer_for(backbone, pointer_dir)
-    return _measure(lambda: pointer.point(backbone, image, text))
+    pointer = load_pointer(backbone_name, pointer_dir, dtype=None)
+    return _measure(lambda: pointer.point(image, text))
 
 
 def probe_train(backbone_name: str, pointer_dir: str, cache_dir: str, batch_size: str) -> dict:
-    from partpoint.cache import FeatureCache
     from partpoint.pointer import PartPointer
     from partpoint.training import TrainConfig, prepare_items
+    from partpoint.training.cache import FeatureCache
 
     from .loop import train_on_items
 
     config = PartPointer.from_pretrained(pointer_dir).config
     items = prepare_items(FeatureCache.open(Path(cache_dir)).entries(), scale=config.upsample)[0]
-    train = TrainConfig(epochs=1, batch_size=int(batch_size), progress=False)
+    train = TrainConfig.of(progress=False, epochs=1, batch_size=int(batch_size))
     return _measure(lambda: train_on_items(items, pointer_config=config, config=train))
 
 

@@ -80,7 +80,7 @@ def floor_forward(backbone, image, text: str, last_layer: int) -> None:
     """Preprocess + forward of the backbone truncated after ``last_layer``, without the LM head."""
     import torch
 
-    _, inputs, _ = backbone._inputs([image], [text])  # the exact preprocessing encode() uses
+    _, inputs, _ = backbone.prepare_inputs([image], [text])  # the exact preprocessing encode() uses
     inner = getattr(backbone.model, "model", backbone.model)
     with torch.no_grad(), truncated(backbone, last_layer):
         inner(**inputs, use_cache=False)
@@ -93,15 +93,14 @@ def backbone_source(backbone) -> str:
 
 def cache_speedup(settings, subject, pointer, dataset) -> dict:
     """Seconds per sample of a cached training epoch vs one that re-encodes every batch."""
-    from dataclasses import replace
-
-    from partpoint.cache import FeatureCache, make_entry
     from partpoint.training import TrainConfig, make_batch, prepare_items
+    from partpoint.training.cache import FeatureCache, make_entry
 
     from .loop import make_optimizer, train_on_items, train_step
 
     heads = [tuple(h) for h in pointer.config.heads]
-    config = TrainConfig(epochs=1 + settings.cache_epochs, batch_size=settings.ablation_batch_size, progress=False)
+    config = TrainConfig.of(progress=False, epochs=1 + settings.cache_epochs,
+                                                  batch_size=settings.ablation_batch_size)
     scale = pointer.config.upsample
     cache = FeatureCache.build(subject.backbone, dataset, heads=heads, cache_dir=settings.work_dir / "speed-cache",
                                progress=False)
@@ -111,9 +110,9 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
     cached_per_sample = statistics.median(log["epoch_s"][1:]) / len(items)  # epoch 0 warms up
 
     fresh = type(pointer)(pointer.config)
-    optimizer, scheduler = make_optimizer(fresh, config, 10_000)
+    optimizer, scheduler = make_optimizer(fresh, config.optim, 10_000)
     count = min(settings.recompute_samples, len(dataset))
-    batch_size = min(config.batch_size, count)
+    batch_size = min(config.optim.batch_size, count)
     layers = sorted({layer for layer, _ in heads})
 
     def recompute_step(indices) -> None:
@@ -123,8 +122,7 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
         entries = [e for e in (make_entry(f, s, heads) for f, s in zip(features, samples)) if e is not None]
         fresh_items = prepare_items(entries, scale=scale)[0]
         if fresh_items:
-            train_step(fresh, optimizer, scheduler, make_batch(fresh_items, list(range(len(fresh_items)))),
-                       replace(config))
+            train_step(fresh, optimizer, scheduler, make_batch(fresh_items, list(range(len(fresh_items)))), config)
 
     recompute_step(range(max(0, len(dataset) - batch_size), len(dataset)))  # warm-up on samples not timed below
     start = time.perf_counter()
@@ -140,19 +138,20 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
             "recompute_s_per_sample": recompute_per_sample, "recompute_samples": done,
             "train_memory": train_memory,
             "train_memory_fresh": run_probe("train", backbone_source(subject.backbone), subject.pointer_dir,
-                                            cache.directory, config.batch_size, threads=settings.threads)}
+                                            cache.directory, config.optim.batch_size, threads=settings.threads)}
 
 
 def run_speed(settings, subject, sample, train_dataset) -> dict:
     """All speed numbers for one backbone + its pointer on one SynthParts ``sample``."""
     import torch
 
-    from partpoint.api import load_pointer_for
     from partpoint.baselines import minimal_answer_tokens, pointing_prompt, text_point
     from partpoint.pointer import collate
+    from partpoint.predictor import Pointer, load_pointer_for
 
     backbone, runs, warmup = subject.backbone, settings.speed_runs, settings.speed_warmup
     pointer = load_pointer_for(backbone, subject.pointer_dir)
+    predictor = Pointer(backbone=backbone, model=pointer)
     image, text = sample.image, sample.instruction
     last_layer = max(pointer.config.layers)
 
@@ -161,17 +160,15 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     @torch.no_grad()
     def head_only():
         batch = collate([pointer.gather(features)])
-        output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
-        pointer.predict_point(output, batch["grid"])
+        pointer.predict_point(pointer(batch), batch.grid)
 
     def point():
-        pointer.point(backbone, image, text)
+        predictor.point(image, text)
 
     def five_without_reuse():
         features = backbone.encode(image, list(FIVE_INSTRUCTIONS), layers=pointer.config.layers, reuse_prefix=False)
         batch = collate([pointer.gather(f) for f in features])
-        output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
-        pointer.predict_point(output, batch["grid"])
+        pointer.predict_point(pointer(batch), batch.grid)
 
     natural_tokens = backbone.generate(image, pointing_prompt(text, backbone.arch), max_new_tokens=64).new_tokens
     answer_tokens = minimal_answer_tokens(backbone)
@@ -180,7 +177,7 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
         "floor": lambda: floor_forward(backbone, image, text, last_layer),
         "encode_capture": lambda: backbone.encode(image, text, layers=pointer.config.layers),
         "pointer_head": head_only,
-        "point_five": lambda: pointer.point(backbone, image, list(FIVE_INSTRUCTIONS)),
+        "point_five": lambda: predictor.point(image, list(FIVE_INSTRUCTIONS)),
         "point_five_without_reuse": torch.no_grad()(five_without_reuse),
         "text_pointing": lambda: text_point(backbone, image, text),
         "text_pointing_min_answer": lambda: text_point(backbone, image, text, min_new_tokens=answer_tokens,

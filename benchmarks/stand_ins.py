@@ -26,7 +26,7 @@ def tiny_pointer_dir(work_dir: Path, name: str, backbone, train_spec: str) -> Pa
 
     folder = Path(work_dir) / "tiny" / f"{name}-pointer"
     if not (folder / "config.json").is_file():
-        config = TrainConfig(epochs=2, batch_size=4, k=3, select_samples=4, num_latents=4, depth=1, decoder_dim=16,
-                             stage_dims=(16, 16), progress=False)
+        config = TrainConfig.of(epochs=2, batch_size=4, num_heads=3, select_samples=4, num_latents=4, depth=1,
+                                decoder_dim=16, stage_dims=(16, 16), progress=False)
         train_pointer(backbone, open_dataset(train_spec), out_dir=folder, config=config)
     return folder

@@ -22,9 +22,9 @@ def load_subjects(settings, *, train_spec: str | None = None) -> tuple[list[Subj
 
     In ``tiny`` mode the backbones are built and their pointers trained on ``train_spec``.
     """
-    from partpoint.api import resolve_pointer_dir
     from partpoint.backbones import load_backbone
     from partpoint.errors import PartPointError
+    from partpoint.predictor import resolve_pointer_dir
 
     subjects, skipped = [], {}
     for name in settings.backbones:

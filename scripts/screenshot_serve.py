@@ -27,7 +27,7 @@ def main() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "partpoint.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "partpoint", "serve", "--port", str(port)],
                               env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -31,6 +31,7 @@ def save_pointer(backbone, path: Path, *, seed: int = 0) -> Path:
     config = PointerConfig(
         backbone=backbone.name, fingerprint=backbone.fingerprint, heads=[(0, 0), (1, 1)],
         head_dim=backbone.head_dim, num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 8),
+        detach_attn=False, a2p_residual=False, padding="zeros",
     )
     PartPointer(config).save_pretrained(path)
     return path

@@ -179,12 +179,12 @@ def test_generate_greedy_returns_text_and_geometry(backbones):
     bb = backbones["qwen2_5_vl"]
     image = _photo(640, 480)
     first = bb.generate(image, INSTRUCTION, max_new_tokens=5)
-    text, feats = first.text, first.features
-    assert isinstance(text, str) and feats.image_size == (640, 480) and 1 <= first.new_tokens <= 5
+    text, geometry = first.text, first.geometry
+    assert isinstance(text, str) and first.image_size == (640, 480) and 1 <= first.new_tokens <= 5
     assert bb.generate(image, INSTRUCTION, max_new_tokens=5).text == text  # greedy: deterministic
     forced = bb.generate(image, INSTRUCTION, max_new_tokens=6, min_new_tokens=6)
     assert forced.new_tokens == 6  # end-of-sequence suppressed until min_new_tokens
-    x, y = feats.geometry.input_to_image_xy(*feats.geometry.input_size)
+    x, y = geometry.input_to_image_xy(*geometry.input_size)
     assert np.allclose((x, y), (640, 480))
 
 
@@ -232,9 +232,9 @@ def _processed_rgb(bb, inputs) -> np.ndarray:
 @pytest.mark.parametrize("size", [(640, 480), (333, 1000), (1000, 200)])
 def test_to_image_xy_maps_each_cell_to_its_source_pixels(arch, size, backbones):
     bb = backbones[arch]
-    _, _, (geometry,) = bb._inputs([Image.new("RGB", size)], [INSTRUCTION])
+    geometry = bb.geometry(Image.new("RGB", size))
     image = _painted(geometry, *size)
-    _, inputs, (geometry2,) = bb._inputs([image], [INSTRUCTION])
+    _, inputs, (geometry2,) = bb.prepare_inputs([image], [INSTRUCTION])
     assert geometry2 == geometry
     rgb = _processed_rgb(bb, inputs)
     assert rgb.shape[:2] == geometry.input_size[::-1]

@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from partpoint import demo
+from helpers_demo import demo
 
 torch.set_num_threads(1)
 

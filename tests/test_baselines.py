@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from partpoint.backbones.backbone import Generation
+from partpoint.backbones.geometry import GridGeometry
 from partpoint.baselines import (
     attention_point,
     centre_point,
@@ -120,11 +121,11 @@ def test_parse_all_points_in_text_order():
 
 def test_qwen2_box_survives_generation_decoding():
     """``generate`` strips special tokens for display; the parser reads the raw decode (box intact)."""
-    generation = Generation(text="handle(100,200),(300,400)", features=geometry(), new_tokens=9,
+    generation = Generation(text="handle(100,200),(300,400)", geometry=geometry(), image_size=SIZE, new_tokens=9,
                             raw_text="handle<|box_start|>(100,200),(300,400)<|box_end|><|im_end|>")
     backbone = SimpleNamespace(arch="qwen2_vl", generate=lambda *a, **k: generation)
     result = text_point(backbone, None, "Point to the handle.")
-    assert (result.x, result.y) == pytest.approx(to_image_point(ParsedPoint(200.0, 300.0, INPUT_PER_MILLE), geometry()))
+    assert (result.x, result.y) == pytest.approx(to_image_point(ParsedPoint(200.0, 300.0, INPUT_PER_MILLE), geometry(), SIZE))
     assert parse_point(generation.text, "qwen2_vl") == ParsedPoint(100.0, 200.0, INPUT_PER_MILLE)  # the old bug
 
 
@@ -146,7 +147,7 @@ def test_parsers_never_raise_on_random_and_adversarial_strings(text, arch, unit_
     points = parse_points(text, arch, unit_frame=unit_frame)
     for point in points:
         assert math.isfinite(point.x) and math.isfinite(point.y) and point.x >= 0 and point.y >= 0
-        x, y = to_image_point(point, geometry())
+        x, y = to_image_point(point, geometry(), SIZE)
         assert math.isfinite(x) and math.isfinite(y)
     first = parse_point(text, arch, unit_frame=unit_frame)
     assert first == (points[0] if points else None)
@@ -185,13 +186,12 @@ def test_families_and_prompts():
     assert parse_point(None, "molmo") is None
 
 
+SIZE = (200, 100)
+
+
 def geometry():
     """A 200 x 100 image resized to a 112 x 56 input, 14-px cells: grid 4 x 8; x = 25 u, y = 25 v."""
-    return SimpleNamespace(
-        image_size=(200, 100),
-        geometry=SimpleNamespace(input_size=(112, 56), cell_px=14),
-        to_image_xy=lambda u, v: (25.0 * u, 25.0 * v),
-    )
+    return GridGeometry(sx=25.0, ox=0.0, sy=25.0, oy=0.0, grid=(4, 8), input_size=(112, 56), cell_px=(14.0, 14.0))
 
 
 @pytest.mark.parametrize(
@@ -205,7 +205,7 @@ def geometry():
     ],
 )
 def test_frames_map_to_original_pixels(parsed, expected):
-    assert to_image_point(parsed, geometry()) == pytest.approx(expected)
+    assert to_image_point(parsed, geometry(), SIZE) == pytest.approx(expected)
 
 
 def test_llava_adapter_names_the_frame_of_normalised_answers():
@@ -224,7 +224,7 @@ def test_text_point_end_to_end_and_miss():
 
     def generate(image, prompt, max_new_tokens):
         prompts.append(prompt)
-        return next(answers), geometry()
+        return Generation(next(answers), geometry(), SIZE)
 
     backbone = SimpleNamespace(arch="molmo", generate=generate)
     hit = text_point(backbone, None, "Point to the lid.")

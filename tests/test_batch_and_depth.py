@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from helpers_eval import HEIGHT, WIDTH, build_llava, picture, save_pointer
-from partpoint.camera import DepthError, Intrinsics, robust_depth, to_camera
-from partpoint.cli import main
+from partpoint.commands import main
+from partpoint.io.camera import DepthError, Intrinsics, robust_depth, to_camera
 from partpoint.pointer.result import PointResult
 
 K = Intrinsics(fx=100.0, fy=110.0, cx=59.5, cy=39.5)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from partpoint.cache import CacheError, FeatureCache, entry_mask
 from partpoint.data import open_dataset
+from partpoint.training.cache import CacheError, FeatureCache, entry_mask
 from test_train_support import CountingBackbone, tiny_setup  # noqa: F401  (fixture)
 
 torch.set_num_threads(1)
@@ -86,7 +86,7 @@ def test_samples_of_one_image_share_one_prefix_pass(tiny_setup, tmp_path):  # no
             calls.append(len(instructions))
             return self._backbone.encode(image, instructions, **kw)
 
-    from partpoint.cache import _image_groups
+    from partpoint.training.cache import _image_groups
 
     groups = _image_groups(dataset, list(range(len(dataset))), 8)
     assert any(len(g) > 1 for g in groups) and sorted(i for g in groups for i in g) == list(range(len(dataset)))

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from helpers_eval import HEIGHT, WIDTH, box_mask, build_llava, sample, save_pointer
-from partpoint import api
-from partpoint.backbones import Features, Generation, GridGeometry, load_backbone
+from partpoint import predictor as api
+from partpoint.backbones import Generation, GridGeometry, load_backbone
 from partpoint.errors import CheckpointError, PartPointError
-from partpoint.evaluate import evaluate, part_cells, patch_hit, point_hit
+from partpoint.evaluation import evaluate, patch_hit, point_hit
+from partpoint.losses import part_cells
 
 torch.set_num_threads(1)
 
@@ -149,11 +150,11 @@ def test_ours_refuses_a_pointer_of_another_backbone(tiny, tmp_path):
 
 def test_text_unparseable_answers_are_counted_misses(tiny, monkeypatch):
     backbone, _ = tiny
-    geometry = backbone._inputs([sample(CENTRE).image], ["x"])[2][0]
+    geometry = backbone.geometry(sample(CENTRE).image)
     answers = iter(["The handle is at (0.5, 0.5).", "I cannot see a mug here."])
 
     def fake_generate(image, prompt, *, max_new_tokens=32, min_new_tokens=0):
-        return Generation(next(answers), Features(layers={}, geometry=geometry, image_size=(WIDTH, HEIGHT)))
+        return Generation(next(answers), geometry, (WIDTH, HEIGHT))
 
     monkeypatch.setattr(backbone, "generate", fake_generate)
     result = evaluate("text", backbone=backbone, dataset=[sample(CENTRE, key="a"), sample(CENTRE, key="b")],
@@ -172,13 +173,13 @@ def counting(mask, key, count):
 def test_counting_needs_exactly_count_points_all_inside(tiny, monkeypatch):
     """PointArena's rule: a counting item is a hit only with ``count`` points, every one in the mask."""
     backbone, _ = tiny
-    geometry = backbone._inputs([sample(CENTRE).image], ["x"])[2][0]
+    geometry = backbone.geometry(sample(CENTRE).image)
     two_boxes = box_mask(20, 0, 40, 80) | box_mask(80, 0, 100, 80)  # x in [20, 40) and [80, 100)
     # the tiny LLaVA centre-crops, so its normalised answers are in the pad-to-square frame: x = 120 u, y = 120 v - 20
     answers = iter(["(0.25, 0.5) and (0.75, 0.5)", "(0.25, 0.5)", "(0.25, 0.5), (0.5, 0.5)", "(0.25, 0.5) (0.75, 0.5)"])
 
     def fake_generate(image, prompt, *, max_new_tokens=32, min_new_tokens=0):
-        return Generation(next(answers), Features(layers={}, geometry=geometry, image_size=(WIDTH, HEIGHT)))
+        return Generation(next(answers), geometry, (WIDTH, HEIGHT))
 
     monkeypatch.setattr(backbone, "generate", fake_generate)
     data = [counting(two_boxes, "both", 2), counting(two_boxes, "one", 2), counting(two_boxes, "outside", 2),

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from partpoint import ImageError, InstructionError, check_instruction, load_image
-from partpoint import images as images_mod
+from partpoint.io import images as images_mod
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16", "1", "RGB"])

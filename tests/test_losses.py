@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from partpoint.errors import DataError
-from partpoint.losses import inside_mass_loss, patch_bce, pointer_loss, sdf_loss, sdf_penalty, signed_distance
+from partpoint.losses import (
+    LossConfig,
+    inside_mass_loss,
+    patch_bce,
+    pointer_loss,
+    sdf_loss,
+    sdf_penalty,
+    signed_distance,
+)
 from partpoint.pointer import PointerOutput
 
 
@@ -90,10 +100,11 @@ def test_pointer_loss_combines_terms_and_sdf_ablation():
     dist = torch.from_numpy(np.stack([signed_distance(square_mask(8, 2, 5))] * 2))
     out = PointerOutput(patch_logits=logits, attn=logits.softmax(-1), heatmap=heat)
     target = torch.rand(2, 16)
-    terms = pointer_loss(out, target, dist, lam=0.5)
+    paper = LossConfig(sdf_cap=None, inside_slope=0.0)  # sdf_loss's own defaults: unbounded, no slope
+    terms = pointer_loss(out, target, dist, replace(paper, lam=0.5))
     expected = patch_bce(logits, target) + 0.5 * sdf_loss(heat, dist)
     assert float(terms.total.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
-    ablated = pointer_loss(out, target, dist, use_sdf=False, lam=1.0)
+    ablated = pointer_loss(out, target, dist, replace(paper, use_sdf=False, lam=1.0))
     assert float(ablated.sdf) == pytest.approx(float(inside_mass_loss(heat, dist < 0).detach()))
     ablated.total.backward()
     assert heat.grad.abs().sum() > 0

@@ -9,10 +9,11 @@ import torch
 from PIL import Image
 
 import partpoint
+from helpers_demo import demo
 from helpers_eval import HEIGHT, WIDTH, box_mask, build_llava, picture, save_pointer, write_instructpart
-from partpoint import api, demo
+from partpoint import predictor as api
 from partpoint.backbones import defaults, load_backbone
-from partpoint.cli import main
+from partpoint.commands import main
 from partpoint.errors import CheckpointError
 
 torch.set_num_threads(1)

@@ -10,10 +10,19 @@ import pytest
 import torch
 
 from partpoint.errors import CheckpointError, LayerError
-from partpoint.losses import pointer_loss, signed_distance
-from partpoint.pointer import A2PDecoder, PartPointer, PointerConfig, QSynth, collate, heatmap_peak
+from partpoint.losses import LossConfig, pointer_loss, signed_distance
+from partpoint.pointer import (
+    A2PDecoder,
+    PartPointer,
+    PointerBatch,
+    PointerConfig,
+    QSynth,
+    collate,
+    heatmap_peak,
+)
 
 torch.set_num_threads(1)
+PAPER_LOSS = LossConfig(sdf_cap=None, inside_slope=0.0)  # the paper's loss (unbounded penalty, no slope)
 
 
 def small_config(**overrides) -> PointerConfig:
@@ -26,6 +35,9 @@ def small_config(**overrides) -> PointerConfig:
         depth=1,
         decoder_dim=16,
         stage_dims=(16, 8),
+        detach_attn=False,  # the paper's decoder; the tests that need an option set it
+        a2p_residual=False,
+        padding="zeros",
     )
     return PointerConfig(**{**base, **overrides})
 
@@ -35,13 +47,10 @@ def random_inputs(batch=2, k=2, length=5, grid=(3, 4), dim=16, seed=0):
     patches = grid[0] * grid[1]
     mask = torch.ones(batch, length, dtype=torch.bool)
     mask[0, -2:] = False
-    return (
-        torch.randn(batch, k, length, dim, generator=gen),
-        mask,
-        torch.randn(batch, k, patches, dim, generator=gen),
-        torch.randn(batch, k, patches, dim, generator=gen),
-        grid,
-    )
+    q_text = torch.randn(batch, k, length, dim, generator=gen)
+    k_image = torch.randn(batch, k, patches, dim, generator=gen)
+    v_image = torch.randn(batch, k, patches, dim, generator=gen)
+    return PointerBatch(q_text=q_text, text_mask=mask, k_image=k_image, v_image=v_image, grid=grid)
 
 
 # ---------------------------------------------------------------- QSynth
@@ -49,7 +58,7 @@ def random_inputs(batch=2, k=2, length=5, grid=(3, 4), dim=16, seed=0):
 
 def test_qsynth_shape_and_padding_is_ignored():
     torch.manual_seed(0)
-    qsynth = QSynth(dim=16, heads=2, num_latents=4, depth=2, attn_heads=2)
+    qsynth = QSynth(dim=16, num_heads=2, num_latents=4, depth=2, attn_heads=2)
     text = torch.randn(3, 2, 7, 16)  # (B, k, L, d)
     mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3, [True] * 2 + [False] * 5])
     q = qsynth(text, mask)
@@ -67,7 +76,7 @@ def test_qsynth_shape_and_padding_is_ignored():
 def test_qsynth_heads_have_independent_weights():
     """Head h's query depends on head h's weights only: perturbing head 0's weights leaves head 1 unchanged."""
     torch.manual_seed(0)
-    qsynth = QSynth(dim=16, heads=2, num_latents=4, depth=1)
+    qsynth = QSynth(dim=16, num_heads=2, num_latents=4, depth=1)
     text, mask = torch.randn(2, 2, 5, 16), torch.ones(2, 5, dtype=torch.bool)
     before = qsynth(text, mask)
     with torch.no_grad():
@@ -133,7 +142,7 @@ def test_a2p_rejects_wrong_grid():
 )
 def test_pointer_forward_shapes_and_attention_sums_to_one(flags, upsample):
     model = PartPointer(small_config(**flags))
-    out = model(*random_inputs())
+    out = model(random_inputs())
     assert out.patch_logits.shape == out.attn.shape == (2, 2, 12)
     torch.testing.assert_close(out.attn.sum(-1), torch.ones(2, 2))
     assert out.heatmap.shape == (2, 3 * upsample, 4 * upsample)
@@ -141,15 +150,15 @@ def test_pointer_forward_shapes_and_attention_sums_to_one(flags, upsample):
 
 def test_pointer_without_qsynth_uses_final_real_token():
     model = PartPointer(small_config(use_qsynth=False))
-    q_text, mask, keys, values, grid = random_inputs()
-    out = model(q_text, mask, keys, values, grid)
-    expected = torch.einsum("kd,kpd->kp", q_text[0, :, 2], keys[0]) / 4.0  # row 0 has 3 real tokens
+    batch = random_inputs()
+    out = model(batch)
+    expected = torch.einsum("kd,kpd->kp", batch.q_text[0, :, 2], batch.k_image[0]) / 4.0  # row 0 has 3 real tokens
     torch.testing.assert_close(out.attn[0], expected.softmax(-1))
 
 
 def test_pointer_gradients_reach_every_parameter():
     model = PartPointer(small_config())
-    out = model(*random_inputs())
+    out = model(random_inputs())
     target = torch.zeros(2, 12)
     target[:, 5] = 1.0
     dist = torch.from_numpy(
@@ -157,14 +166,14 @@ def test_pointer_gradients_reach_every_parameter():
             [signed_distance(np.kron(target[0].reshape(3, 4).numpy() > 0, np.ones((4, 4))) > 0, unit=4)] * 2
         )
     )
-    pointer_loss(out, target, dist).total.backward()
+    pointer_loss(out, target, dist, PAPER_LOSS).total.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert not missing
 
 
 def test_a2p_residual_starts_as_the_upsampled_log_mean_attention():
     model = PartPointer(small_config(a2p_residual=True, padding="replicate"))
-    out = model(*random_inputs())
+    out = model(random_inputs())
     log_mean = out.attn.mean(dim=1).clamp_min(1e-12).log().reshape(2, 1, 3, 4)
     expected = torch.nn.functional.interpolate(log_mean, scale_factor=4, mode="bilinear", align_corners=False)[:, 0]
     assert torch.allclose(out.heatmap, expected, atol=1e-6)  # the last conv starts at zero
@@ -175,7 +184,7 @@ def test_detached_attention_keeps_the_heatmap_loss_off_qsynth():
     inputs = random_inputs()
     for detach in (False, True):
         model = PartPointer(small_config(detach_attn=detach))
-        out = model(*inputs)
+        out = model(inputs)
         out.heatmap.logsumexp(dim=(1, 2)).sum().backward()  # a heatmap-only loss
         grads = [p.grad for p in model.qsynth.parameters()]
         reached = any(g is not None and g.abs().sum() > 0 for g in grads)
@@ -225,13 +234,14 @@ def fake_backbone(dim=16, grid=(3, 4), fingerprint="abc123", text_len=5):
         layers=layers,
         grid=grid,
         image_size=(80, 60),
+        geometry=SimpleNamespace(grid=grid),
         to_image_xy=lambda u, v: (u * 20.0, v * 20.0),  # 80 x 60 image, 4 x 3 grid
     )
     calls = []
 
-    def encode(image, text, layers):
+    def encode(image, texts, layers):
         calls.append(layers)
-        return features
+        return [features] * len(texts)
 
     return SimpleNamespace(fingerprint=fingerprint, encode=encode, calls=calls, features=features)
 
@@ -244,28 +254,26 @@ def test_gather_and_collate_pad_text():
     torch.testing.assert_close(item["k_image"][1], backbone.features.layers[3].k_image[:, 1])
     short = {**item, "q_text": item["q_text"][:, :3], "text_mask": item["text_mask"][:3]}
     batch = collate([item, short])
-    assert (
-        batch["q_text"].shape == (2, 2, 5, 16) and batch["text_mask"].tolist()[1] == [True] * 3 + [False] * 2
-    )
+    assert batch.q_text.shape == (2, 2, 5, 16) and batch.text_mask.tolist()[1] == [True] * 3 + [False] * 2
     with pytest.raises(LayerError, match="layer 7"):
         PartPointer(small_config(heads=[(7, 0)])).gather(backbone.features)
     with pytest.raises(ValueError, match="one grid"):
         collate([item, {**item, "grid": (4, 3)}])
 
 
-def test_point_returns_original_pixels():
+def test_predictor_points_in_original_pixels_with_the_geometry():
+    from PIL import Image
+
+    from partpoint.predictor import Pointer
+
     backbone = fake_backbone()
     model = PartPointer(small_config())
-    result = model.point(backbone, image=None, text="the handle")
+    result = Pointer(backbone=backbone, model=model).point(Image.new("RGB", (80, 60)), "the handle")
     assert backbone.calls == [[2, 3]]
     assert 0 <= result.x <= 80 and 0 <= result.y <= 60 and (result.width, result.height) == (80, 60)
     assert result.heatmap.shape == (12, 16) and result.heatmap.sum() == pytest.approx(1.0, abs=1e-4)
-    out = model(
-        *[
-            collate([model.gather(backbone.features)])[n]
-            for n in ("q_text", "text_mask", "k_image", "v_image", "grid")
-        ]
-    )
+    assert result.geometry is backbone.features.geometry and result.instruction == "the handle"
+    out = model(collate([model.gather(backbone.features)]))
     u, v, _ = model.predict_point(out, (3, 4))
     assert (result.x, result.y) == pytest.approx((float(u) * 20, float(v) * 20))
 
@@ -278,7 +286,7 @@ def test_save_load_round_trip_and_refusals(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ptr").iterdir()) == ["config.json", "model.safetensors"]
     loaded = PartPointer.from_pretrained(tmp_path / "ptr", backbone=SimpleNamespace(fingerprint="abc123"))
     assert loaded.config == model.config
-    torch.testing.assert_close(loaded(*inputs).heatmap, model(*inputs).heatmap)
+    torch.testing.assert_close(loaded(inputs).heatmap, model(inputs).heatmap)
 
     with pytest.raises(CheckpointError, match="fingerprint abc123.*other"):
         PartPointer.from_pretrained(tmp_path / "ptr", backbone=SimpleNamespace(fingerprint="other"))
@@ -349,7 +357,8 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
         text, mask, keys, values, target, _ = planted_batch(32, gen, part_keys, part_words)
         upsampled = np.kron(target.numpy(), np.ones((1, scale, scale))) > 0
         dist = torch.from_numpy(np.stack([signed_distance(m, unit=scale) for m in upsampled]))
-        loss = pointer_loss(model(text, mask, keys, values, GRID), target.reshape(32, -1).float(), dist)
+        batch = PointerBatch(q_text=text, text_mask=mask, k_image=keys, v_image=values, grid=GRID)
+        loss = pointer_loss(model(batch), target.reshape(32, -1).float(), dist, PAPER_LOSS)
         optimizer.zero_grad()
         loss.total.backward()
         optimizer.step()
@@ -358,7 +367,8 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
         256, torch.Generator().manual_seed(99), part_keys, part_words
     )
     with torch.no_grad():
-        u, v, _ = model.predict_point(model.eval()(text, mask, keys, values, GRID), GRID)
+        batch = PointerBatch(q_text=text, text_mask=mask, k_image=keys, v_image=values, grid=GRID)
+        u, v, _ = model.predict_point(model.eval()(batch), GRID)
     index = torch.arange(256), v.long().clamp(max=GRID[0] - 1), u.long().clamp(max=GRID[1] - 1)
     hit_rate = target[index].float().mean()
     chance = target.float().mean()  # uniform pointing: ~0.11

@@ -39,7 +39,7 @@ def toy_backbone_dir(tmp_path_factory):
 
 
 def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_backbone_dir, capsys):
-    from partpoint.cli import main
+    from partpoint.commands import main
 
     code = main(["backbone-report", str(toy_backbone_dir), "--scenes", "6", "--questions", "24", "--peak-targets", "8",
                  "--car-questions", "3", "--threads", "1"])
@@ -65,7 +65,7 @@ def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_
 
 
 def test_report_cli_refuses_a_folder_without_a_model(tmp_path, capsys):
-    from partpoint.cli import main
+    from partpoint.commands import main
 
     assert main(["backbone-report", str(tmp_path)]) == 2
     assert "no config.json" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from partpoint.cli import main
+from partpoint.commands import main
 from partpoint.data.synth import CATEGORIES, PALETTE, SynthConfig, describe, generate_split, render_scene
 from partpoint.data.synth.refexp import Referent, refer
 from partpoint.errors import DataError

@@ -8,25 +8,25 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from partpoint.cache import FeatureCache
-from partpoint.cli import main as cli_main
+from partpoint.commands import main as cli_main
 from partpoint.data import open_dataset
 from partpoint.errors import CheckpointError
 from partpoint.pointer import PartPointer
+from partpoint.predictor import Pointer
 from partpoint.training import TrainConfig, plan_epoch, pointer_hit_rate, prepare_items, train_pointer
+from partpoint.training.cache import FeatureCache
 from test_train_support import tiny_setup  # noqa: F401  (fixture)
 
 torch.set_num_threads(1)
 HEADS = [(1, 0), (2, 3), (2, 1)]
-SMALL = TrainConfig(epochs=3, batch_size=4, num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 16), k=3,
-                    select_samples=4, lr=3e-3, progress=False)
+SMALL = TrainConfig.of(epochs=3, batch_size=4, num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 16), num_heads=3,
+                       select_samples=4, lr=3e-3, progress=False)
 
 
 def weights(directory: Path) -> dict:
@@ -41,7 +41,7 @@ def same_weights(a: dict, b: dict) -> bool:
 def data(tiny_setup, tmp_path_factory):  # noqa: F811
     _, backbone, train_spec, val_spec = tiny_setup
     cache_dir = tmp_path_factory.mktemp("shared_cache")
-    return backbone, open_dataset(train_spec), open_dataset(val_spec), replace(SMALL, cache_dir=str(cache_dir))
+    return backbone, open_dataset(train_spec), open_dataset(val_spec), SMALL.override(cache_dir=str(cache_dir))
 
 
 def test_plan_buckets_by_grid_and_repeats():
@@ -58,21 +58,21 @@ PAPER_LOSS = dict(sdf_cap=None, detach_attn=False, a2p_residual=False, padding="
 def test_training_lowers_the_loss_and_saves_a_loadable_pointer(data, tmp_path):
     backbone, train, _, config = data
     paper = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "paper",
-                          config=replace(config, epochs=6, **PAPER_LOSS))
+                          config=config.override(epochs=6, **PAPER_LOSS))
     losses = [record["loss"] for record in paper.log["epochs"]]
     assert paper.completed and len(losses) == 6 and losses[-1] < 0.8 * losses[0]
     # the defaults: the capped penalty has a floor of its own, so the BCE is what must fall
-    result = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path, config=replace(config, epochs=6))
+    result = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path, config=config.override(epochs=6))
     losses = [record["loss"] for record in result.log["epochs"]]
     bce = [record["bce"] for record in result.log["epochs"]]
     assert result.completed and len(losses) == 6
     assert losses[-1] < losses[0] and bce[-1] < 0.8 * bce[0]
     log = json.loads((tmp_path / "train_log.json").read_text())
     assert log["status"] == "completed" and log["heads"] == [list(h) for h in HEADS]
-    assert log["fingerprint"] == backbone.fingerprint and log["config"]["epochs"] == 6
+    assert log["fingerprint"] == backbone.fingerprint and log["config"]["optim"]["epochs"] == 6
     loaded = PartPointer.from_pretrained(tmp_path, backbone=backbone)
     assert loaded.config.heads == HEADS and loaded.config.stage_dims == (16, 16)
-    point = loaded.point(backbone, train[0].image, train[0].instruction)
+    point = Pointer(backbone=backbone, model=loaded).point(train[0].image, train[0].instruction)
     assert 0 <= point.x <= train[0].image.width and 0 <= point.y <= train[0].image.height
     with pytest.raises(CheckpointError, match="fingerprint"):
         PartPointer.from_pretrained(tmp_path, backbone=SimpleNamespace(fingerprint="0123456789abcdef"))
@@ -81,7 +81,7 @@ def test_training_lowers_the_loss_and_saves_a_loadable_pointer(data, tmp_path):
 def test_same_seed_same_weights(data, tmp_path):
     backbone, train, _, config = data
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / name, config=replace(config, seed=seed))
+        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / name, config=config.override(seed=seed))
     assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
     assert not same_weights(weights(tmp_path / "a"), weights(tmp_path / "c"))
 
@@ -90,11 +90,11 @@ def test_resume_after_interruption_gives_the_same_weights(data, tmp_path):
     backbone, train, _, config = data
     train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "whole", config=config)
     stopped = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split",
-                            config=replace(config, stop_after_steps=4, checkpoint_every_steps=3))
+                            config=config.override(stop_after_steps=4, checkpoint_every_steps=3))
     assert not stopped.completed and not (tmp_path / "split" / "model.safetensors").exists()
     assert json.loads((tmp_path / "split" / "train_log.json").read_text())["status"] == "running"
     with pytest.raises(CheckpointError, match="lr"):
-        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=replace(config, lr=1e-2),
+        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=config.override(lr=1e-2),
                       resume=True)
     resumed = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=config, resume=True)
     assert resumed.completed
@@ -105,7 +105,7 @@ def test_resume_after_interruption_gives_the_same_weights(data, tmp_path):
 
 def test_selects_heads_and_keeps_the_best_val_epoch(data, tmp_path):
     backbone, train, val, config = data
-    result = train_pointer(backbone, [train], val_dataset=val, out_dir=tmp_path, config=replace(config, epochs=4))
+    result = train_pointer(backbone, [train], val_dataset=val, out_dir=tmp_path, config=config.override(epochs=4))
     selection = json.loads((tmp_path / "heads.json").read_text())
     assert len(selection["heads"]) == 3 and result.log["heads"] == selection["heads"]
     hits = [record["val_hit_rate"] for record in result.log["epochs"]]
@@ -156,7 +156,7 @@ def test_two_process_accelerate_run(tiny_setup, tmp_path):  # noqa: F811
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(free_port()), "-m", "partpoint.cli", "train", "--backbone", str(backbone_dir),
+               "--main_process_port", str(free_port()), "-m", "partpoint", "train", "--backbone", str(backbone_dir),
                "--data", train_spec, "--val", val_spec, "--out", str(out), "--k", "2", "--epochs", "2",
                "--batch-size", "4", "--num-latents", "2", "--depth", "1", "--threads", "1", "--quiet"]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
@@ -172,7 +172,7 @@ SHARDED_BUILD = """
 import json, sys
 from accelerate import Accelerator
 from partpoint.backbones import load_backbone
-from partpoint.cache import FeatureCache
+from partpoint.training.cache import FeatureCache
 from partpoint.data import open_dataset
 
 accelerator = Accelerator(cpu=True)

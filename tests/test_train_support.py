@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from partpoint.backbones import build_tiny_backbone, load_backbone
-from partpoint.cli import main as cli_main
+from partpoint.commands import main as cli_main
 
 
 class CountingBackbone:

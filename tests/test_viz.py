@@ -6,8 +6,8 @@ import numpy as np
 from PIL import Image
 
 from partpoint.backbones import GridGeometry
+from partpoint.io.viz import draw_overlay, heatmap_on_image
 from partpoint.pointer import PointResult
-from partpoint.viz import draw_overlay, heatmap_on_image
 
 # LLaVA-like: a 120 x 80 image, centre crop x in [20, 100), 4 x 4 grid of 20-px cells
 CROP = GridGeometry(sx=20.0, ox=20.0, sy=20.0, oy=0.0, grid=(4, 4), input_size=(64, 64), cell_px=(16.0, 16.0))

@@ -51,7 +51,7 @@ def models(tmp_path_factory):
 def server(models):
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "-m", "partpoint.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "partpoint", "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--backbone", models["backbone"], "--pointer", models["pointer"], "--examples",
                              str(Path(models["image"]).parent)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -113,7 +113,7 @@ def test_the_page_points_like_the_command_line(server, models, browser, tmp_path
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from partpoint.cli import main
+    from partpoint.commands import main
 
     ask(browser, server, models["image"], INSTRUCTION)
 

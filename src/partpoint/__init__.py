@@ -1,7 +1,9 @@
 """partpoint: part-level point grounding for any open-source MLLM, backbone frozen.
 
-Pipeline: backbones (capture Q/K/V) -> heads (localization-head selection) -> pointer (Q-Synth,
-A2P decoder) -> losses (patch BCE, asymmetric SDF) -> data -> train / evaluate -> cli.
+Pipeline, one subpackage a stage: io (images, overlays, atomic writes) -> backbones (capture Q/K/V) ->
+heads (localization-head selection) -> pointer (Q-Synth, A2P decoder) -> losses (patch BCE, asymmetric
+SDF) -> data -> training (feature cache, loop) -> predictor (``Pointer``) -> evaluation (metrics,
+methods) -> commands (the CLI) and web.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from .errors import (
     LayerError,
     PartPointError,
 )
-from .images import check_instruction, load_image
+from .io.images import check_instruction, load_image
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,7 @@ __all__ = [
     "load_backbone",
     "load_image",
     "load_pointer",
+    "Pointer",
 ]
 
 
@@ -42,10 +45,10 @@ def __getattr__(name: str):
         from .backbones import load_backbone
 
         return load_backbone
-    if name == "load_pointer":
-        from .api import load_pointer
+    if name in ("load_pointer", "Pointer"):
+        from . import predictor
 
-        return load_pointer
+        return getattr(predictor, name)
     if name == "PartPointer":
         from .pointer import PartPointer
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from . import adapters  # noqa: F401, E402  (every architecture's adapter registers itself)
+from .adapter import supported_archs  # noqa: E402
 from .backbone import Backbone, Generation, load_backbone
 from .build import BUILDABLE_ARCHS, build_tiny_backbone
 from .defaults import DEFAULT_BACKBONES
@@ -13,7 +15,8 @@ from .features import Features, LayerFeatures
 from .geometry import GridGeometry
 from .tokenizer import BUILTIN_CORPUS, train_bpe
 
-SUPPORTED_ARCHS = ("llava", "qwen2_5_vl", "qwen2_vl", "paligemma", "molmo2", "fast_vlm")
+#: The ``config.model_type`` values partpoint can capture: the adapter registry, nothing restated.
+SUPPORTED_ARCHS = tuple(supported_archs())
 
 __all__ = [
     "BUILDABLE_ARCHS",

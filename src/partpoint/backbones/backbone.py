@@ -17,22 +17,35 @@ import torch
 from einops import rearrange, repeat
 
 from ..errors import BackboneError, CaptureError, LayerError
-from ..images import ImageLike, check_instruction, load_image
+from ..io.images import ImageLike, check_instruction, load_image
 from .adapter import adapter_for, check_model_dir
 from .capture import Recorder, recording, register
 from .features import Features, LayerFeatures
+from .geometry import GridGeometry
 
 _VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torch_dtype", "_attn_implementation",
                          "_attn_implementation_internal", "_commit_hash", "use_cache", "architectures"}
 
 
+_PROBE_INSTRUCTION = "Point to the part."
+
+
+class PreparedInputs(NamedTuple):
+    """``Backbone.prepare_inputs``: the loaded images, the processor's batch and one geometry per image."""
+
+    images: list
+    inputs: object  # a transformers BatchFeature on the backbone's device
+    geometries: list[GridGeometry]
+
+
 class Generation(NamedTuple):
-    """``bb.generate`` result: the decoded text, the geometry (``features.layers`` is empty), the
-    number of tokens generated (end-of-sequence included) and the decode with special tokens kept
-    (Qwen2-VL writes its boxes as ``<|box_start|>..<|box_end|>`` special tokens: parse ``raw_text``)."""
+    """``bb.generate`` result: the decoded text, the image's geometry and original ``(W, H)``, the number
+    of tokens generated (end-of-sequence included) and the decode with special tokens kept (Qwen2-VL
+    writes its boxes as ``<|box_start|>..<|box_end|>`` special tokens: parse ``raw_text``)."""
 
     text: str
-    features: Features
+    geometry: GridGeometry
+    image_size: tuple[int, int]
     new_tokens: int = 0
     raw_text: str = ""
 
@@ -52,6 +65,7 @@ class Backbone:
         self.num_kv_heads: int = getattr(text, "num_key_value_heads", None) or self.num_heads
         self.head_dim: int = getattr(text, "head_dim", None) or text.hidden_size // self.num_heads
         self.image_token_id: int = adapter.image_token_id(model, processor)
+        self._geometry_by_size: dict[tuple[int, int], GridGeometry] = {}
 
     def __repr__(self) -> str:
         return (f"Backbone(name={self.name!r}, arch={self.arch!r}, layers={self.num_layers}, heads={self.num_heads}, "
@@ -96,7 +110,10 @@ class Backbone:
                 )
         return sorted(set(layers))
 
-    def _inputs(self, images, texts):
+    def prepare_inputs(self, images: Sequence[ImageLike], texts: Sequence[str]) -> PreparedInputs:
+        """What the model is fed for each (image, instruction or full prompt): the loaded images, the
+        processor's batch on the backbone's device and each image's :class:`GridGeometry` (also cached
+        per image size for :meth:`geometry`)."""
         images = [load_image(im) for im in images]
         prompts = [t if self.adapter.is_full_prompt(self.processor, t) else self.prompt(t)
                    for t in (check_instruction(t) for t in texts)]
@@ -104,7 +121,18 @@ class Backbone:
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         geometries = [self.adapter.geometry(self.processor, inputs, i, im) for i, im in enumerate(images)]
-        return images, inputs, geometries
+        for image, geometry in zip(images, geometries):
+            self._geometry_by_size.setdefault(image.size, geometry)
+        return PreparedInputs(images, inputs, geometries)
+
+    def geometry(self, image: ImageLike) -> GridGeometry:
+        """Where ``image``'s token grid lies on it, without running the model: the supported processors
+        derive the processed image from the original ``(W, H)`` alone, so the processor (tokenizer +
+        image transform) runs once per distinct image size."""
+        image = load_image(image)
+        if image.size not in self._geometry_by_size:
+            self.prepare_inputs([image], [_PROBE_INSTRUCTION])
+        return self._geometry_by_size[image.size]
 
     def encode(self, image: ImageLike, instruction: str | Sequence[str], *, layers: Sequence[int] | int,
                reuse_prefix: bool = True):
@@ -134,7 +162,7 @@ class Backbone:
         layers = self._check_layers(layers)
         if not (reuse_prefix and self.adapter.prefix_reuse) or len(instructions) == 1:
             return self.encode_batch([image] * len(instructions), instructions, layers=layers)
-        images, inputs, geometries = self._inputs([image] * len(instructions), instructions)
+        images, inputs, geometries = self.prepare_inputs([image] * len(instructions), instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         image_pos = (ids[0] == self.image_token_id).nonzero().squeeze(-1)
         split = int(image_pos[-1]) + 1  # the prefix: up to and including the last image token
@@ -166,7 +194,7 @@ class Backbone:
         if len(images) != len(instructions):
             raise BackboneError(f"got {len(images)} images for {len(instructions)} instructions; pass one per image")
         layers = self._check_layers(layers)
-        images, inputs, geometries = self._inputs(images, instructions)
+        images, inputs, geometries = self.prepare_inputs(images, instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         final = valid.long().cumsum(-1).argmax(-1)  # (B,) last real token (right padding)
         recorder = Recorder(layers=frozenset(layers), final_positions=final, early_exit=early_exit)
@@ -211,14 +239,13 @@ class Backbone:
     ) -> Generation:
         """Greedy decoding; returns the new text and the geometry to map model-input pixels back.
         ``min_new_tokens`` > 0 suppresses end-of-sequence until that many tokens are written."""
-        images, inputs, geometries = self._inputs([image], [instruction_or_prompt])
+        images, inputs, geometries = self.prepare_inputs([image], [instruction_or_prompt])
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
                                   do_sample=False, num_beams=1)
         new_tokens = out[0, inputs["input_ids"].shape[1]:]
         text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True)
         raw_text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=False)
-        features = Features(layers={}, geometry=geometries[0], image_size=images[0].size)
-        return Generation(text, features, int(new_tokens.shape[0]), raw_text)
+        return Generation(text, geometries[0], images[0].size, int(new_tokens.shape[0]), raw_text)
 
 
 def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) -> Backbone:

@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import DataError
 from .geometry import GridGeometry
-
-_SUBSAMPLES = 4  # grid_mask samples each cell at 4 x 4 sub-points
 
 
 @dataclass
@@ -52,34 +49,9 @@ class Features:
         return self.geometry.to_image_xy(u, v)
 
     def grid_mask(self, mask: np.ndarray) -> np.ndarray:
-        """(H, W) bool mask of the original image -> (P_h, P_w) float: fraction of each cell inside it.
-
-        Each cell is sampled at 4 x 4 sub-points mapped through the geometry; points outside the image
-        count as outside the mask.
-        """
-        p_h, p_w = self.grid
-        offsets = (np.arange(_SUBSAMPLES) + 0.5) / _SUBSAMPLES
-        u = (np.arange(p_w)[:, None] + offsets[None, :]).reshape(-1)  # (P_w * 4,)
-        v = (np.arange(p_h)[:, None] + offsets[None, :]).reshape(-1)  # (P_h * 4,)
-        inside = self._sample(mask, u, v)  # (P_h * 4, P_w * 4)
-        return inside.reshape(p_h, _SUBSAMPLES, p_w, _SUBSAMPLES).mean(axis=(1, 3))
+        """(H, W) bool mask of the original image -> (P_h, P_w) coverage (see :meth:`GridGeometry.grid_mask`)."""
+        return self.geometry.grid_mask(mask, image_size=self.image_size)
 
     def sample_mask(self, mask: np.ndarray, *, scale: int = 1) -> np.ndarray:
-        """(H, W) bool mask -> (P_h * scale, P_w * scale) bool sampled at heatmap-cell centres."""
-        p_h, p_w = self.grid
-        u = (np.arange(p_w * scale) + 0.5) / scale
-        v = (np.arange(p_h * scale) + 0.5) / scale
-        return self._sample(mask, u, v) > 0
-
-    def _sample(self, mask: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Mask values at grid coords ``u`` (columns) x ``v`` (rows) -> (len(v), len(u)) float, 0 outside."""
-        mask = np.asarray(mask)
-        w, h = self.image_size
-        if mask.shape[:2] != (h, w):
-            raise DataError(f"mask has shape {mask.shape[:2]} but the image is {h}x{w} (H x W); pass a mask of the image")
-        x, _ = self.to_image_xy(u, np.zeros_like(u))
-        _, y = self.to_image_xy(np.zeros_like(v), v)
-        col, row = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-        col_ok, row_ok = (col >= 0) & (col < w), (row >= 0) & (row < h)
-        values = mask[np.clip(row, 0, h - 1)[:, None], np.clip(col, 0, w - 1)[None, :]].astype(np.float64)
-        return values * (row_ok[:, None] & col_ok[None, :])
+        """(H, W) bool mask -> (P_h * scale, P_w * scale) bool at heatmap-cell centres (:meth:`GridGeometry.sample_mask`)."""
+        return self.geometry.sample_mask(mask, image_size=self.image_size, scale=scale)

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import DataError
+
+_SUBSAMPLES = 4  # grid_mask samples each cell at 4 x 4 sub-points
+
 
 @dataclass(frozen=True)
 class GridGeometry:
@@ -54,6 +58,37 @@ class GridGeometry:
         """Model-input pixels (what a text-pointing answer refers to) -> original-image pixels."""
         return self.to_image_xy(np.asarray(x_in, dtype=np.float64) / self.cell_px[0],
                                 np.asarray(y_in, dtype=np.float64) / self.cell_px[1])
+
+    def grid_mask(self, mask: np.ndarray, *, image_size: tuple[int, int]) -> np.ndarray:
+        """(H, W) bool mask of the ``image_size`` (W, H) original image -> (P_h, P_w) float: the fraction of
+        each cell inside it. Each cell is sampled at 4 x 4 sub-points mapped through the geometry; points
+        outside the image count as outside the mask."""
+        p_h, p_w = self.grid
+        offsets = (np.arange(_SUBSAMPLES) + 0.5) / _SUBSAMPLES
+        u = (np.arange(p_w)[:, None] + offsets[None, :]).reshape(-1)  # (P_w * 4,)
+        v = (np.arange(p_h)[:, None] + offsets[None, :]).reshape(-1)  # (P_h * 4,)
+        inside = self._sample(mask, u, v, image_size)  # (P_h * 4, P_w * 4)
+        return inside.reshape(p_h, _SUBSAMPLES, p_w, _SUBSAMPLES).mean(axis=(1, 3))
+
+    def sample_mask(self, mask: np.ndarray, *, image_size: tuple[int, int], scale: int = 1) -> np.ndarray:
+        """(H, W) bool mask -> (P_h * scale, P_w * scale) bool sampled at heatmap-cell centres."""
+        p_h, p_w = self.grid
+        u = (np.arange(p_w * scale) + 0.5) / scale
+        v = (np.arange(p_h * scale) + 0.5) / scale
+        return self._sample(mask, u, v, image_size) > 0
+
+    def _sample(self, mask: np.ndarray, u: np.ndarray, v: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+        """Mask values at grid coords ``u`` (columns) x ``v`` (rows) -> (len(v), len(u)) float, 0 outside."""
+        mask = np.asarray(mask)
+        w, h = image_size
+        if mask.shape[:2] != (h, w):
+            raise DataError(f"mask has shape {mask.shape[:2]} but the image is {h}x{w} (H x W); pass a mask of the image")
+        x, _ = self.to_image_xy(u, np.zeros_like(u))
+        _, y = self.to_image_xy(np.zeros_like(v), v)
+        col, row = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+        col_ok, row_ok = (col >= 0) & (col < w), (row >= 0) & (row < h)
+        values = mask[np.clip(row, 0, h - 1)[:, None], np.clip(col, 0, w - 1)[None, :]].astype(np.float64)
+        return values * (row_ok[:, None] & col_ok[None, :])
 
     def to_json(self) -> dict:
         return {"sx": self.sx, "ox": self.ox, "sy": self.sy, "oy": self.oy, "grid": list(self.grid),

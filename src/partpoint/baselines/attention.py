@@ -23,26 +23,32 @@ def _numpy(tensor) -> np.ndarray:
 
 
 def attention_map(features, heads: list[tuple[int, int]], *, sigma: float = 1.0, combine: str = "sum") -> np.ndarray:
-    """The heads' combined final-token attention on the grid, normalised to sum 1 -> ``(P_h, P_w)``.
+    """The heads' combined final-token attention on the grid of backbone ``Features`` -> ``(P_h, P_w)``
+    (:func:`combine_attention` of each head's ``attn_last`` row and ``attn_last_mass``)."""
+    rows = [features.layers[layer].attn_last[head] for layer, head in heads]
+    masses = [features.layers[layer].attn_last_mass[head] for layer, head in heads]
+    return combine_attention(rows, masses, tuple(features.grid), sigma=sigma, combine=combine)
+
+
+def combine_attention(rows, masses, grid: tuple[int, int], *, sigma: float = 1.0, combine: str = "sum") -> np.ndarray:
+    """Combine k heads' final-token attention into one map on the grid, normalised to sum 1 -> ``(P_h, P_w)``.
 
     Args:
+        rows: k maps ``(P,)`` each renormalised to sum 1 (``attn_last`` of a head; a ``(k, P)`` tensor works).
+        masses: k raw attention masses on the image (``attn_last_mass``); ``row * mass`` is the raw map.
+        grid: ``(P_h, P_w)``.
         sigma: Gaussian smoothing in grid cells.
         combine: ``"sum"`` (reference) or ``"mean"`` (partpoint's earlier variant); see the module docstring.
     """
     if combine not in COMBINES:
         raise ValueError(f"combine must be one of {', '.join(COMBINES)}, got {combine!r}")
-    grid = tuple(features.grid)
     if combine == "sum":
-        raw = sum(
-            _numpy(features.layers[layer].attn_last[head]) * float(_numpy(features.layers[layer].attn_last_mass[head]))
-            for layer, head in heads
-        )
+        raw = sum(_numpy(row) * float(_numpy(mass)) for row, mass in zip(rows, masses))
         heat = gaussian_filter(np.asarray(raw).reshape(grid), sigma=sigma, mode="reflect")
         return heat / max(heat.sum(), 1e-12)
     maps = []
-    for layer, head in heads:
-        smooth = gaussian_filter(_numpy(features.layers[layer].attn_last[head]).reshape(grid), sigma=sigma,
-                                 mode="constant")
+    for row in rows:
+        smooth = gaussian_filter(_numpy(row).reshape(grid), sigma=sigma, mode="constant")
         maps.append(smooth / max(smooth.sum(), 1e-12))
     return np.mean(maps, axis=0)
 

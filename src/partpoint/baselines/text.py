@@ -202,21 +202,16 @@ def parse_generic(text: str) -> ParsedPoint | None:
     return parse_point(text, "generic")
 
 
-def to_image_point(parsed: ParsedPoint, geometry) -> tuple[float, float]:
-    """Map a parsed point to ORIGINAL image pixels.
-
-    Args:
-        geometry: a ``Features``-like object with ``image_size (W, H)``, ``to_image_xy(u, v)`` and
-            ``geometry.input_size (W_in, H_in)`` / ``geometry.cell_px`` (model-input pixels per grid cell,
-            a number or ``(px_x, px_y)``).
-    """
-    width, height = geometry.image_size
+def to_image_point(parsed: ParsedPoint, geometry, image_size: tuple[int, int]) -> tuple[float, float]:
+    """Map a parsed point to ORIGINAL image pixels, through the ``GridGeometry`` of the ``image_size``
+    ``(W, H)`` image (its ``input_size``, ``cell_px`` and ``to_image_xy``)."""
+    width, height = image_size
     if parsed.frame == IMAGE_PERCENT:
         return parsed.x / 100.0 * width, parsed.y / 100.0 * height
     if parsed.frame == PAD_SQUARE_UNIT:  # the image centred on a max(W, H) square
         side = max(width, height)
         return parsed.x * side - (side - width) / 2, parsed.y * side - (side - height) / 2
-    input_w, input_h = geometry.geometry.input_size
+    input_w, input_h = geometry.input_size
     if parsed.frame == INPUT_PX:
         px, py = parsed.x, parsed.y
     elif parsed.frame == INPUT_PER_MILLE:
@@ -225,30 +220,22 @@ def to_image_point(parsed: ParsedPoint, geometry) -> tuple[float, float]:
         px, py = parsed.x * input_w, parsed.y * input_h
     else:
         raise ValueError(f"unknown frame {parsed.frame!r}")
-    cell = geometry.geometry.cell_px
-    cell_x, cell_y = (cell, cell) if isinstance(cell, (int, float)) else tuple(cell)
-    x, y = geometry.to_image_xy(px / cell_x, py / cell_y)
+    x, y = geometry.input_to_image_xy(px, py)
     return float(x), float(y)
-
-
-def _answer_text(generation) -> str:
-    """The answer to parse: the raw decode (special tokens kept) when the generation has one."""
-    raw = getattr(generation, "raw_text", "")
-    return raw or generation[0]
 
 
 def text_points(backbone, image, instruction: str, *, max_new_tokens: int = 64, min_new_tokens: int = 0,
                 unit_frame: str | None = None) -> tuple[list[tuple[float, float]], object]:
-    """Every point of the backbone's text answer in ORIGINAL pixels, and its geometry (a ``Features``)."""
+    """Every point of the backbone's text answer in ORIGINAL pixels, and the ``Generation`` it parsed
+    (the raw decode, special tokens kept, when there is one)."""
     extra = {"min_new_tokens": min_new_tokens} if min_new_tokens else {}
     generation = backbone.generate(image, pointing_prompt(instruction, backbone.arch), max_new_tokens=max_new_tokens,
                                    **extra)
-    geometry = generation[1]  # (text, features): a Generation or any such pair
     if unit_frame is None:
         adapter = getattr(backbone, "adapter", None)
         unit_frame = adapter.text_unit_frame(backbone.processor) if hasattr(adapter, "text_unit_frame") else INPUT_UNIT
-    parsed = parse_points(_answer_text(generation), backbone.arch, unit_frame=unit_frame)
-    return [to_image_point(point, geometry) for point in parsed], geometry
+    parsed = parse_points(generation.raw_text or generation.text, backbone.arch, unit_frame=unit_frame)
+    return [to_image_point(point, generation.geometry, generation.image_size) for point in parsed], generation
 
 
 def text_point(
@@ -258,10 +245,10 @@ def text_point(
     """Ask ``backbone`` to point in text; ``None`` when its answer has no parseable point.
     ``min_new_tokens``: see :meth:`Backbone.generate` (the speed benchmark uses it, accuracy never does).
     ``unit_frame``: frame of normalised answers; ``None`` = the backbone adapter's ``text_unit_frame``."""
-    points, geometry = text_points(backbone, image, instruction, max_new_tokens=max_new_tokens,
-                                   min_new_tokens=min_new_tokens, unit_frame=unit_frame)
+    points, generation = text_points(backbone, image, instruction, max_new_tokens=max_new_tokens,
+                                     min_new_tokens=min_new_tokens, unit_frame=unit_frame)
     if not points:
         return None
-    width, height = geometry.image_size
+    width, height = generation.image_size
     x, y = points[0]
     return PointResult(x=float(x), y=float(y), score=1.0, heatmap=None, width=int(width), height=int(height))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from ..evaluation.methods import METHODS
 from ._backbone_options import add_backbone_options, backbone_kwargs
 
 NAME = "eval"
 HELP = "Evaluate a pointing method (ours, attention, text, center, random) on a part-grounding dataset."
-
-METHODS = ("ours", "attention", "text", "center", "random")
 
 
 def add_arguments(p) -> None:
@@ -45,7 +44,7 @@ def run(args) -> int:
     from transformers.utils import logging as hf_logging
 
     from ..backbones import load_backbone
-    from ..evaluate import evaluate
+    from ..evaluation import evaluate
 
     hf_logging.disable_progress_bar()
     torch.manual_seed(args.seed)

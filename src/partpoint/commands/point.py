@@ -58,7 +58,7 @@ def _load(args):
     import torch
     from transformers.utils import logging as hf_logging
 
-    from ..api import load_pointer
+    from ..predictor import load_pointer
 
     hf_logging.disable_progress_bar()
     torch.manual_seed(0)
@@ -70,9 +70,10 @@ def run_single(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..camera import DepthError, Intrinsics, load_depth
     from ..errors import ImageError
-    from ..images import check_instruction, load_image
+    from ..io.camera import DepthError, Intrinsics, load_depth
+    from ..io.images import check_instruction, load_image
+    from ..io.viz import draw_overlay, draw_points_overlay
 
     image = load_image(args.image)  # bad input fails before the model loads
     instructions = [check_instruction(text) for text in args.instruction]
@@ -85,9 +86,9 @@ def run_single(args) -> int:
         if depth.shape != (image.height, image.width):
             raise DepthError(f"the depth image is {depth.shape[1]}x{depth.shape[0]} but the colour image is "
                              f"{image.width}x{image.height}; pass a depth image aligned with the colour image")
-    bound = _load(args)
+    pointer = _load(args)
     several = len(instructions) > 1
-    results = bound.point(image, instructions) if several else [bound.point(image, instructions[0])]
+    results = pointer.point_all(image, instructions)  # image and instructions checked above, once
     records = [{"x": r.x, "y": r.y, "score": r.score, "width": r.width, "height": r.height} for r in results]
     if depth is not None:
         for record, result in zip(records, results):
@@ -104,8 +105,8 @@ def run_single(args) -> int:
         out = Path(args.out)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            overlay = bound.overlay_many(image, instructions, results) if several else \
-                bound.overlay(image, instructions[0], results[0])
+            overlay = draw_points_overlay(image, results, instructions, geometry=results[0].geometry) if several \
+                else draw_overlay(image, results[0], geometry=results[0].geometry, caption=instructions[0])
             overlay.save(out, format="PNG")
         except OSError as error:
             raise ImageError(f"cannot write the overlay to {out} ({error.strerror or error}); pick a writable path") from None
@@ -163,7 +164,7 @@ def run_batch(args) -> int:
     from tqdm.auto import tqdm
 
     from ..errors import DataError, PartPointError
-    from ..images import check_instruction, load_image
+    from ..io.images import check_instruction, load_image
 
     items_path = Path(args.batch)
     if not items_path.is_file():
@@ -177,7 +178,7 @@ def run_batch(args) -> int:
     todo = [entry for entry in items if entry[0] not in done]
     if done:
         print(f"resuming: {len(done)} of {len(items)} lines already in {out_path}", file=sys.stderr)
-    bound = _load(args) if todo else None
+    pointer = _load(args) if todo else None
     base = items_path.parent
     failures, instructions_done, start = 0, 0, time.perf_counter()
     bar = tqdm(todo, desc="pointing", unit="image", disable=not sys.stderr.isatty() and not os.environ.get("TQDM_FORCE"))
@@ -198,7 +199,7 @@ def run_batch(args) -> int:
                 image_path = Path(item["image"])
                 image_path = image_path if image_path.is_absolute() or image_path.exists() else base / image_path
                 image = load_image(image_path)
-                results = bound.point(image, texts)
+                results = pointer.point_all(image, texts)
                 record.update(image=str(item["image"]), width=image.width, height=image.height,
                               points=[{"instruction": t, "x": r.x, "y": r.y, "score": r.score}
                                       for t, r in zip(texts, results)])

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
-from ..images import load_image
+from ..io.images import load_image
 
 
 @dataclass

@@ -14,7 +14,7 @@ from .criteria import (
     spatial_entropy,
     vote_heads,
 )
-from .selection import HeadSelection, aggregate_votes, sample_scores, select_heads
+from .selection import HeadSelection, aggregate_votes, read_heads, sample_scores, select_heads
 
 __all__ = [
     "PAPER",
@@ -25,6 +25,7 @@ __all__ = [
     "SelectionRules",
     "aggregate_votes",
     "elbow_threshold",
+    "read_heads",
     "rules_named",
     "sample_scores",
     "score_heads",

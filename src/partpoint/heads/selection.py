@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import LayerError
+from ..errors import CheckpointError, LayerError
 from .criteria import HeadScores, SelectionRules, rules_named, score_heads, vote_heads
 
 
@@ -59,6 +61,35 @@ class HeadSelection:
             n_samples=int(raw.get("n_samples", 0)),
             settings=dict(raw.get("settings", {})),
         )
+
+
+def read_heads(source) -> list[tuple[int, int]]:
+    """The one heads parser: ``(layer, head)`` pairs from a :class:`HeadSelection`, a list of pairs, or a
+    JSON file holding either a HeadSelection (``{"heads": [[l, h], ...], ...}``, what ``partpoint
+    select-heads`` writes) or a plain list of pairs.
+
+    Raises:
+        CheckpointError: a missing or unreadable file, or something that is not a non-empty list of pairs.
+    """
+    if isinstance(source, HeadSelection):
+        return list(source.heads)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise CheckpointError(f"heads file not found: {path}; write one with `partpoint select-heads`")
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise CheckpointError(f"cannot read heads file {path} ({error}); pass the JSON `partpoint select-heads` "
+                                  "wrote") from None
+        source = raw.get("heads") if isinstance(raw, dict) else raw
+    try:
+        heads = [(int(layer), int(head)) for layer, head in source]
+    except (TypeError, ValueError):
+        raise CheckpointError("heads must be [(layer, head), ...] pairs; pass a select-heads JSON or such a list") from None
+    if not heads:
+        raise CheckpointError("no heads given; pass at least one (layer, head) pair or let training select them")
+    return heads
 
 
 def _numpy(tensor) -> np.ndarray:

@@ -4,6 +4,7 @@ asymmetric SDF penalty on the A2P heatmap (``L = L_bce + lambda * L_sdf``)."""
 from __future__ import annotations
 
 from .bce import BCE_TARGETS, PART_CELL_COVERAGE, bce_target, part_cells, patch_bce
+from .config import LossConfig
 from .sdf import sdf_loss, sdf_penalty, signed_distance
 from .total import LossTerms, inside_mass_loss, pointer_loss
 
@@ -12,6 +13,7 @@ __all__ = [
     "PART_CELL_COVERAGE",
     "bce_target",
     "part_cells",
+    "LossConfig",
     "LossTerms",
     "inside_mass_loss",
     "patch_bce",

@@ -14,6 +14,7 @@ from einops import rearrange
 from scipy.ndimage import distance_transform_edt
 
 from ..errors import DataError
+from .config import LossConfig
 
 
 def signed_distance(mask_hw: np.ndarray, *, unit: float = 1.0) -> np.ndarray:
@@ -39,7 +40,7 @@ def signed_distance(mask_hw: np.ndarray, *, unit: float = 1.0) -> np.ndarray:
     return (signed / float(unit)).astype(np.float32)
 
 
-def sdf_penalty(distance: torch.Tensor, *, tau: float = 2.0, gamma: float = 4.0) -> torch.Tensor:
+def sdf_penalty(distance: torch.Tensor, *, tau: float = LossConfig.tau, gamma: float = LossConfig.gamma) -> torch.Tensor:
     """Smooth asymmetric penalty ``f(x) = (1 + (gamma - 1) * sigmoid(tau x)) * softplus(tau x) / tau``.
 
     ``f`` is positive and strictly increasing (for ``gamma >= 1``): deep inside it decays like
@@ -59,8 +60,8 @@ def sdf_loss(
     heatmap_logits: torch.Tensor,
     distance: torch.Tensor,
     *,
-    tau: float = 2.0,
-    gamma: float = 4.0,
+    tau: float = LossConfig.tau,
+    gamma: float = LossConfig.gamma,
     cap: float | None = None,
     inside_slope: float = 0.0,
 ) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 from einops import rearrange
 
 from .bce import patch_bce
+from .config import LossConfig
 from .sdf import sdf_loss
 
 
@@ -20,36 +21,26 @@ class LossTerms:
     sdf: torch.Tensor
 
 
-def pointer_loss(
-    output,
-    patch_target: torch.Tensor,
-    distance: torch.Tensor,
-    *,
-    tau: float = 2.0,
-    gamma: float = 4.0,
-    lam: float = 1.0,
-    use_sdf: bool = True,
-    pos_weight: float | None = None,
-    sdf_cap: float | None = None,
-    inside_slope: float = 0.0,
-) -> LossTerms:
+def pointer_loss(output, patch_target: torch.Tensor, distance: torch.Tensor,
+                 config: LossConfig | None = None) -> LossTerms:
     """Total loss of a :class:`partpoint.pointer.PointerOutput`.
 
     Args:
         output: has ``patch_logits (B, k, P)`` and ``heatmap (B, H', W')``.
-        patch_target: ``(B, P)`` part fraction per grid cell.
+        patch_target: ``(B, P)`` the BCE target per grid cell.
         distance: ``(B, H', W')`` signed distance at heatmap resolution (patch units).
-        use_sdf: False replaces the SDF term by :func:`inside_mass_loss` (ablation).
-        sdf_cap, inside_slope: see :func:`partpoint.losses.sdf.sdf_loss`.
+        config: the loss settings (default: ``LossConfig()``).
 
     ``LossTerms.sdf`` holds the heatmap term (SDF or inside-mass) for logging.
     """
-    bce = patch_bce(output.patch_logits, patch_target, pos_weight=pos_weight)
-    if use_sdf:
-        heat = sdf_loss(output.heatmap, distance, tau=tau, gamma=gamma, cap=sdf_cap, inside_slope=inside_slope)
+    config = config or LossConfig()
+    bce = patch_bce(output.patch_logits, patch_target, pos_weight=config.pos_weight)
+    if config.use_sdf:
+        heat = sdf_loss(output.heatmap, distance, tau=config.tau, gamma=config.gamma, cap=config.sdf_cap,
+                        inside_slope=config.inside_slope)
     else:
         heat = inside_mass_loss(output.heatmap, distance < 0)
-    total = bce + lam * heat
+    total = bce + config.lam * heat
     return LossTerms(total=total, bce=bce.detach(), sdf=heat.detach())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .a2p import A2PDecoder
-from .batch import collate, gather_heads, last_token_query
+from .batch import PointerBatch, collate, gather_heads, last_token_query
 from .config import PointerConfig
 from .decode import heatmap_peak
 from .model import PartPointer
@@ -14,6 +14,7 @@ __all__ = [
     "A2PDecoder",
     "PartPointer",
     "PointResult",
+    "PointerBatch",
     "PointerConfig",
     "PointerOutput",
     "QSynth",

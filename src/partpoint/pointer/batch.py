@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import torch
 from einops import rearrange
 
@@ -39,14 +41,38 @@ def gather_heads(features, heads: list[tuple[int, int]]) -> dict:
     return out
 
 
-def collate(items: list[dict]) -> dict:
-    """Stack gathered items into a batch; text is right-padded with zeros and masked.
+@dataclass
+class PointerBatch:
+    """What :meth:`PartPointer.forward` reads: a batch of samples that share one grid.
+
+    ``q_text (B, k, L, d)`` text queries of the k heads (right-padded), ``text_mask (B, L)`` bool (True: a
+    real token), ``k_image`` / ``v_image (B, k, P, d)`` image keys and values, ``grid (P_h, P_w)``; for
+    training also ``patch_target (B, P)`` (the BCE target) and ``distance (B, P_h * s, P_w * s)`` (signed
+    distance to the part, patches).
+    """
+
+    q_text: torch.Tensor
+    text_mask: torch.Tensor
+    k_image: torch.Tensor
+    v_image: torch.Tensor
+    grid: tuple[int, int]
+    patch_target: torch.Tensor | None = None
+    distance: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.q_text.shape[0]
+
+    def to(self, device) -> PointerBatch:
+        """The same batch with every tensor on ``device``."""
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        return PointerBatch(**{n: v.to(device) if torch.is_tensor(v) else v for n, v in moved.items()})
+
+
+def collate(items: list[dict]) -> PointerBatch:
+    """Stack gathered items (:func:`gather_heads`, or cache items with ``patch_target`` / ``distance``)
+    into a :class:`PointerBatch`; text is right-padded with zeros and masked.
 
     All items must share one grid (bucket samples by grid for dynamic-resolution backbones).
-
-    Returns:
-        ``{"q_text": (B, k, L_max, d), "text_mask": (B, L_max), "k_image": (B, k, P, d),
-        "v_image": (B, k, P, d), "grid": (P_h, P_w)}`` plus any other keys stacked as tensors.
     """
     grids = {tuple(item["grid"]) for item in items}
     if len(grids) != 1:
@@ -58,11 +84,12 @@ def collate(items: list[dict]) -> dict:
         length = item["q_text"].shape[1]
         q_text[i, :, :length] = item["q_text"]
         text_mask[i, :length] = item["text_mask"]
-    batch = {"q_text": q_text, "text_mask": text_mask, "grid": grids.pop()}
-    for name in items[0]:
-        if name not in batch:
-            batch[name] = torch.stack([torch.as_tensor(item[name]) for item in items])
-    return batch
+
+    def stacked(name):
+        return torch.stack([torch.as_tensor(item[name]) for item in items]) if name in items[0] else None
+
+    return PointerBatch(q_text=q_text, text_mask=text_mask, k_image=stacked("k_image"), v_image=stacked("v_image"),
+                        grid=grids.pop(), patch_target=stacked("patch_target"), distance=stacked("distance"))
 
 
 def last_token_query(q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:

@@ -5,21 +5,28 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
+#: Loss settings that pointers saved before the loss had its own config wrote here; they are read and
+#: dropped (the loss a pointer was trained with is in its ``train_log.json``).
+LEGACY_LOSS_KEYS = ("tau", "gamma", "lam", "use_sdf", "sdf_cap", "inside_slope")
 
-@dataclass
+
+@dataclass(kw_only=True)
 class PointerConfig:
     """Everything needed to rebuild a pointer (weights apart) and to check its backbone.
 
-    ``heads`` are ``(layer, head)`` pairs from head selection; ``head_dim`` is the backbone's ``d``.
-    ``tau``, ``gamma``, ``lam`` are the loss hyper-parameters the pointer was trained with.
+    Identity (filled in when a pointer is trained): ``backbone`` name, its ``fingerprint``, ``heads`` the
+    ``(layer, head)`` pairs from head selection (k = ``len(heads)``), ``head_dim`` the backbone's ``d``.
+    Q-Synth: ``num_latents`` latents, ``depth`` rounds of cross-attention with ``attn_heads`` inner
+    attention heads and an ``ff_mult``-wide feed-forward. A2P: ``decoder_dim`` channels after the 1x1
+    fusion, one 3x3 conv + 2x bilinear upsampling per entry of ``stage_dims``.
     Ablation flags: ``use_qsynth`` (False: the final prompt token's query), ``use_a2p`` (False: the
-    heatmap is the log of the head-averaged attention on the grid, no upsampling), ``use_values``
-    (False: A2P sees only the attention maps), ``use_sdf`` (False: inside-mass heatmap loss).
-    Decoder options (docs/METHOD.md, "Against the centre hedge"): ``detach_attn`` (A2P reads ``A_s`` without
-    passing gradients back, so only the BCE trains Q-Synth), ``a2p_residual`` (the heatmap is the upsampled
-    ``log mean_h A_s`` plus A2P's output, whose last conv starts at zero), ``padding`` of A2P's 3x3 convs
-    (``"zeros"`` or ``"replicate"``: zero padding lets a conv encode absolute position). ``sdf_cap`` and
-    ``inside_slope`` are loss settings recorded with the weights (see ``losses/sdf.py``).
+    heatmap is the log of the head-averaged attention on the grid, no upsampling), ``use_values`` (False:
+    A2P sees only the attention maps).
+    Against the centre hedge (docs/METHOD.md; the defaults were chosen on SynthParts val): ``detach_attn``
+    (A2P reads ``A_s`` without passing gradients back, so only the BCE trains Q-Synth), ``a2p_residual``
+    (the heatmap is the upsampled ``log mean_h A_s`` plus A2P's output, whose last conv starts at zero),
+    ``padding`` of A2P's 3x3 convs (``"zeros"`` or ``"replicate"``: zero padding lets a conv encode
+    absolute position). The paper's decoder is ``detach_attn=False, a2p_residual=False, padding="zeros"``.
     """
 
     backbone: str = ""
@@ -32,18 +39,17 @@ class PointerConfig:
     ff_mult: int = 2
     decoder_dim: int = 64
     stage_dims: tuple[int, ...] = (64, 32)
-    tau: float = 2.0
-    gamma: float = 4.0
-    lam: float = 1.0
     use_qsynth: bool = True
     use_a2p: bool = True
     use_values: bool = True
-    use_sdf: bool = True
-    detach_attn: bool = False
-    a2p_residual: bool = False
-    padding: str = "zeros"
-    sdf_cap: float | None = None
-    inside_slope: float = 0.0
+    detach_attn: bool = True
+    a2p_residual: bool = True
+    padding: str = "replicate"
+
+    @property
+    def num_heads(self) -> int:
+        """k, the number of localization heads the pointer reads."""
+        return len(self.heads)
 
     @property
     def upsample(self) -> int:
@@ -60,8 +66,11 @@ class PointerConfig:
 
     @classmethod
     def from_json(cls, text: str) -> PointerConfig:
-        """Inverse of :meth:`to_json`; unknown keys raise ``KeyError``, missing keys take defaults."""
+        """Inverse of :meth:`to_json`; unknown keys raise ``KeyError``, missing keys take defaults
+        (:data:`LEGACY_LOSS_KEYS` of older pointers are dropped)."""
         raw = json.loads(text)
+        for key in LEGACY_LOSS_KEYS:
+            raw.pop(key, None)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:

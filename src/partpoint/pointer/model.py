@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,12 +12,13 @@ from einops import rearrange
 from torch import nn
 
 from ..errors import CheckpointError
+from ..io.atomic import atomic_write, atomic_write_text
 from .a2p import A2PDecoder
-from .batch import collate, gather_heads, last_token_query
+from .batch import PointerBatch, gather_heads, last_token_query
 from .config import PointerConfig
 from .decode import heatmap_peak
 from .qsynth import QSynth
-from .result import PointerOutput, PointResult
+from .result import PointerOutput
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -38,11 +38,11 @@ class PartPointer(nn.Module):
         if not config.heads:
             raise ValueError("PointerConfig.heads is empty; run head selection first")
         self.config = config
-        num_heads, dim = len(config.heads), config.head_dim
+        num_heads, dim = config.num_heads, config.head_dim
         self.qsynth = (
             QSynth(
                 dim=dim,
-                heads=num_heads,
+                num_heads=num_heads,
                 num_latents=config.num_latents,
                 depth=config.depth,
                 attn_heads=config.attn_heads,
@@ -73,24 +73,17 @@ class PartPointer(nn.Module):
             return last_token_query(q_text, text_mask)
         return self.qsynth(q_text, text_mask)  # (B, k, d)
 
-    def forward(
-        self,
-        q_text: torch.Tensor,
-        text_mask: torch.Tensor,
-        k_image: torch.Tensor,
-        v_image: torch.Tensor,
-        grid: tuple[int, int],
-    ) -> PointerOutput:
-        """q_text ``(B, k, L, d)``, text_mask ``(B, L)`` bool, k_image / v_image ``(B, k, P, d)``,
-        grid ``(P_h, P_w)`` -> :class:`PointerOutput` with heatmap ``(B, P_h * s, P_w * s)``."""
-        queries = self.synthesize(q_text, text_mask)  # (B, k, d)
+    def forward(self, batch: PointerBatch) -> PointerOutput:
+        """A :class:`PointerBatch` -> :class:`PointerOutput` with heatmap ``(B, P_h * s, P_w * s)``."""
+        grid, k_image = batch.grid, batch.k_image  # k_image (B, k, P, d)
+        queries = self.synthesize(batch.q_text, batch.text_mask)  # (B, k, d)
         raw = torch.einsum("bkd,bkpd->bkp", queries, k_image) * k_image.shape[-1] ** -0.5  # (B, k, P)
         attn = raw.softmax(dim=-1)  # (B, k, P)
         patch_logits = raw * rearrange(self.log_scale.exp(), "k -> 1 k 1") + rearrange(
             self.bias, "k -> 1 k 1"
         )
         if self.decoder is not None:
-            heatmap = self.decoder(attn.detach() if self.config.detach_attn else attn, v_image, grid)  # (B, H', W')
+            heatmap = self.decoder(attn.detach() if self.config.detach_attn else attn, batch.v_image, grid)  # (B, H', W')
         else:
             mean_attn = attn.mean(dim=1).clamp_min(1e-12).log()  # (B, P)
             heatmap = rearrange(mean_attn, "b (ph pw) -> b ph pw", ph=grid[0], pw=grid[1])
@@ -111,32 +104,6 @@ class PartPointer(nn.Module):
             )
         return item
 
-    @torch.no_grad()
-    def point(self, backbone, image, text):
-        """Point at the part ``text`` asks for in ``image``; the result is in original image pixels.
-
-        ``text`` may be a list of instructions (several parts of one image, what a robot asks for):
-        the image prefix is encoded once (``Backbone.encode`` with a list) and a list of results returned.
-        """
-        several = not isinstance(text, str)
-        texts = list(text) if several else [text]
-        features = backbone.encode(image, texts, layers=self.config.layers) if several else \
-            [backbone.encode(image, text, layers=self.config.layers)]
-        batch = collate([self.gather(f) for f in features])
-        was_training = self.training
-        self.eval()
-        output = self(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
-        self.train(was_training)
-        u, v, score = self.predict_point(output, batch["grid"])
-        results = []
-        for b, feats in enumerate(features):
-            x, y = feats.to_image_xy(float(u[b]), float(v[b]))
-            heatmap = rearrange(output.heatmap[b], "h w -> (h w)").softmax(-1).reshape(output.heatmap.shape[1:])
-            width, height = feats.image_size
-            results.append(PointResult(x=float(x), y=float(y), score=float(score[b]), heatmap=heatmap.numpy(),
-                                       width=int(width), height=int(height)))
-        return results if several else results[0]
-
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write ``model.safetensors`` and ``config.json``; each file appears atomically (tmp + replace)."""
         from safetensors.torch import save_file
@@ -144,18 +111,8 @@ class PartPointer(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
-        for name, write in (
-            (WEIGHTS_NAME, lambda path: save_file(state, path, metadata={"format": "pt"})),
-            (CONFIG_NAME, lambda path: Path(path).write_text(self.config.to_json())),
-        ):
-            handle, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-            os.close(handle)
-            try:
-                write(tmp)
-                os.replace(tmp, directory / name)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
+        atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+        atomic_write_text(directory / CONFIG_NAME, self.config.to_json())
         return directory
 
     @classmethod

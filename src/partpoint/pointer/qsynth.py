@@ -48,11 +48,11 @@ class CrossAttention(nn.Module):
     """Multi-head cross-attention of latents over a masked context (perceiver style, no bias on q/k/v),
     one independent set of weights per group."""
 
-    def __init__(self, *, groups: int, dim: int, heads: int = 2, dim_head: int | None = None):
+    def __init__(self, *, groups: int, dim: int, attn_heads: int = 2, dim_head: int | None = None):
         super().__init__()
-        dim_head = dim_head or max(dim // heads, 8)
-        inner = heads * dim_head
-        self.heads = heads
+        dim_head = dim_head or max(dim // attn_heads, 8)
+        inner = attn_heads * dim_head
+        self.attn_heads = attn_heads
         self.scale = dim_head**-0.5
         self.to_q = GroupedLinear(groups=groups, in_features=dim, out_features=inner, bias=False)
         self.to_kv = GroupedLinear(groups=groups, in_features=dim, out_features=2 * inner, bias=False)
@@ -61,8 +61,8 @@ class CrossAttention(nn.Module):
     def forward(self, latents: torch.Tensor, context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """latents ``(k, B, N, dim)``, context ``(k, B, L, dim)``, mask ``(B, L)`` bool (True = real token)
         -> ``(k, B, N, dim)``."""
-        q = rearrange(self.to_q(latents), "g b n (h e) -> g b h n e", h=self.heads)  # (k, B, h, N, e)
-        k, v = rearrange(self.to_kv(context), "g b l (two h e) -> two g b h l e", two=2, h=self.heads)
+        q = rearrange(self.to_q(latents), "g b n (h e) -> g b h n e", h=self.attn_heads)  # (k, B, h, N, e)
+        k, v = rearrange(self.to_kv(context), "g b l (two h e) -> two g b h l e", two=2, h=self.attn_heads)
         sim = torch.einsum("gbhne,gbhle->gbhnl", q, k) * self.scale  # (k, B, h, N, L)
         sim = sim.masked_fill(~rearrange(mask, "b l -> 1 b 1 1 l"), torch.finfo(sim.dtype).min)
         out = torch.einsum("gbhnl,gbhle->gbhne", sim.softmax(dim=-1), v)  # (k, B, h, N, e)
@@ -84,14 +84,14 @@ class FeedForward(nn.Sequential):
 class QSynth(nn.Module):
     """N learnable latents absorb the text queries ``Q_t`` over ``T`` cross-attention rounds
     (keys = values = ``Q_t``); an MLP scores each latent and the softmax-weighted sum is ``q_s``.
-    ``heads`` independent Q-Synths (one per localization head, no shared weights) run at once.
+    ``num_heads`` independent Q-Synths (one per localization head, no shared weights) run at once.
 
     Round ``t``: ``Z <- Z + CrossAttn(LN(Z), LN(Q_t), mask)``, then ``Z <- Z + FF(Z)`` (pre-norm).
     Output: ``q_s = W_out sum_n softmax_n(MLP(LN(z_n))) LN(z_n)``, in the head's query space.
 
     Args:
         dim: the head dimension ``d`` of the backbone (queries and keys live in ``R^d``).
-        heads: ``k``, the number of localization heads (each gets its own weights).
+        num_heads: ``k``, the number of localization heads (each gets its own weights).
         num_latents: ``N``.
         depth: ``T``, the number of cross-attention rounds.
         attn_heads: heads inside each cross-attention (1-4).
@@ -99,28 +99,28 @@ class QSynth(nn.Module):
     """
 
     def __init__(
-        self, *, dim: int, heads: int = 1, num_latents: int = 8, depth: int = 2, attn_heads: int = 2, ff_mult: int = 2
+        self, *, dim: int, num_heads: int = 1, num_latents: int = 8, depth: int = 2, attn_heads: int = 2, ff_mult: int = 2
     ):
         super().__init__()
-        self.latents = nn.Parameter(torch.randn(heads, num_latents, dim) * 0.02)  # (k, N, d)
-        self.context_norm = GroupedLayerNorm(groups=heads, dim=dim)
+        self.latents = nn.Parameter(torch.randn(num_heads, num_latents, dim) * 0.02)  # (k, N, d)
+        self.context_norm = GroupedLayerNorm(groups=num_heads, dim=dim)
         self.rounds = nn.ModuleList(
             nn.ModuleList(
                 [
-                    GroupedLayerNorm(groups=heads, dim=dim),
-                    CrossAttention(groups=heads, dim=dim, heads=attn_heads),
-                    FeedForward(groups=heads, dim=dim, mult=ff_mult),
+                    GroupedLayerNorm(groups=num_heads, dim=dim),
+                    CrossAttention(groups=num_heads, dim=dim, attn_heads=attn_heads),
+                    FeedForward(groups=num_heads, dim=dim, mult=ff_mult),
                 ]
             )
             for _ in range(depth)
         )
-        self.out_norm = GroupedLayerNorm(groups=heads, dim=dim)
+        self.out_norm = GroupedLayerNorm(groups=num_heads, dim=dim)
         self.score = nn.Sequential(  # softmax over latents: no bias on the last layer
-            GroupedLinear(groups=heads, in_features=dim, out_features=dim),
+            GroupedLinear(groups=num_heads, in_features=dim, out_features=dim),
             nn.GELU(),
-            GroupedLinear(groups=heads, in_features=dim, out_features=1, bias=False),
+            GroupedLinear(groups=num_heads, in_features=dim, out_features=1, bias=False),
         )
-        self.to_query = GroupedLinear(groups=heads, in_features=dim, out_features=dim)
+        self.to_query = GroupedLinear(groups=num_heads, in_features=dim, out_features=dim)
 
     def forward(self, text_queries: torch.Tensor, text_mask: torch.Tensor | None = None) -> torch.Tensor:
         """text_queries ``(B, k, L, d)``, text_mask ``(B, L)`` bool (True = real token) -> q_s ``(B, k, d)``."""

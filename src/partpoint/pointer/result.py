@@ -21,8 +21,9 @@ class PointerOutput:
 @dataclass
 class PointResult:
     """A point in ORIGINAL image pixels (``x`` right, ``y`` down, continuous), its confidence in
-    ``[0, 1]``, the heatmap it came from (``(H', W')`` probabilities, or None for baselines without one)
-    and the image size."""
+    ``[0, 1]``, the heatmap it came from (``(H', W')`` probabilities, or None for baselines without one),
+    the image size, and (from the predictor) the ``GridGeometry`` that places the heatmap on the image
+    and the instruction it answers."""
 
     x: float
     y: float
@@ -30,11 +31,13 @@ class PointResult:
     heatmap: np.ndarray | None = field(repr=False)
     width: int
     height: int
+    geometry: object | None = field(default=None, repr=False)
+    instruction: str | None = None
 
     def to_camera(self, depth, intrinsics, *, depth_scale: float = 1.0, window: int = 2) -> tuple[float, float, float]:
         """``(X, Y, Z)`` of this point in the camera frame, from a depth image aligned with the colour
-        image (an array or a file) and ``intrinsics`` ``(fx, fy, cx, cy)``; see :mod:`partpoint.camera`."""
-        from ..camera import to_camera
+        image (an array or a file) and ``intrinsics`` ``(fx, fy, cx, cy)``; see :mod:`partpoint.io.camera`."""
+        from ..io.camera import to_camera
 
         return to_camera(self.x, self.y, depth, intrinsics, depth_scale=depth_scale, window=window,
                          image_size=(self.width, self.height))

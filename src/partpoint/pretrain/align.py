@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..io.atomic import atomic_write
+
 STATE_DIR = "_align"
 CHECKPOINT = "checkpoint.pt"
 FEATURES = "vision_features.pt"
@@ -83,20 +85,11 @@ def vision_features(model, processor, items, *, batch_size: int = 16, progress: 
     return torch.cat(rows)
 
 
-def _write_atomically(path: Path, write) -> None:
-    """``write(tmp)`` then rename onto ``path``: a reader never sees a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
 
 def _save_atomic(obj, path: Path) -> None:
     import torch
 
-    _write_atomically(path, lambda tmp: torch.save(obj, tmp))
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 class ProjectorObjective:
@@ -144,7 +137,7 @@ def align(
     from safetensors.torch import save_file
 
     from ..backbones.pretrained.assemble import IMAGE_ROW_KEY, assemble_llava, initial_projector
-    from .loop import lr_lambda
+    from ..training.schedule import adamw_warmup_cosine
     from .packing import ChatPacker
     from .pool import BatchSampler, ImageRecord
     from .run import gather_items
@@ -192,9 +185,9 @@ def align(
     sampler = BatchSampler(records, packer=ChatPacker(processor=processor), batch_size=recipe.batch_size,
                            turns=recipe.turns, seed=seed, curriculum_steps=recipe.curriculum_steps)
     objective = ProjectorObjective(model)
-    optimizer = torch.optim.AdamW(projector.parameters(), lr=recipe.lr, betas=(0.9, 0.98), weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_lambda(
-        s, steps=recipe.steps, warmup_steps=recipe.warmup_steps, min_lr_ratio=recipe.min_lr_ratio))
+    optimizer, scheduler = adamw_warmup_cosine(projector.parameters(), lr=recipe.lr, betas=(0.9, 0.98),
+                                               total=recipe.steps, warmup=recipe.warmup_steps,
+                                               min_ratio=recipe.min_lr_ratio)
     step, losses, train_s = 0, [], 0.0
     ckpt = state_dir / CHECKPOINT
     if resume and ckpt.is_file():
@@ -232,7 +225,7 @@ def align(
 
     state = {k: v.detach().contiguous().clone() for k, v in projector.state_dict().items()}
     state[IMAGE_ROW_KEY] = initial[IMAGE_ROW_KEY].contiguous()
-    _write_atomically(out_dir / "projector.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+    atomic_write(out_dir / "projector.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
     record = {
         "command": command or " ".join(sys.argv),
         "seed": seed,
@@ -254,7 +247,7 @@ def align(
         "projector_parameters": sum(p.numel() for p in projector.parameters()),
         "recipe": recipe.to_json(),
     }
-    _write_atomically(out_dir / "alignment.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+    atomic_write(out_dir / "alignment.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
     shutil.rmtree(state_dir, ignore_errors=True)
     return record
 

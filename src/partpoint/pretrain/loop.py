@@ -8,10 +8,11 @@ continues exactly where the checkpoint left off.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
+
+from ..io.atomic import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -41,26 +42,15 @@ class LoopResult:
         return float(sum(tail) / max(len(tail), 1))
 
 
-def lr_lambda(step: int, *, steps: int, warmup_steps: int, min_lr_ratio: float) -> float:
-    """Multiplier of the base lr at ``step``: linear warmup to 1, cosine down to ``min_lr_ratio``."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))
-    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 def _optimizer(model, config: LoopConfig):
-    import torch
+    """AdamW (betas 0.9 / 0.98; decay on matrices except embeddings) + warmup/cosine (``training.schedule``)."""
+    from ..training.schedule import adamw_warmup_cosine
 
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: lr_lambda(s, steps=config.steps, warmup_steps=config.warmup_steps, min_lr_ratio=config.min_lr_ratio),
-    )
-    return optimizer, scheduler
+    return adamw_warmup_cosine(groups, lr=config.lr, betas=(0.9, 0.98), total=config.steps,
+                               warmup=config.warmup_steps, min_ratio=config.min_lr_ratio)
 
 
 def save_checkpoint(path: str, *, model, optimizer, scheduler, result: LoopResult) -> None:
@@ -79,9 +69,7 @@ def save_checkpoint(path: str, *, model, optimizer, scheduler, result: LoopResul
         "wall_s": result.wall_s,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
     }
-    tmp = f"{path}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: str, *, model, optimizer, scheduler) -> LoopResult:

@@ -69,7 +69,7 @@ def vision_probe(backbone, scenes, *, alpha: float = 10.0, progress: bool = True
     per_scene, by_layer = [], {}
     for scene in tqdm(scenes, desc="vision probe", disable=not progress):
         image = scene.image()
-        _, inputs, (geometry,) = backbone._inputs([image], [NEUTRAL_TEXT])
+        _, inputs, (geometry,) = backbone.prepare_inputs([image], [NEUTRAL_TEXT])
         with torch.no_grad():
             out = tower(inputs["pixel_values"], output_hidden_states=True)
         states = {f"hidden_states[{i - len(out.hidden_states)}]": h for i, h in enumerate(out.hidden_states)

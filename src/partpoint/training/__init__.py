@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .config import TrainConfig
+from .config import LossConfig, OptimConfig, PointerConfig, SelectConfig, TrainConfig
 from .hits import (
     attention_hit_rate,
     attention_points,
@@ -13,17 +13,21 @@ from .hits import (
     pointer_points,
 )
 from .items import make_batch, plan_epoch, prepare_items
-from .loop import TrainResult, lr_multiplier, train_pointer
-from .prepare import ConcatDataset, read_heads
+from .loop import TrainResult, train_pointer, train_step
+from .prepare import ConcatDataset
+from .schedule import warmup_cosine
 
 __all__ = [
     "ConcatDataset",
     "TrainConfig",
+    "LossConfig",
+    "OptimConfig",
+    "PointerConfig",
+    "SelectConfig",
     "TrainResult",
     "attention_hit_rate",
     "attention_points",
     "hit_rate",
-    "lr_multiplier",
     "make_batch",
     "mean_outside_distance",
     "plan_epoch",
@@ -31,6 +35,7 @@ __all__ = [
     "pointer_hit_rate",
     "pointer_points",
     "prepare_items",
-    "read_heads",
     "train_pointer",
+    "train_step",
+    "warmup_cosine",
 ]

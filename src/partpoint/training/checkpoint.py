@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..io.atomic import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -28,13 +28,7 @@ def save_checkpoint(path: Path, *, pointer, optimizer, scheduler, progress: dict
         "signature": signature,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path, *, signature: dict) -> dict:
@@ -49,12 +43,8 @@ def load_checkpoint(path: Path, *, signature: dict) -> dict:
         raise CheckpointError(f"cannot read training checkpoint {path} ({error}); delete it and train without --resume") from None
     stored = state.get("signature", {})
     if stored != signature:
-        changed = sorted(
-            f"{part}.{name}"
-            for part in set(signature) | set(stored)
-            for name in _keys(signature.get(part)) | _keys(stored.get(part))
-            if _get(signature.get(part), name) != _get(stored.get(part), name)
-        )
+        now, then = _flat(signature), _flat(stored)
+        changed = sorted(name for name in set(now) | set(then) if now.get(name) != then.get(name))
         raise CheckpointError(
             f"checkpoint {path} belongs to a run with different {', '.join(changed[:4]) or 'settings'}; "
             "train into a new --out or rerun with the original settings"
@@ -65,9 +55,11 @@ def load_checkpoint(path: Path, *, signature: dict) -> dict:
     return state
 
 
-def _keys(value) -> set:
-    return set(value) if isinstance(value, dict) else {""}
-
-
-def _get(value, name):
-    return value.get(name) if isinstance(value, dict) else value
+def _flat(value, prefix: str = "") -> dict:
+    """Nested dicts -> ``{"a.b.c": leaf}`` (what a changed setting is called in the refusal)."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out = {}
+    for key, item in value.items():
+        out.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out

@@ -4,12 +4,10 @@ attention-pointing baseline. A point hits when it lands inside the part mask sam
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import torch
 
-from ..baselines.attention import attention_map
+from ..baselines.attention import combine_attention
 from .items import FINE_SCALE, make_batch, plan_epoch
 
 
@@ -47,8 +45,7 @@ def pointer_points(pointer, items: list[dict], *, batch_size: int = 32, device="
     grids = [item["grid"] for item in items]
     for indices in plan_epoch(grids, batch_size=batch_size, seed=0, epoch=0):
         batch = make_batch(items, indices, device=device)
-        output = pointer(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
-        u, v, _ = pointer.predict_point(output, batch["grid"])
+        u, v, _ = pointer.predict_point(pointer(batch), batch.grid)
         for i, a, b in zip(indices, u.cpu(), v.cpu()):
             points[i] = (float(a), float(b))
     pointer.train(was_training)
@@ -74,9 +71,7 @@ def attention_points(items: list[dict], *, sigma: float = 1.0, combine: str = "s
     for item in items:
         attn = item["attn_last"].float()  # (k, P)
         mass = item["attn_mass"].float()  # (k,)
-        features = SimpleNamespace(grid=item["grid"],
-                                   layers={0: SimpleNamespace(attn_last=attn, attn_last_mass=mass)})
-        heat = attention_map(features, [(0, h) for h in range(attn.shape[0])], sigma=sigma, combine=combine)
+        heat = combine_attention(list(attn), list(mass), tuple(item["grid"]), sigma=sigma, combine=combine)
         row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
         points.append((col + 0.5, row + 0.5))
     return points

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cache import entry_mask
 from ..losses import bce_target, signed_distance
-from ..pointer import collate
+from ..pointer import PointerBatch, collate
+from .cache import entry_mask
 
 FINE_SCALE = 8  # hit tests use the part mask at 8 x 8 points per grid cell
 
@@ -53,10 +53,9 @@ def plan_epoch(grids: list[tuple[int, int]], *, batch_size: int, seed: int, epoc
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def make_batch(items: list[dict], indices: list[int], *, device="cpu") -> dict:
-    """Collate ``items[indices]`` (one grid) into float32 tensors on ``device``:
-    ``q_text (B, k, L, d)``, ``text_mask (B, L)``, ``k_image``/``v_image (B, k, P, d)``,
-    ``patch_target (B, P)``, ``distance (B, P_h*s, P_w*s)``, ``grid``."""
+def make_batch(items: list[dict], indices: list[int], *, device="cpu") -> PointerBatch:
+    """Collate ``items[indices]`` (one grid) into a float32 :class:`PointerBatch` on ``device``, with its
+    training targets ``patch_target (B, P)`` and ``distance (B, P_h*s, P_w*s)``."""
     picked = [
         {
             "q_text": items[i]["q_text"].float(),
@@ -69,5 +68,4 @@ def make_batch(items: list[dict], indices: list[int], *, device="cpu") -> dict:
         }
         for i in indices
     ]
-    batch = collate(picked)
-    return {name: value.to(device) if torch.is_tensor(value) else value for name, value in batch.items()}
+    return collate(picked).to(device)

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from ..losses import pointer_loss
+from ..io.atomic import atomic_write_json
+from ..losses import LossTerms, pointer_loss
 from ..pointer import PartPointer
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import OptimConfig, TrainConfig
 from .hits import attention_hit_rate, pointer_hit_rate
 from .items import make_batch, plan_epoch, prepare_items
 from .prepare import build_caches, resolve_heads
+from .schedule import adamw_warmup_cosine
 
 LOG_NAME = "train_log.json"
 
@@ -36,14 +37,6 @@ class TrainResult:
     out_dir: Path
     log: dict
     completed: bool
-
-
-def lr_multiplier(step: int, *, total: int, warmup: int, min_ratio: float) -> float:
-    """Linear warmup to 1 over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def decay_split(pointer) -> tuple[list, list]:
@@ -62,26 +55,31 @@ def decay_split(pointer) -> tuple[list, list]:
     return decay, no_decay
 
 
-def make_optimizer(pointer, config: TrainConfig, total_steps: int):
+def make_optimizer(pointer, optim: OptimConfig, total_steps: int):
     """AdamW (decay split by :func:`decay_split`) + linear warm-up and cosine decay per step."""
+    decay, no_decay = decay_split(pointer)
+    return adamw_warmup_cosine(
+        [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=optim.lr, total=total_steps, warmup=max(1, round(optim.warmup_frac * total_steps)),
+        min_ratio=optim.min_lr_ratio)
+
+
+def train_step(model, optimizer, scheduler, batch, config: TrainConfig, accelerator=None) -> LossTerms:
+    """One optimisation step on a training :class:`PointerBatch`: forward, :func:`pointer_loss`, backward
+    (through ``accelerator`` when given), global-norm clipping, optimiser and scheduler step."""
     import torch
 
-    decay, no_decay = decay_split(pointer)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr,
-    )
-    warmup = max(1, round(config.warmup_frac * total_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_multiplier(s, total=total_steps, warmup=warmup, min_ratio=config.min_lr_ratio)
-    )
-    return optimizer, scheduler
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    terms = pointer_loss(model(batch), batch.patch_target, batch.distance, config.loss)
+    if accelerator is not None:
+        accelerator.backward(terms.total)
+        accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+    else:
+        terms.total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return terms
 
 
 def train_pointer(
@@ -102,7 +100,7 @@ def train_pointer(
         train_datasets: a dataset or a list of them (``len``, ``ds[i]``, ``ds.key(i)``).
         val_dataset: optional; its hit rate picks the best epoch and is logged every epoch.
         heads: ``[(layer, head), ...]``, a HeadSelection or a heads JSON path; None selects
-            ``config.k`` heads on the training data and writes ``out_dir/heads.json``.
+            ``config.select.num_heads`` heads on the training data and writes ``out_dir/heads.json``.
         out_dir: receives ``model.safetensors`` + ``config.json`` (the pointer), ``train_log.json``,
             ``checkpoint.pt`` and, by default, the feature caches under ``cache/``.
         resume: continue from ``out_dir/checkpoint.pt`` (refused if it belongs to other settings).
@@ -131,17 +129,17 @@ def train_pointer(
 
     scale = pointer_config.upsample
     items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale,
-                                   target=config.bce_target)
+                                   target=config.loss.bce_target)
     if not items:
         raise DataError("no training sample has a visible part at the heatmap resolution; check the training data")
-    val_items = prepare_items(val_cache.entries(), scale=scale, target=config.bce_target)[0] if val_cache is not None else []
+    val_items = prepare_items(val_cache.entries(), scale=scale, target=config.loss.bce_target)[0] if val_cache is not None else []
     grids = [item["grid"] for item in items]
-    steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=0)) / world)
-    total_steps = steps_per_epoch * config.epochs
+    steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=config.optim.batch_size, seed=config.seed, epoch=0)) / world)
+    total_steps = steps_per_epoch * config.optim.epochs
 
     torch.manual_seed(config.seed)
     pointer = PartPointer(pointer_config)
-    optimizer, scheduler = make_optimizer(pointer, config, total_steps)
+    optimizer, scheduler = make_optimizer(pointer, config.optim, total_steps)
     model, optimizer = accelerator.prepare(pointer, optimizer)
     signature = {
         "train": config.signature(),
@@ -179,28 +177,20 @@ def train_pointer(
         if is_main:
             save_checkpoint(checkpoint_path, pointer=accelerator.unwrap_model(model), optimizer=optimizer,
                             scheduler=scheduler, progress=run_state, signature=signature)
-            _write_json(out_dir / LOG_NAME, {**log, "epochs": run_state["log"], "best": run_state["best"],
+            atomic_write_json(out_dir / LOG_NAME, {**log, "epochs": run_state["log"], "best": run_state["best"],
                                               "wall_s": run_state["wall_s"], "status": "running"})
 
     start = time.monotonic() - state["wall_s"]
     steps_this_run = 0
     bar = tqdm(total=total_steps, initial=state["global_step"], desc="training pointer", disable=not progress)
-    while state["epoch"] < config.epochs:
+    while state["epoch"] < config.optim.epochs:
         epoch = state["epoch"]
-        plan = plan_epoch(grids, batch_size=config.batch_size, seed=config.seed, epoch=epoch)
+        plan = plan_epoch(grids, batch_size=config.optim.batch_size, seed=config.seed, epoch=epoch)
         plan = [plan[i % len(plan)] for i in range(steps_per_epoch * world)]  # every process: same step count
         model.train()
         for step in range(state["step"], steps_per_epoch):
             batch = make_batch(items, plan[step * world + rank], device=accelerator.device)
-            output = model(batch["q_text"], batch["text_mask"], batch["k_image"], batch["v_image"], batch["grid"])
-            terms = pointer_loss(output, batch["patch_target"], batch["distance"], tau=config.tau, gamma=config.gamma,
-                                 lam=config.lam, use_sdf=config.use_sdf, pos_weight=config.pos_weight,
-                                 sdf_cap=config.sdf_cap, inside_slope=config.inside_slope)
-            accelerator.backward(terms.total)
-            accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            terms = train_step(model, optimizer, scheduler, batch, config, accelerator)
             sums = state["epoch_sums"]
             state["epoch_sums"] = [sums[0] + float(terms.total.detach()), sums[1] + float(terms.bce),
                                    sums[2] + float(terms.sdf), sums[3] + 1]
@@ -238,7 +228,7 @@ def train_pointer(
     if is_main:
         if not val_items or state["best"]["epoch"] is None:
             accelerator.unwrap_model(model).save_pretrained(out_dir)
-        _write_json(out_dir / LOG_NAME, final_log)
+        atomic_write_json(out_dir / LOG_NAME, final_log)
         pointer_out = PartPointer.from_pretrained(out_dir, backbone=backbone)
     accelerator.wait_for_everyone()
     return TrainResult(pointer=pointer_out, out_dir=out_dir, log=final_log, completed=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..cache import FeatureCache
-from ..errors import DataError
-from ..heads import HeadSelection, select_heads
+from ..heads import read_heads, select_heads
+from .cache import FeatureCache
 
 HEADS_NAME = "heads.json"
 
@@ -30,29 +28,8 @@ class ConcatDataset:
         raise IndexError(index)
 
 
-def read_heads(source) -> list[tuple[int, int]]:
-    """Heads from a :class:`HeadSelection`, a list of ``(layer, head)`` pairs, or a JSON file holding
-    either a HeadSelection (``{"heads": [[l, h], ...]}``) or a plain list of pairs."""
-    if isinstance(source, HeadSelection):
-        return list(source.heads)
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        try:
-            raw = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise DataError(f"cannot read heads file {path} ({error}); pass the JSON `partpoint select-heads` wrote") from None
-        source = raw.get("heads") if isinstance(raw, dict) else raw
-    try:
-        heads = [(int(layer), int(head)) for layer, head in source]
-    except (TypeError, ValueError):
-        raise DataError("heads must be [(layer, head), ...] pairs; pass a select-heads JSON or such a list") from None
-    if not heads:
-        raise DataError("no heads given; pass at least one (layer, head) pair or let training select them")
-    return heads
-
-
 def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerator, resume: bool) -> list[tuple[int, int]]:
-    """Given heads as they are; otherwise reuse ``out_dir/heads.json`` when resuming, or select ``config.k``
+    """Given heads as they are; otherwise reuse ``out_dir/heads.json`` when resuming, or select ``config.select.num_heads``
     heads on the training data (main process; the others read the file it writes)."""
     if heads is not None:
         return read_heads(heads)
@@ -64,10 +41,10 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
             selection = select_heads(
                 backbone,
                 ConcatDataset(datasets),
-                k=config.k,
-                n_samples=config.select_samples,
-                layers=list(config.select_layers) if config.select_layers else None,
-                rules=config.select_rules,
+                k=config.select.num_heads,
+                n_samples=config.select.select_samples,
+                layers=list(config.select.select_layers) if config.select.select_layers else None,
+                rules=config.select.select_rules,
                 seed=config.seed,
                 progress=config.select_progress and config.progress,
             )

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from ..errors import InstructionError, PartPointError
 
+#: What the page offers: the methods that draw a heatmap from one encode (evaluation.METHODS has them all).
 METHODS = ("ours", "attention")
 CUSTOM = "(directory below)"
 
 
 class Models:
-    """Loaded ``BoundPointer`` objects by ``(backbone, pointer, device, dtype)``; loads each once."""
+    """Loaded ``Pointer`` predictors by ``(backbone, pointer, device, dtype)``; loads each once."""
 
     def __init__(self, *, device: str = "cpu", dtype: str = "auto"):
         self.device, self.dtype = device, dtype
@@ -31,7 +32,7 @@ class Models:
         self._lock = threading.Lock()
 
     def get(self, backbone: str, pointer: str | None):
-        from ..api import load_pointer
+        from ..predictor import load_pointer
 
         key = (backbone, pointer or None, self.device, self.dtype)
         with self._lock:
@@ -48,16 +49,15 @@ def parse_instructions(text: str | None) -> list[str]:
     return lines
 
 
-def point_image(bound, image, instructions: list[str], method: str = "ours") -> list:
+def point_image(pointer, image, instructions: list[str], method: str = "ours") -> list:
     """``PointResult`` per instruction with ``method`` ``"ours"`` or ``"attention"`` (the pointer's heads)."""
     if method == "ours":
-        return bound.point(image, instructions)
+        return pointer.point(image, instructions)
     if method == "attention":
         from ..baselines import attention_point
 
-        heads = [tuple(h) for h in bound.pointer.config.heads]
-        features = bound.backbone.encode(image, instructions, layers=bound.pointer.config.layers)
-        return [attention_point(f, heads) for f in features]
+        features = pointer.backbone.encode(image, instructions, layers=pointer.model.config.layers)
+        return [attention_point(f, pointer.heads) for f in features]
     raise PartPointError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -66,10 +66,10 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
     """One request: ``(overlay image, JSON text)``; any partpoint error becomes a one-line page error."""
     import gradio as gr
 
-    from ..images import load_image
+    from ..io.images import load_image
 
     path = None
-    from ..viz import draw_points_overlay
+    from ..io.viz import draw_points_overlay
 
     try:
         if upload is None:
@@ -80,9 +80,9 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
         name = (backbone_dir or "").strip() if backbone == CUSTOM else backbone
         if not name:
             raise PartPointError("no backbone directory given; type one or pick a bundled backbone")
-        bound = models.get(name, (pointer_dir or "").strip() or None)
-        results = point_image(bound, image, instructions, method)
-        overlay = draw_points_overlay(image, results, instructions, geometry=bound.geometry(image))
+        pointer = models.get(name, (pointer_dir or "").strip() or None)
+        results = point_image(pointer, image, instructions, method)
+        overlay = draw_points_overlay(image, results, instructions, geometry=pointer.geometry(image))
     except PartPointError as error:
         message = str(error)
         if upload is not None:  # name the file the user chose, not the server's temporary copy

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError, InstructionError
+from ..errors import ImageError, InstructionError
 
 #: Largest image (in pixels) partpoint will decode; PIL's own bomb limit is the default.
 MAX_PIXELS = int(os.environ.get("PARTPOINT_MAX_PIXELS", Image.MAX_IMAGE_PIXELS or 89_478_485))

@@ -1,4 +1,4 @@
-"""The Python pointing API: ``load_pointer(backbone=..., pointer=...)`` -> a pointer bound to its backbone.
+"""The predictor: ``load_pointer(backbone=..., pointer=...)`` -> a :class:`Pointer` (backbone + trained pointer).
 
     pointer = partpoint.load_pointer()                       # default-llava + its bundled pointer
     result = pointer.point("mug.jpg", "Point to the handle of the mug.")
@@ -13,8 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+from einops import rearrange
+from PIL import Image
+
 from .errors import CheckpointError, InstructionError
-from .images import ImageLike, check_instruction, load_image
+from .io.images import ImageLike, check_instruction, load_image
+from .pointer import PartPointer, PointResult, collate
 
 #: Bundled pointers, one folder per backbone name.
 POINTERS = Path(__file__).resolve().parent / "assets" / "pointers"
@@ -51,8 +56,6 @@ def resolve_pointer_dir(backbone_name: str, pointer: str | os.PathLike | None) -
 def load_pointer_for(backbone, pointer=None):
     """A ``PartPointer`` for a loaded ``backbone``: ``pointer`` may be a PartPointer, a directory or None
     (the bundled one). Raises :class:`CheckpointError` when it belongs to another backbone."""
-    from .pointer import PartPointer
-
     if isinstance(pointer, PartPointer):
         if pointer.config.fingerprint != backbone.fingerprint:
             raise CheckpointError(
@@ -64,54 +67,90 @@ def load_pointer_for(backbone, pointer=None):
     return PartPointer.from_pretrained(directory, backbone=backbone).eval()
 
 
-class BoundPointer:
-    """A trained pointer and the frozen backbone it was trained on. Build it with :func:`load_pointer`."""
+class Pointer:
+    """A trained :class:`PartPointer` on the frozen backbone it was trained on; build it with :func:`load_pointer`.
 
-    def __init__(self, *, backbone, pointer):
-        from .geometry_cache import GeometryCache
+    The predictor owns everything around the model: it validates the image and the instructions once,
+    encodes the image prefix once for all the instructions of a call (``Backbone.encode`` with a list),
+    runs the pointer on a :class:`PointerBatch` and returns :class:`PointResult` objects in ORIGINAL image
+    pixels that carry the grid geometry they were mapped through (so overlays never re-run the processor).
+    ``model`` is the ``PartPointer`` (an ``nn.Module`` that does no I/O), ``backbone`` the ``Backbone``.
+    """
 
+    def __init__(self, *, backbone, model):
         self.backbone = backbone
-        self.pointer = pointer
-        self._geometry = GeometryCache(backbone)
+        self.model = model.eval()
 
     def __repr__(self) -> str:
-        return f"BoundPointer(backbone={self.backbone.name!r}, heads={self.pointer.config.heads})"
+        return f"Pointer(backbone={self.backbone.name!r}, heads={self.model.config.heads})"
+
+    @property
+    def heads(self) -> list[tuple[int, int]]:
+        """The ``(layer, head)`` localization heads the pointer reads."""
+        return [tuple(pair) for pair in self.model.config.heads]
 
     def point(self, image: ImageLike, text):
         """Point at the part ``text`` asks for -> ``PointResult`` (x, y in ORIGINAL image pixels, score,
-        heatmap ``(P_h * s, P_w * s)`` probabilities over the processed region, width, height).
+        heatmap ``(P_h * s, P_w * s)`` probabilities over the processed region, width, height, geometry).
         A list of instructions gives a list of results; the image prefix is encoded once for all."""
-        image = load_image(image)
-        if isinstance(text, str):
-            return self.pointer.point(self.backbone, image, check_instruction(text))
-        texts = [check_instruction(t) for t in text]
-        if not texts:
-            raise InstructionError("no instructions given; pass at least one")
-        return self.pointer.point(self.backbone, image, texts)
+        several = not isinstance(text, str)
+        texts = _instructions(text)
+        results = self.point_all(load_image(image), texts)
+        return results if several else results[0]
+
+    @torch.no_grad()
+    def point_all(self, image: Image.Image, texts: list[str]) -> list[PointResult]:
+        """:meth:`point` for an image already loaded (``load_image``) and instructions already checked."""
+        features = self.backbone.encode(image, texts, layers=self.model.config.layers)  # one Features per text
+        batch = collate([self.model.gather(f) for f in features])
+        output = self.model(batch)  # heatmap (B, H', W')
+        u, v, score = self.model.predict_point(output, batch.grid)  # (B,) each, grid units
+        heatmaps = rearrange(output.heatmap, "b h w -> b (h w)").softmax(-1).reshape(output.heatmap.shape)
+        results = []
+        for b, (feats, text) in enumerate(zip(features, texts)):
+            x, y = feats.to_image_xy(float(u[b]), float(v[b]))
+            width, height = feats.image_size
+            results.append(PointResult(x=float(x), y=float(y), score=float(score[b]), heatmap=heatmaps[b].numpy(),
+                                       width=int(width), height=int(height), geometry=feats.geometry,
+                                       instruction=text))
+        return results
 
     def geometry(self, image: ImageLike):
         """The ``GridGeometry`` of ``image`` for this backbone (what places the heatmap on the image)."""
-        return self._geometry(load_image(image))
+        return self.backbone.geometry(image)
 
     def overlay(self, image: ImageLike, text: str, result=None):
         """The image with the heatmap, the point and ``text`` drawn on it (a PIL image of the same size)."""
-        from .viz import draw_overlay
+        from .io.viz import draw_overlay
 
-        image = load_image(image)
-        result = result if result is not None else self.point(image, text)
-        return draw_overlay(image, result, geometry=self._geometry(image), caption=check_instruction(text))
+        image, text = load_image(image), check_instruction(text)
+        result = result if result is not None else self.point_all(image, [text])[0]
+        return draw_overlay(image, result, geometry=self._geometry_of(result, image), caption=text)
 
     def overlay_many(self, image: ImageLike, texts, results=None):
         """Several instructions on one image: a colour per instruction (heatmap tint, marker, legend line)."""
-        from .viz import draw_points_overlay
+        from .io.viz import draw_points_overlay
 
-        image = load_image(image)
-        texts = [check_instruction(t) for t in texts]
-        results = results if results is not None else self.point(image, texts)
-        return draw_points_overlay(image, results, texts, geometry=self._geometry(image))
+        image, texts = load_image(image), _instructions(texts)
+        results = results if results is not None else self.point_all(image, texts)
+        return draw_points_overlay(image, results, texts, geometry=self._geometry_of(results[0], image))
+
+    def _geometry_of(self, result, image):
+        geometry = getattr(result, "geometry", None)
+        return geometry if geometry is not None else self.backbone.geometry(image)
 
 
-def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="auto") -> BoundPointer:
+def _instructions(text) -> list[str]:
+    """One instruction or a list of them, each checked; InstructionError for none."""
+    if isinstance(text, str):
+        return [check_instruction(text)]
+    texts = [check_instruction(t) for t in text]
+    if not texts:
+        raise InstructionError("no instructions given; pass at least one")
+    return texts
+
+
+def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="auto") -> Pointer:
     """Load ``backbone`` (a default name, a model directory, or a loaded ``Backbone``) and ``pointer``
     (a directory, a ``PartPointer``, or None for the one bundled with the backbone). ``dtype`` of the
     backbone: ``"auto"`` (bf16 where it is fast, else float32), or a name / ``torch.dtype``.
@@ -126,4 +165,4 @@ def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu"
         resolve_pointer_dir("", pointer)  # a missing directory fails before the (slow) model load
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone, device=device, dtype=dtype)
-    return BoundPointer(backbone=backbone, pointer=load_pointer_for(backbone, pointer))
+    return Pointer(backbone=backbone, model=load_pointer_for(backbone, pointer))

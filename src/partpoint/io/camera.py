@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PartPointError
+from ..errors import PartPointError
 
 DEFAULT_WINDOW = 2  # r: a 5 x 5 window
 

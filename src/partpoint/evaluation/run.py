@@ -1,0 +1,134 @@
+"""``evaluate(method, backbone=..., dataset=...)``: run one pointing method on every sample and score it
+(the definitions are in :mod:`partpoint.evaluation.metrics`).
+
+Methods: ``ours`` (a trained ``PartPointer`` through the predictor), ``attention`` (native attention of
+localization heads: the pointer's heads, else ``heads``, else the bundled pointer's heads), ``text`` (the
+backbone answers in words), ``center`` and ``random`` (seeded). Centre and random never run the model:
+their patch accuracy uses ``Backbone.geometry`` (the processor, once per image size); with
+``backbone=None`` their hits are still computed and ``patch_acc`` is None.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .methods import METHODS, MethodError
+from .metrics import CategoryScore, EvalResult, heatmap_points, patch_hit, point_hit, sample_count
+
+
+def attention_heads(*, pointer=None, heads=None, backbone=None) -> list[tuple[int, int]]:
+    """Heads for attention pointing: the pointer's, else ``heads`` (anything :func:`partpoint.heads.read_heads`
+    reads), else the heads of the pointer bundled for ``backbone``."""
+    from ..heads import read_heads
+
+    if pointer is not None:
+        return read_heads(pointer.config.heads)
+    if heads is not None:
+        return read_heads(heads)
+    from ..predictor import load_pointer_for
+
+    return read_heads(load_pointer_for(backbone, None).config.heads)
+
+
+def evaluate(
+    method: str,
+    *,
+    backbone,
+    dataset,
+    pointer=None,
+    heads=None,
+    seed: int = 0,
+    progress: bool = True,
+) -> EvalResult:
+    """Run ``method`` on every sample of ``dataset`` and score it (see the module docstring).
+
+    Args:
+        method: one of ``ours``, ``attention``, ``text``, ``center``, ``random``.
+        backbone: a loaded ``Backbone`` (may be None for ``center`` / ``random``: no patch accuracy).
+        dataset: a ``PartDataset`` (or any sequence of ``Sample``).
+        pointer: a ``PartPointer`` or its directory (``ours``; ``attention`` takes its heads); None: bundled.
+        heads: attention heads when no pointer is given (HeadSelection, heads.json path, or pairs).
+        seed: seed of the ``random`` method's point stream.
+    """
+    from tqdm.auto import tqdm
+
+    from ..baselines import attention_point, centre_point, random_point, text_points
+    from ..pointer import PointResult
+
+    if method not in METHODS:
+        raise MethodError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if backbone is None and method not in ("center", "random"):
+        raise MethodError(f"method {method!r} needs a backbone; pass --backbone")
+    if method == "ours" or (method == "attention" and pointer is not None):
+        from ..predictor import Pointer, load_pointer_for
+
+        pointer = load_pointer_for(backbone, pointer)
+        predictor = Pointer(backbone=backbone, model=pointer)
+    if method == "attention":
+        head_list = attention_heads(pointer=pointer, heads=heads, backbone=backbone)
+        layers = sorted({layer for layer, _ in head_list})
+    rng = np.random.default_rng(seed)
+
+    result = EvalResult(
+        method=method,
+        backbone=getattr(backbone, "name", "none"),
+        n=0,
+        hits=0,
+        patch_hits=0 if backbone is not None else None,
+        unparsed=0,
+        per_category={},
+    )
+    for index in tqdm(range(len(dataset)), desc=f"eval {method}", disable=not progress, unit="sample"):
+        sample = dataset[index]
+        width, height = sample.image.size
+        count = sample_count(sample)
+        points = None  # several points: counting items only
+        if method == "ours":
+            prediction = predictor.point(sample.image, sample.instruction)
+            if count > 1:
+                points = heatmap_points(prediction.heatmap, prediction.geometry, count)
+        elif method == "attention":
+            features = backbone.encode(sample.image, sample.instruction, layers=layers)
+            prediction = attention_point(features, head_list)
+            if count > 1:
+                points = heatmap_points(prediction.heatmap, features.geometry, count)
+        elif method == "text":
+            points, _ = text_points(backbone, sample.image, sample.instruction)
+            prediction = PointResult(x=points[0][0], y=points[0][1], score=1.0, heatmap=None, width=width,
+                                     height=height) if points else None
+        elif method == "center":
+            prediction = centre_point(width, height)
+        else:
+            prediction = random_point(width, height, rng=rng)
+        parsed = prediction is not None
+        x, y = (prediction.x, prediction.y) if parsed else (float("nan"), float("nan"))
+        if count > 1:
+            points = points or [(x, y)]
+            hit = len(points) == count and all(point_hit(sample.mask, px, py) for px, py in points)
+        else:
+            hit = point_hit(sample.mask, x, y)
+        on_part_cell = None
+        if backbone is not None:
+            geometry = backbone.geometry(sample.image)  # the processor once per image size
+            on_part_cell = patch_hit(geometry.grid_mask(sample.mask, image_size=sample.image.size), geometry, x, y)
+            result.patch_hits += int(on_part_cell)
+        result.n += 1
+        result.hits += int(hit)
+        result.unparsed += int(not parsed)
+        score = result.per_category.setdefault(sample.category, CategoryScore())
+        score.n += 1
+        score.hits += int(hit)
+        result.samples.append(
+            {
+                "key": sample.meta.get("key", str(index)),
+                "category": sample.category,
+                "x": x if parsed else None,
+                "y": y if parsed else None,
+                "hit": hit,
+                "patch_hit": on_part_cell,
+                "parsed": parsed,
+                **({"count": count, "points": [list(map(float, p)) for p in points or []]} if count > 1 else {}),
+            }
+        )
+    return result
+

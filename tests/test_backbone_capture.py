@@ -143,6 +143,43 @@ def test_image_prefix_reuse_equals_one_full_forward_per_instruction(arch, backbo
                 assert diff <= 1e-5, (layer, name, float(diff))
 
 
+@pytest.mark.parametrize("arch", VARIANTS)
+def test_queries_before_rope_are_the_captured_queries_unrotated(arch, backbones):
+    """``pre_rope=True`` keeps the query source's output (q_norm, else q_proj): RoPE rotates each pair of
+    dimensions, so every pre-RoPE query has the post-RoPE query's norm and differs from it past position 0;
+    the post-RoPE capture is unchanged, and the image-prefix reuse gives the same pre-RoPE queries."""
+    bb = backbones[arch]
+    image, layers = _photo(400, 300, seed=5), [0, bb.num_layers - 1]
+    plain = bb.encode(image, INSTRUCTION, layers=layers)
+    feats = bb.encode(image, INSTRUCTION, layers=layers, pre_rope=True)
+    texts = [INSTRUCTION, "The lid."]
+    reused = bb.encode(image, texts, layers=layers, pre_rope=True)
+    for layer in layers:
+        post, pre = feats.layers[layer].q_text, feats.layers[layer].q_text_pre  # (L, H, d)
+        assert plain.layers[layer].q_text_pre is None and torch.equal(post, plain.layers[layer].q_text)
+        assert pre.shape == post.shape
+        assert torch.allclose(pre.norm(dim=-1), post.norm(dim=-1), rtol=1e-4, atol=1e-5)
+        assert (pre - post).abs().max() > 1e-3  # the text sits past position 0: it was rotated
+        for text, got in zip(texts, reused):
+            want = bb.encode(image, text, layers=layers, pre_rope=True).layers[layer].q_text_pre
+            assert (got.layers[layer].q_text_pre - want).abs().max() <= 1e-5
+
+
+def test_llama_queries_before_rope_rotate_exactly_into_the_captured_ones(backbones):
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    bb = backbones["llava"]
+    image = _photo(400, 300, seed=6)
+    inputs = bb.adapter.process(bb.processor, [image], [bb.prompt(INSTRUCTION)])
+    feats = bb.encode(image, INSTRUCTION, layers=[1], pre_rope=True)
+    length = len(feats.text_tokens)
+    positions = torch.arange(inputs["input_ids"].shape[1])[-length:][None]  # (1, L): the text after the image
+    pre = feats.layers[1].q_text_pre.transpose(0, 1)[None]  # (1, H, L, d)
+    cos, sin = bb.model.model.language_model.rotary_emb(pre, positions)
+    rotated, _ = apply_rotary_pos_emb(pre, pre, cos, sin)
+    assert (rotated[0].transpose(0, 1) - feats.layers[1].q_text).abs().max() <= 1e-5
+
+
 def test_prefix_reuse_runs_the_vision_tower_once(backbones):
     bb = backbones["llava"]
     calls = []

@@ -99,3 +99,17 @@ def test_samples_of_one_image_share_one_prefix_pass(tiny_setup, tmp_path):  # no
     for a, b in zip(shared, plain):
         torch.testing.assert_close(a["k_image"].float(), b["k_image"].float(), atol=2e-3, rtol=2e-3)
         torch.testing.assert_close(a["q_text"].float(), b["q_text"].float(), atol=2e-3, rtol=2e-3)
+
+
+def test_pre_rope_cache_holds_the_queries_before_rope_in_its_own_directory(tiny_setup, tmp_path):  # noqa: F811
+    _, backbone, train_spec, _ = tiny_setup
+    dataset = open_dataset(train_spec)[:3]
+    post = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False)
+    pre = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False, queries="pre_rope")
+    assert pre.directory != post.directory and pre.key["queries"] == "pre_rope" and "queries" not in post.key
+    for i, (a, b) in enumerate(zip(post, pre)):
+        sample = dataset[i]
+        features = backbone.encode(sample.image, sample.instruction, layers=[1, 2], pre_rope=True)
+        expected = torch.stack([features.layers[layer].q_text_pre[:, head] for layer, head in HEADS])
+        torch.testing.assert_close(b["q_text"].float(), expected, atol=2e-3, rtol=2e-3)
+        assert torch.equal(a["k_image"], b["k_image"]) and not torch.equal(a["q_text"], b["q_text"])

@@ -227,6 +227,7 @@ def fake_backbone(dim=16, grid=(3, 4), fingerprint="abc123", text_len=5):
             q_text=torch.randn(text_len, heads, dim, generator=gen),
             k_image=torch.randn(patches, heads, dim, generator=gen),
             v_image=torch.randn(patches, heads, dim, generator=gen),
+            q_text_pre=torch.randn(text_len, heads, dim, generator=gen),
         )
         for layer in (2, 3)
     }
@@ -239,7 +240,7 @@ def fake_backbone(dim=16, grid=(3, 4), fingerprint="abc123", text_len=5):
     )
     calls = []
 
-    def encode(image, texts, layers):
+    def encode(image, texts, layers, pre_rope=False):
         calls.append(layers)
         return [features] * len(texts)
 
@@ -374,6 +375,27 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
     chance = target.float().mean()  # uniform pointing: ~0.11
     foreground_chance = (target.sum((1, 2)) / foreground.sum((1, 2))).mean()  # any part: 1/3
     assert hit_rate > 0.8 and hit_rate > 2 * foreground_chance and hit_rate > 5 * chance
+
+
+def test_pre_rope_pointer_reads_the_queries_before_rope():
+    backbone = fake_backbone()
+    post = PartPointer(small_config()).gather(backbone.features)
+    pre = PartPointer(small_config(qsynth_queries="pre_rope")).gather(backbone.features)
+    torch.testing.assert_close(pre["q_text"][1], backbone.features.layers[3].q_text_pre[:, 1])
+    torch.testing.assert_close(pre["k_image"], post["k_image"])  # q_s K_v^T keeps the post-RoPE keys
+    backbone.features.layers[3].q_text_pre = None
+    with pytest.raises(LayerError, match="pre_rope=True"):
+        PartPointer(small_config(qsynth_queries="pre_rope")).gather(backbone.features)
+
+
+def test_configs_saved_before_an_option_existed_read_back_without_it():
+    old = json.loads(small_config().to_json())
+    for key in ("detach_attn", "a2p_residual", "padding", "qsynth_queries"):
+        old.pop(key)
+    config = PointerConfig.from_json(json.dumps({**old, "tau": 2.0, "lam": 1.0}))  # loss keys of old pointers
+    assert (config.detach_attn, config.a2p_residual, config.padding, config.qsynth_queries) == \
+        (False, False, "zeros", "post_rope")
+    assert PointerConfig().a2p_residual and PointerConfig().padding == "replicate"  # today's defaults
 
 
 def test_gather_refuses_other_head_dim():

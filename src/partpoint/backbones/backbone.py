@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -19,7 +20,7 @@ from einops import rearrange, repeat
 from ..errors import BackboneError, CaptureError, LayerError
 from ..io.images import ImageLike, check_instruction, load_image
 from .adapter import adapter_for, check_model_dir
-from .capture import Recorder, recording, register
+from .capture import Recorder, pre_rope_hooks, recording, register
 from .features import Features, LayerFeatures
 from .geometry import GridGeometry
 
@@ -115,7 +116,7 @@ class Backbone:
         processor's batch on the backbone's device and each image's :class:`GridGeometry` (also cached
         per image size for :meth:`geometry`)."""
         images = [load_image(im) for im in images]
-        prompts = [t if self.adapter.is_full_prompt(self.processor, t) else self.prompt(t)
+        prompts = [t if self.adapter.is_full_prompt(self.processor, t) else self.adapter.prompt(self.processor, t)
                    for t in (check_instruction(t) for t in texts)]
         inputs = self.adapter.process(self.processor, images, prompts).to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
@@ -135,21 +136,23 @@ class Backbone:
         return self._geometry_by_size[image.size]
 
     def encode(self, image: ImageLike, instruction: str | Sequence[str], *, layers: Sequence[int] | int,
-               reuse_prefix: bool = True):
+               reuse_prefix: bool = True, pre_rope: bool = False):
         """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as is).
 
         Several instructions (a list) give a list of ``Features``, one per instruction. The image comes
         before the instruction in the prompt, so under causal attention the image tokens' K/V do not
         depend on it: the image prefix runs once and each instruction's tokens run on top of its cached
         K/V (:meth:`encode_instructions`); the features equal one full forward per instruction.
+        ``pre_rope``: also keep the text queries before RoPE (``LayerFeatures.q_text_pre``).
         """
         if isinstance(instruction, str):
-            return self.encode_batch([image], [instruction], layers=layers)[0]
-        return self.encode_instructions(image, list(instruction), layers=layers, reuse_prefix=reuse_prefix)
+            return self.encode_batch([image], [instruction], layers=layers, pre_rope=pre_rope)[0]
+        return self.encode_instructions(image, list(instruction), layers=layers, reuse_prefix=reuse_prefix,
+                                        pre_rope=pre_rope)
 
     @torch.no_grad()
     def encode_instructions(self, image: ImageLike, instructions: Sequence[str], *, layers: Sequence[int] | int,
-                            reuse_prefix: bool = True) -> list[Features]:
+                            reuse_prefix: bool = True, pre_rope: bool = False) -> list[Features]:
         """One image, several instructions: the image prefix (everything up to the last image token) is
         encoded once, then every instruction's tokens at once on copies of its KV cache. Falls back to one
         full forward per instruction where the adapter says the reuse is not valid (``prefix_reuse``: a
@@ -161,14 +164,14 @@ class Backbone:
             raise BackboneError("no instructions given; pass at least one")
         layers = self._check_layers(layers)
         if not (reuse_prefix and self.adapter.prefix_reuse) or len(instructions) == 1:
-            return self.encode_batch([image] * len(instructions), instructions, layers=layers)
+            return self.encode_batch([image] * len(instructions), instructions, layers=layers, pre_rope=pre_rope)
         images, inputs, geometries = self.prepare_inputs([image] * len(instructions), instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         image_pos = (ids[0] == self.image_token_id).nonzero().squeeze(-1)
         split = int(image_pos[-1]) + 1  # the prefix: up to and including the last image token
         final = valid.long().cumsum(-1).argmax(-1)  # (B,)
         if not bool((ids[:, :split] == ids[:1, :split]).all()) or int(final.min()) < split:
-            return self.encode_batch([image] * len(instructions), instructions, layers=layers)
+            return self.encode_batch([image] * len(instructions), instructions, layers=layers, pre_rope=pre_rope)
         positions = self.adapter.position_ids(self.model, inputs)  # (..., B, S)
         cache = DynamicCache(config=self.model.config.get_text_config())
         prefix = Recorder(layers=frozenset([max(layers)]), final_positions=torch.tensor([split - 1]), early_exit=True)
@@ -177,8 +180,8 @@ class Backbone:
                        position_ids=positions[..., :1, :split], cache=cache, use_cache=True,
                        **self.adapter.image_inputs(inputs, 0))
         cache.batch_repeat_interleave(len(instructions))
-        recorder = Recorder(layers=frozenset(layers), final_positions=final - split, early_exit=True)
-        with recording(recorder):
+        recorder = Recorder(layers=frozenset(layers), final_positions=final - split, early_exit=True, pre_rope=pre_rope)
+        with recording(recorder), self._pre_rope(recorder):
             self.model(input_ids=ids[:, split:], attention_mask=inputs["attention_mask"], position_ids=positions[..., split:],
                        cache=cache, use_cache=True)
         missing = [layer for layer in layers if layer not in recorder.records]
@@ -189,7 +192,7 @@ class Backbone:
 
     @torch.no_grad()
     def encode_batch(self, images: Sequence[ImageLike], instructions: Sequence[str], *,
-                     layers: Sequence[int] | int, early_exit: bool = True) -> list[Features]:
+                     layers: Sequence[int] | int, early_exit: bool = True, pre_rope: bool = False) -> list[Features]:
         """Capture ``layers`` for each (image, instruction) pair in one right-padded forward pass."""
         if len(images) != len(instructions):
             raise BackboneError(f"got {len(images)} images for {len(instructions)} instructions; pass one per image")
@@ -197,13 +200,16 @@ class Backbone:
         images, inputs, geometries = self.prepare_inputs(images, instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         final = valid.long().cumsum(-1).argmax(-1)  # (B,) last real token (right padding)
-        recorder = Recorder(layers=frozenset(layers), final_positions=final, early_exit=early_exit)
-        with recording(recorder):
+        recorder = Recorder(layers=frozenset(layers), final_positions=final, early_exit=early_exit, pre_rope=pre_rope)
+        with recording(recorder), self._pre_rope(recorder):
             self.model(**inputs, use_cache=False)
         missing = [layer for layer in layers if layer not in recorder.records]
         if missing:
             raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")
         return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b]) for b in range(len(images))]
+
+    def _pre_rope(self, recorder: Recorder):
+        return pre_rope_hooks(self.model, recorder) if recorder.pre_rope else nullcontext()
 
     def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0) -> Features:
         """Features of sample ``b``; ``query_offset``: the recorded queries start at that position (the
@@ -218,12 +224,14 @@ class Backbone:
         layers = {}
         for layer, rec in recorder.records.items():
             query = rec.query[b][:, text_pos - query_offset]  # (H, L, d)
+            query_pre = None if rec.query_pre is None else rec.query_pre[b][:, text_pos - query_offset]  # (H, L, d)
             key = repeat(rec.key[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
             value = repeat(rec.value[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
             row = rec.last_row[b][:, image_pos].float()  # (H, P)
             mass = row.sum(-1)  # (H,)
             layers[layer] = LayerFeatures(
                 q_text=rearrange(query, "h l d -> l h d"),
+                q_text_pre=None if query_pre is None else rearrange(query_pre, "h l d -> l h d"),
                 k_image=rearrange(key, "h p d -> p h d"),
                 v_image=rearrange(value, "h p d -> p h d"),
                 attn_last=row / mass.clamp_min(torch.finfo(row.dtype).tiny)[:, None],

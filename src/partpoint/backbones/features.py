@@ -28,6 +28,7 @@ class LayerFeatures:
     attn_last: torch.Tensor
     attn_last_mass: torch.Tensor
     scale: float
+    q_text_pre: torch.Tensor | None = None  # (L, H, d) the same queries before RoPE (``encode(..., pre_rope=True)``)
 
 
 @dataclass

@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, field, fields
 #: Loss settings that pointers saved before the loss had its own config wrote here; they are read and
 #: dropped (the loss a pointer was trained with is in its ``train_log.json``).
 LEGACY_LOSS_KEYS = ("tau", "gamma", "lam", "use_sdf", "sdf_cap", "inside_slope")
+#: Options added after the first pointers were saved: a saved config without the key was trained without
+#: the option, so it reads back as the paper's setting, not today's default.
+ADDED_LATER = {"detach_attn": False, "a2p_residual": False, "padding": "zeros", "qsynth_queries": "post_rope"}
 
 
 @dataclass(kw_only=True)
@@ -27,6 +30,9 @@ class PointerConfig:
     (the heatmap is the upsampled ``log mean_h A_s`` plus A2P's output, whose last conv starts at zero),
     ``padding`` of A2P's 3x3 convs (``"zeros"`` or ``"replicate"``: zero padding lets a conv encode
     absolute position). The paper's decoder is ``detach_attn=False, a2p_residual=False, padding="zeros"``.
+    ``qsynth_queries``: what Q-Synth reads, the text queries after RoPE (``"post_rope"``, the paper's) or
+    before it (``"pre_rope"``: no position rotation in the latents' context); ``q_s K_v^T`` always uses the
+    post-RoPE image keys.
     """
 
     backbone: str = ""
@@ -45,6 +51,7 @@ class PointerConfig:
     detach_attn: bool = True
     a2p_residual: bool = True
     padding: str = "replicate"
+    qsynth_queries: str = "post_rope"
 
     @property
     def num_heads(self) -> int:
@@ -66,9 +73,10 @@ class PointerConfig:
 
     @classmethod
     def from_json(cls, text: str) -> PointerConfig:
-        """Inverse of :meth:`to_json`; unknown keys raise ``KeyError``, missing keys take defaults
-        (:data:`LEGACY_LOSS_KEYS` of older pointers are dropped)."""
-        raw = json.loads(text)
+        """Inverse of :meth:`to_json`; unknown keys raise ``KeyError``, missing keys take defaults, except
+        the options of :data:`ADDED_LATER` (their values before the option existed); the
+        :data:`LEGACY_LOSS_KEYS` of older pointers are dropped."""
+        raw = {**ADDED_LATER, **json.loads(text)}
         for key in LEGACY_LOSS_KEYS:
             raw.pop(key, None)
         known = {f.name for f in fields(cls)}

@@ -96,7 +96,7 @@ class PartPointer(nn.Module):
 
     def gather(self, features) -> dict:
         """This pointer's heads from a backbone ``Features`` (see :func:`gather_heads`)."""
-        item = gather_heads(features, self.config.heads)
+        item = gather_heads(features, self.config.heads, queries=self.config.qsynth_queries)
         if item["q_text"].shape[-1] != self.config.head_dim:
             raise CheckpointError(
                 f"pointer expects head_dim {self.config.head_dim} but the features have "

@@ -12,8 +12,6 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..io.atomic import atomic_write
-
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -54,42 +52,23 @@ def _optimizer(model, config: LoopConfig):
 
 
 def save_checkpoint(path: str, *, model, optimizer, scheduler, result: LoopResult) -> None:
-    """Write the full training state atomically."""
-    import random
+    """Write the full training state atomically (``training.checkpoint.write_state``)."""
+    from ..training.checkpoint import write_state
 
-    import numpy as np
-    import torch
-
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "step": result.step,
-        "losses": result.losses,
-        "wall_s": result.wall_s,
-        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-    }
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    write_state(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                       "scheduler": scheduler.state_dict(), "step": result.step, "losses": result.losses,
+                       "wall_s": result.wall_s})
 
 
 def load_checkpoint(path: str, *, model, optimizer, scheduler) -> LoopResult:
-    import random
+    """Restore what :func:`save_checkpoint` wrote (weights, optimiser, scheduler, RNG states)."""
+    from ..training.checkpoint import read_state, restore_rng
 
-    import numpy as np
-    import torch
-
-    from ..errors import CheckpointError
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise CheckpointError(f"cannot read pretraining checkpoint {path} ({e}); delete it and start without --resume") from e
+    state = read_state(path, what="pretraining")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"]["torch"])
-    np.random.set_state(state["rng"]["numpy"])
-    random.setstate(state["rng"]["python"])
+    restore_rng(state["rng"])
     return LoopResult(step=state["step"], losses=list(state["losses"]), wall_s=float(state["wall_s"]))
 
 

@@ -1,4 +1,9 @@
-"""Training checkpoints (pointer, optimizer, scheduler, position, log, RNG states), written atomically."""
+"""Training checkpoints (model, optimizer, scheduler, position, log, RNG states), written atomically.
+
+``write_state`` / ``read_state`` / ``restore_rng`` are shared by every training loop (the pointer's here,
+backbone pretraining's in ``pretrain/loop.py``); ``save_checkpoint`` / ``load_checkpoint`` are the pointer's,
+which also refuse a checkpoint of other settings.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +25,35 @@ def save_checkpoint(path: Path, *, pointer, optimizer, scheduler, progress: dict
     ``progress``: ``epoch`` (the epoch in progress), ``step`` (its batches already done),
     ``global_step``, ``epoch_sums``, ``log``, ``best`` and ``wall_s``.
     """
-    state = {
+    write_state(path, {
         "pointer": {name: t.detach().cpu() for name, t in pointer.state_dict().items()},
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "progress": progress,
         "signature": signature,
-        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-    }
+    })
+
+
+def write_state(path, state: dict) -> None:
+    """``state`` plus the torch / numpy / python RNG states, saved with ``torch.save`` atomically."""
+    state = {**state, "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                              "python": random.getstate()}}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def read_state(path, *, what: str) -> dict:
+    """What :func:`write_state` wrote; CheckpointError (one line, naming ``what``) when it is unreadable."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as error:
+        raise CheckpointError(f"cannot read {what} checkpoint {path} ({error}); delete it and train without --resume") from None
+
+
+def restore_rng(rng: dict) -> None:
+    """Put back the RNG states :func:`write_state` recorded (an exact resume)."""
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(rng["numpy"])
+    random.setstate(rng["python"])
 
 
 def load_checkpoint(path: Path, *, signature: dict) -> dict:
@@ -37,10 +62,7 @@ def load_checkpoint(path: Path, *, signature: dict) -> dict:
     Raises:
         CheckpointError: unreadable, or written by a run with other data, heads or hyper-parameters.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError) as error:
-        raise CheckpointError(f"cannot read training checkpoint {path} ({error}); delete it and train without --resume") from None
+    state = read_state(path, what="training")
     stored = state.get("signature", {})
     if stored != signature:
         now, then = _flat(signature), _flat(stored)
@@ -49,9 +71,7 @@ def load_checkpoint(path: Path, *, signature: dict) -> dict:
             f"checkpoint {path} belongs to a run with different {', '.join(changed[:4]) or 'settings'}; "
             "train into a new --out or rerun with the original settings"
         )
-    torch.set_rng_state(state["rng"]["torch"])
-    np.random.set_state(state["rng"]["numpy"])
-    random.setstate(state["rng"]["python"])
+    restore_rng(state["rng"])
     return state
 
 

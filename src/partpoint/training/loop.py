@@ -124,7 +124,8 @@ def train_pointer(
     pointer_config = config.pointer_config(backbone=backbone, heads=heads)
     cache_dir = Path(config.cache_dir) if config.cache_dir else out_dir / "cache"
     all_sets = datasets + ([val_dataset] if val_dataset is not None else [])
-    caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator, progress=progress)
+    caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator, progress=progress,
+                          queries=pointer_config.qsynth_queries)
     train_caches, val_cache = caches[: len(datasets)], (caches[-1] if val_dataset is not None else None)
 
     scale = pointer_config.upsample

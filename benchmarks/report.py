@@ -158,10 +158,10 @@ def speed_section(speed: dict | None) -> list[str]:
               f"ms/sample (measured on {speed['recompute_samples']} samples, scaled per sample) / cached "
               f"{1000 * speed['cached_epoch_s_per_sample']:.2f} ms/sample (median epoch of "
               f"{speed['cached_epoch_samples']} samples after a warm-up epoch) | {verdict('cache_speedup')} |",
-              *([f"| five_over_one | {speed['five_over_one']:.2f} | point(image, 5 instructions) "
+              *([f"| multi_over_single | {speed['multi_over_single']:.2f} | point(image, 5 instructions) "
                  f"{1000 * m['point_five']:.1f} ms (image prefix once) / point() {1000 * m['point']:.1f} ms; "
-                 f"without the reuse {speed['five_over_one_without_reuse']:.2f} | {verdict('five_over_one')} |"]
-                if "five_over_one" in speed else []), "",
+                 f"without the reuse {speed['multi_over_single_without_reuse']:.2f} | {verdict('multi_over_single')} |"]
+                if "multi_over_single" in speed else []), "",
               f"Where point() time goes: encode + capture {1000 * m['encode_capture']:.1f} ms, pointer head "
               f"(gather, Q-Synth, A2P, peak) {1000 * m['pointer_head']:.2f} ms.", "",
               *_fresh_memory_lines(speed),

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-SKIP_KEYS = {"run", "wall_s", "epoch_s", "seconds", "machine", "cache", "created", "date", "command"}
+SKIP_KEYS = {"run", "wall_s", "epoch_s", "seconds", "machine", "cache", "created", "date", "command", "spec"}
 
 
 def leaves(value, path=""):

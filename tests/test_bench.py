@@ -142,7 +142,7 @@ def test_tiny_ablations_train_every_variant_from_one_head_list(tiny_run):
 def test_speed_harness_returns_the_documented_keys(tiny_run):
     speed = json.loads((tiny_run / "results" / "speed.json").read_text())
     assert SPEED_KEYS <= set(speed)
-    for key in ("point_over_floor", "text_over_point", "cache_speedup", "five_over_one"):
+    for key in ("point_over_floor", "text_over_point", "cache_speedup", "multi_over_single"):
         assert math.isfinite(speed[key]) and speed[key] > 0
         target = speed["targets"][key]
         assert target["met"] == (speed[key] <= target["value"] if target["op"] == "<=" else speed[key] >= target["value"])

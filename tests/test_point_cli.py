@@ -78,6 +78,21 @@ def test_point_several_instructions_equals_one_call_each(setup, capsys, tmp_path
         bound.point(setup["image"], [])
 
 
+def test_the_predictor_runs_the_processor_once_and_its_results_carry_the_geometry(setup, monkeypatch):
+    pointer = partpoint.load_pointer(setup["backbone"], setup["pointer"])
+    assert isinstance(pointer, partpoint.Pointer) and pointer.heads == [(0, 0), (1, 1)]
+    calls = []
+    prepare = pointer.backbone.prepare_inputs
+    monkeypatch.setattr(pointer.backbone, "prepare_inputs", lambda *a, **k: calls.append(1) or prepare(*a, **k))
+    texts = [INSTRUCTION, "Point to the lid of the pot."]
+    results = pointer.point(setup["image"], texts)
+    assert len(calls) == 1  # one processor run for the image and both instructions
+    assert [r.instruction for r in results] == texts
+    overlay = pointer.overlay_many(setup["image"], texts, results)
+    assert len(calls) == 1 and overlay.size == (WIDTH, HEIGHT)  # the overlay reuses the results' geometry
+    assert results[0].geometry == pointer.geometry(setup["image"]) and len(calls) == 1  # cached per image size
+
+
 def test_point_text_output(setup, capsys):
     status, stdout, _ = run_cli(["point", setup["image"], INSTRUCTION, "--backbone", setup["backbone"],
                                  "--pointer", setup["pointer"]], capsys)

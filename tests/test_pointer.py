@@ -277,6 +277,8 @@ def test_predictor_points_in_original_pixels_with_the_geometry():
     out = model(collate([model.gather(backbone.features)]))
     u, v, _ = model.predict_point(out, (3, 4))
     assert (result.x, result.y) == pytest.approx((float(u) * 20, float(v) * 20))
+    with pytest.raises(CheckpointError, match="fingerprint other"):
+        Pointer(backbone=fake_backbone(fingerprint="other"), model=model)
 
 
 def test_save_load_round_trip_and_refusals(tmp_path):

@@ -78,6 +78,11 @@ class Pointer:
     """
 
     def __init__(self, *, backbone, model):
+        if model.config.fingerprint != getattr(backbone, "fingerprint", None):
+            raise CheckpointError(
+                f"pointer was trained on backbone {model.config.backbone!r} (fingerprint {model.config.fingerprint}) "
+                f"but got fingerprint {getattr(backbone, 'fingerprint', None)}; use the matching backbone or retrain"
+            )
         self.backbone = backbone
         self.model = model.eval()
 

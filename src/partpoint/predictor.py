@@ -53,15 +53,21 @@ def resolve_pointer_dir(backbone_name: str, pointer: str | os.PathLike | None) -
     return path
 
 
+def check_trained_on(model, backbone) -> None:
+    """CheckpointError when the ``PartPointer`` ``model`` was trained on a backbone other than ``backbone``."""
+    fingerprint = getattr(backbone, "fingerprint", None)
+    if model.config.fingerprint != fingerprint:
+        raise CheckpointError(
+            f"pointer was trained on backbone {model.config.backbone!r} (fingerprint {model.config.fingerprint}) "
+            f"but got {getattr(backbone, 'name', None)!r} (fingerprint {fingerprint}); use the matching backbone or retrain"
+        )
+
+
 def load_pointer_for(backbone, pointer=None):
     """A ``PartPointer`` for a loaded ``backbone``: ``pointer`` may be a PartPointer, a directory or None
     (the bundled one). Raises :class:`CheckpointError` when it belongs to another backbone."""
     if isinstance(pointer, PartPointer):
-        if pointer.config.fingerprint != backbone.fingerprint:
-            raise CheckpointError(
-                f"pointer was trained on backbone {pointer.config.backbone!r} (fingerprint {pointer.config.fingerprint}) "
-                f"but got {backbone.name!r} (fingerprint {backbone.fingerprint}); use the matching backbone or retrain"
-            )
+        check_trained_on(pointer, backbone)
         return pointer.eval()
     directory = resolve_pointer_dir(backbone.name, pointer)
     return PartPointer.from_pretrained(directory, backbone=backbone).eval()
@@ -78,11 +84,7 @@ class Pointer:
     """
 
     def __init__(self, *, backbone, model):
-        if model.config.fingerprint != getattr(backbone, "fingerprint", None):
-            raise CheckpointError(
-                f"pointer was trained on backbone {model.config.backbone!r} (fingerprint {model.config.fingerprint}) "
-                f"but got fingerprint {getattr(backbone, 'fingerprint', None)}; use the matching backbone or retrain"
-            )
+        check_trained_on(model, backbone)
         self.backbone = backbone
         self.model = model.eval()
 

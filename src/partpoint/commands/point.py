@@ -73,7 +73,6 @@ def run_single(args) -> int:
     from ..errors import ImageError
     from ..io.camera import DepthError, Intrinsics, load_depth
     from ..io.images import check_instruction, load_image
-    from ..io.viz import draw_overlay, draw_points_overlay
 
     image = load_image(args.image)  # bad input fails before the model loads
     instructions = [check_instruction(text) for text in args.instruction]
@@ -105,8 +104,8 @@ def run_single(args) -> int:
         out = Path(args.out)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            overlay = draw_points_overlay(image, results, instructions, geometry=results[0].geometry) if several \
-                else draw_overlay(image, results[0], geometry=results[0].geometry, caption=instructions[0])
+            overlay = pointer.overlay_many(image, instructions, results) if several else \
+                pointer.overlay(image, instructions[0], results[0])  # the results' geometry: no second processor run
             overlay.save(out, format="PNG")
         except OSError as error:
             raise ImageError(f"cannot write the overlay to {out} ({error.strerror or error}); pick a writable path") from None

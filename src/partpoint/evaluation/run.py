@@ -63,6 +63,7 @@ def evaluate(
         from ..predictor import Pointer, load_pointer_for
 
         pointer = load_pointer_for(backbone, pointer)
+    if method == "ours":
         predictor = Pointer(backbone=backbone, model=pointer)
     if method == "attention":
         head_list = attention_heads(pointer=pointer, heads=heads, backbone=backbone)

@@ -69,8 +69,6 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
     from ..io.images import load_image
 
     path = None
-    from ..io.viz import draw_points_overlay
-
     try:
         if upload is None:
             raise PartPointError("no image given; upload an image or pick an example")
@@ -82,7 +80,7 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
             raise PartPointError("no backbone directory given; type one or pick a bundled backbone")
         pointer = models.get(name, (pointer_dir or "").strip() or None)
         results = point_image(pointer, image, instructions, method)
-        overlay = draw_points_overlay(image, results, instructions, geometry=pointer.geometry(image))
+        overlay = pointer.overlay_many(image, instructions, results)
     except PartPointError as error:
         message = str(error)
         if upload is not None:  # name the file the user chose, not the server's temporary copy

@@ -160,12 +160,17 @@ def test_queries_before_rope_are_the_captured_queries_unrotated(arch, backbones)
         assert pre.shape == post.shape
         assert torch.allclose(pre.norm(dim=-1), post.norm(dim=-1), rtol=1e-4, atol=1e-5)
         assert (pre - post).abs().max() > 1e-3  # the text sits past position 0: it was rotated
+        post_k, pre_k = feats.layers[layer].k_image, feats.layers[layer].k_image_pre  # (P, H, d)
+        assert plain.layers[layer].k_image_pre is None and pre_k.shape == post_k.shape
+        assert torch.allclose(pre_k.norm(dim=-1), post_k.norm(dim=-1), rtol=1e-4, atol=1e-5)
+        assert (pre_k - post_k).abs().max() > 1e-3 * post_k.abs().max()  # relative: a tiny tower's keys are ~1e-25
         for text, got in zip(texts, reused):
-            want = bb.encode(image, text, layers=layers, pre_rope=True).layers[layer].q_text_pre
-            assert (got.layers[layer].q_text_pre - want).abs().max() <= 1e-5
+            want = bb.encode(image, text, layers=layers, pre_rope=True).layers[layer]
+            assert (got.layers[layer].q_text_pre - want.q_text_pre).abs().max() <= 1e-5
+            assert (got.layers[layer].k_image_pre - want.k_image_pre).abs().max() <= 1e-5  # from the prefix pass
 
 
-def test_llama_queries_before_rope_rotate_exactly_into_the_captured_ones(backbones):
+def test_llama_queries_and_keys_before_rope_rotate_exactly_into_the_captured_ones(backbones):
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
     bb = backbones["llava"]
@@ -178,6 +183,12 @@ def test_llama_queries_before_rope_rotate_exactly_into_the_captured_ones(backbon
     cos, sin = bb.model.model.language_model.rotary_emb(pre, positions)
     rotated, _ = apply_rotary_pos_emb(pre, pre, cos, sin)
     assert (rotated[0].transpose(0, 1) - feats.layers[1].q_text).abs().max() <= 1e-5
+
+    image_pos = (inputs["input_ids"][0] == bb.image_token_id).nonzero()[:, 0][None]  # (1, P): a square grid here
+    keys = feats.layers[1].k_image_pre.transpose(0, 1)[None]  # (1, H, P, d)
+    cos, sin = bb.model.model.language_model.rotary_emb(keys, image_pos)
+    _, rotated_keys = apply_rotary_pos_emb(keys, keys, cos, sin)
+    assert (rotated_keys[0].transpose(0, 1) - feats.layers[1].k_image).abs().max() <= 1e-5
 
 
 def test_prefix_reuse_runs_the_vision_tower_once(backbones):

@@ -113,3 +113,18 @@ def test_pre_rope_cache_holds_the_queries_before_rope_in_its_own_directory(tiny_
         expected = torch.stack([features.layers[layer].q_text_pre[:, head] for layer, head in HEADS])
         torch.testing.assert_close(b["q_text"].float(), expected, atol=2e-3, rtol=2e-3)
         assert torch.equal(a["k_image"], b["k_image"]) and not torch.equal(a["q_text"], b["q_text"])
+
+
+def test_pre_rope_keys_cache_holds_the_image_keys_before_rope_in_its_own_directory(tiny_setup, tmp_path):  # noqa: F811
+    _, backbone, train_spec, _ = tiny_setup
+    dataset = open_dataset(train_spec)[:3]
+    post = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False)
+    pre = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False, keys="pre_rope")
+    assert pre.directory != post.directory and pre.key["keys"] == "pre_rope" and "keys" not in post.key
+    for i, (a, b) in enumerate(zip(post, pre)):
+        sample = dataset[i]
+        features = backbone.encode(sample.image, sample.instruction, layers=[1, 2], pre_rope=True)
+        expected = torch.stack([features.layers[layer].k_image_pre[:, head] for layer, head in HEADS])
+        torch.testing.assert_close(b["k_image"].float(), expected, atol=2e-3, rtol=2e-3)
+        assert torch.equal(a["q_text"], b["q_text"]) and torch.equal(a["v_image"], b["v_image"])
+        assert not torch.equal(a["k_image"], b["k_image"])

@@ -228,6 +228,7 @@ def fake_backbone(dim=16, grid=(3, 4), fingerprint="abc123", text_len=5):
             k_image=torch.randn(patches, heads, dim, generator=gen),
             v_image=torch.randn(patches, heads, dim, generator=gen),
             q_text_pre=torch.randn(text_len, heads, dim, generator=gen),
+            k_image_pre=torch.randn(patches, heads, dim, generator=gen),
         )
         for layer in (2, 3)
     }
@@ -390,13 +391,26 @@ def test_pre_rope_pointer_reads_the_queries_before_rope():
         PartPointer(small_config(qsynth_queries="pre_rope")).gather(backbone.features)
 
 
+def test_pre_rope_keys_pointer_matches_q_s_against_the_keys_before_rope():
+    backbone = fake_backbone()
+    post = PartPointer(small_config()).gather(backbone.features)
+    pre = PartPointer(small_config(image_keys="pre_rope")).gather(backbone.features)
+    torch.testing.assert_close(pre["k_image"][1], backbone.features.layers[3].k_image_pre[:, 1])
+    torch.testing.assert_close(pre["q_text"], post["q_text"])  # Q-Synth's input is its own option
+    torch.testing.assert_close(pre["v_image"], post["v_image"])  # values carry no RoPE
+    assert PartPointer(small_config(image_keys="pre_rope")).needs_pre_rope and not PartPointer(small_config()).needs_pre_rope
+    backbone.features.layers[3].k_image_pre = None
+    with pytest.raises(LayerError, match="no keys before RoPE"):
+        PartPointer(small_config(image_keys="pre_rope")).gather(backbone.features)
+
+
 def test_configs_saved_before_an_option_existed_read_back_without_it():
     old = json.loads(small_config().to_json())
-    for key in ("detach_attn", "a2p_residual", "padding", "qsynth_queries"):
+    for key in ("detach_attn", "a2p_residual", "padding", "qsynth_queries", "image_keys"):
         old.pop(key)
     config = PointerConfig.from_json(json.dumps({**old, "tau": 2.0, "lam": 1.0}))  # loss keys of old pointers
-    assert (config.detach_attn, config.a2p_residual, config.padding, config.qsynth_queries) == \
-        (False, False, "zeros", "post_rope")
+    assert (config.detach_attn, config.a2p_residual, config.padding, config.qsynth_queries, config.image_keys) == \
+        (False, False, "zeros", "post_rope", "post_rope")
     assert PointerConfig().a2p_residual and PointerConfig().padding == "replicate"  # today's defaults
 
 

@@ -109,7 +109,7 @@ class Pointer:
     def point_all(self, image: Image.Image, texts: list[str]) -> list[PointResult]:
         """:meth:`point` for an image already loaded (``load_image``) and instructions already checked."""
         features = self.backbone.encode(image, texts, layers=self.model.config.layers,  # one Features per text
-                                        pre_rope=self.model.config.qsynth_queries == "pre_rope")
+                                        pre_rope=self.model.needs_pre_rope)
         batch = collate([self.model.gather(f) for f in features])
         output = self.model(batch)  # heatmap (B, H', W')
         u, v, score = self.model.predict_point(output, batch.grid)  # (B,) each, grid units

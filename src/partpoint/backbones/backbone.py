@@ -143,7 +143,8 @@ class Backbone:
         before the instruction in the prompt, so under causal attention the image tokens' K/V do not
         depend on it: the image prefix runs once and each instruction's tokens run on top of its cached
         K/V (:meth:`encode_instructions`); the features equal one full forward per instruction.
-        ``pre_rope``: also keep the text queries before RoPE (``LayerFeatures.q_text_pre``).
+        ``pre_rope``: also keep the text queries and image keys before RoPE (``LayerFeatures.q_text_pre``,
+        ``k_image_pre``).
         """
         if isinstance(instruction, str):
             return self.encode_batch([image], [instruction], layers=layers, pre_rope=pre_rope)[0]
@@ -174,8 +175,10 @@ class Backbone:
             return self.encode_batch([image] * len(instructions), instructions, layers=layers, pre_rope=pre_rope)
         positions = self.adapter.position_ids(self.model, inputs)  # (..., B, S)
         cache = DynamicCache(config=self.model.config.get_text_config())
-        prefix = Recorder(layers=frozenset([max(layers)]), final_positions=torch.tensor([split - 1]), early_exit=True)
-        with recording(prefix):
+        # the prefix pass records only to exit early, and with ``pre_rope`` to keep the image keys before RoPE
+        prefix = Recorder(layers=frozenset(layers if pre_rope else [max(layers)]), final_positions=torch.tensor([split - 1]),
+                          early_exit=True, pre_rope=pre_rope)
+        with recording(prefix), self._pre_rope(prefix):
             self.model(input_ids=ids[:1, :split], attention_mask=inputs["attention_mask"][:1, :split],
                        position_ids=positions[..., :1, :split], cache=cache, use_cache=True,
                        **self.adapter.image_inputs(inputs, 0))
@@ -187,7 +190,8 @@ class Backbone:
         missing = [layer for layer in layers if layer not in recorder.records]
         if missing:
             raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")
-        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b], query_offset=split)
+        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b], query_offset=split,
+                               prefix=prefix if pre_rope else None)
                 for b in range(len(instructions))]
 
     @torch.no_grad()
@@ -211,9 +215,11 @@ class Backbone:
     def _pre_rope(self, recorder: Recorder):
         return pre_rope_hooks(self.model, recorder) if recorder.pre_rope else nullcontext()
 
-    def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0) -> Features:
+    def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0,
+                  prefix: Recorder | None = None) -> Features:
         """Features of sample ``b``; ``query_offset``: the recorded queries start at that position (the
-        instruction pass of :meth:`encode_instructions`; keys and attention rows span the whole sequence)."""
+        instruction pass of :meth:`encode_instructions`; keys and attention rows span the whole sequence);
+        ``prefix``: the image-prefix pass's recorder, which saw the image keys before RoPE."""
         all_image_pos = (ids == self.image_token_id).nonzero().squeeze(-1)  # (N,) every image token
         image_pos = self.adapter.grid_positions(all_image_pos, geometry)  # (P,) the pointing grid's tokens
         p_h, p_w = geometry.grid
@@ -227,12 +233,17 @@ class Backbone:
             query_pre = None if rec.query_pre is None else rec.query_pre[b][:, text_pos - query_offset]  # (H, L, d)
             key = repeat(rec.key[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
             value = repeat(rec.value[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
+            key_pre = None
+            if rec.key_pre is not None:
+                source = rec.key_pre[b] if prefix is None else prefix.records[layer].key_pre[0]  # (H_kv, S, d)
+                key_pre = repeat(source[:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
             row = rec.last_row[b][:, image_pos].float()  # (H, P)
             mass = row.sum(-1)  # (H,)
             layers[layer] = LayerFeatures(
                 q_text=rearrange(query, "h l d -> l h d"),
                 q_text_pre=None if query_pre is None else rearrange(query_pre, "h l d -> l h d"),
                 k_image=rearrange(key, "h p d -> p h d"),
+                k_image_pre=None if key_pre is None else rearrange(key_pre, "h p d -> p h d"),
                 v_image=rearrange(value, "h p d -> p h d"),
                 attn_last=row / mass.clamp_min(torch.finfo(row.dtype).tiny)[:, None],
                 attn_last_mass=mass,

@@ -29,6 +29,7 @@ class LayerFeatures:
     attn_last_mass: torch.Tensor
     scale: float
     q_text_pre: torch.Tensor | None = None  # (L, H, d) the same queries before RoPE (``encode(..., pre_rope=True)``)
+    k_image_pre: torch.Tensor | None = None  # (P, H, d) the same keys before RoPE (``encode(..., pre_rope=True)``)
 
 
 @dataclass

@@ -12,7 +12,8 @@ import argparse
 SECTION_TITLES = {"pointer": "pointer (PointerConfig)", "loss": "loss (LossConfig)",
                   "optim": "optimisation (OptimConfig)", "select": "head selection (SelectConfig)", None: "run"}
 CHOICES = {"padding": ("zeros", "replicate"), "bce_target": ("cells", "coverage"), "select_rules": ("reference", "paper"),
-           "qsynth_queries": ("post_rope", "pre_rope")}
+           "qsynth_queries": ("post_rope", "pre_rope"),
+           "image_keys": ("post_rope", "pre_rope")}
 ALIASES = {"num_heads": ("--k",), "select_rules": ("--rules",)}
 HELP = {
     "num_heads": "k: heads to select when --heads is not given", "select_samples": "training samples head selection votes on",
@@ -24,6 +25,7 @@ HELP = {
     "use_sdf": "SDF heatmap term (--no-sdf: inside-mass loss)", "detach_attn": "A2P reads A_s without gradients to Q-Synth",
     "a2p_residual": "heatmap = upsampled log mean A_s + A2P (last conv zero-initialised)", "padding": "A2P conv padding",
     "qsynth_queries": "text queries Q-Synth reads: after or before RoPE",
+    "image_keys": "image keys q_s is matched against: after or before RoPE",
     "tau": "SDF penalty steepness", "gamma": "SDF outside/inside asymmetry", "lam": "weight of the heatmap term",
     "sdf_cap": "cap of the outside distance in the penalty, patches", "inside_slope": "pull toward the innermost point",
     "pos_weight": "BCE weight of part patches", "bce_target": "BCE target per patch",

@@ -12,7 +12,7 @@ from ..errors import LayerError
 QUERIES = ("post_rope", "pre_rope")
 
 
-def gather_heads(features, heads: list[tuple[int, int]], *, queries: str = "post_rope") -> dict:
+def gather_heads(features, heads: list[tuple[int, int]], *, queries: str = "post_rope", keys: str = "post_rope") -> dict:
     """The selected heads' tensors of one image + instruction.
 
     Args:
@@ -21,14 +21,17 @@ def gather_heads(features, heads: list[tuple[int, int]], *, queries: str = "post
         heads: ``[(layer, head), ...]``, length ``k``.
         queries: ``"post_rope"`` (``q_text``, what the model's attention uses) or ``"pre_rope"``
             (``q_text_pre``: the same queries before RoPE; encode with ``pre_rope=True``).
+        keys: the same choice for the image keys (``k_image`` or ``k_image_pre``).
 
     Returns:
         ``{"q_text": (k, L, d), "text_mask": (L,) bool, "k_image": (k, P, d), "v_image": (k, P, d),
         "grid": (P_h, P_w)}`` float32 on CPU.
     """
-    if queries not in QUERIES:
-        raise ValueError(f"queries must be one of {', '.join(QUERIES)}, got {queries!r}")
-    source = {"q_text": "q_text_pre" if queries == "pre_rope" else "q_text", "k_image": "k_image", "v_image": "v_image"}
+    for name, value in (("queries", queries), ("keys", keys)):
+        if value not in QUERIES:
+            raise ValueError(f"{name} must be one of {', '.join(QUERIES)}, got {value!r}")
+    source = {"q_text": "q_text_pre" if queries == "pre_rope" else "q_text",
+              "k_image": "k_image_pre" if keys == "pre_rope" else "k_image", "v_image": "v_image"}
     per_head = {"q_text": [], "k_image": [], "v_image": []}
     for layer, head in heads:
         if layer not in features.layers:
@@ -43,7 +46,8 @@ def gather_heads(features, heads: list[tuple[int, int]], *, queries: str = "post
         for name in per_head:
             tensor = getattr(lf, source[name])
             if tensor is None:
-                raise LayerError(f"layer {layer} has no queries before RoPE; encode with pre_rope=True")
+                what = "queries" if name == "q_text" else "keys"
+                raise LayerError(f"layer {layer} has no {what} before RoPE; encode with pre_rope=True")
             per_head[name].append(torch.as_tensor(tensor)[:, head].float().cpu())  # (L|P, d)
     out = {name: torch.stack(tensors) for name, tensors in per_head.items()}  # (k, L|P, d)
     out["text_mask"] = torch.ones(out["q_text"].shape[1], dtype=torch.bool)

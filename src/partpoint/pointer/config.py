@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 LEGACY_LOSS_KEYS = ("tau", "gamma", "lam", "use_sdf", "sdf_cap", "inside_slope")
 #: Options added after the first pointers were saved: a saved config without the key was trained without
 #: the option, so it reads back as the paper's setting, not today's default.
-ADDED_LATER = {"detach_attn": False, "a2p_residual": False, "padding": "zeros", "qsynth_queries": "post_rope"}
+ADDED_LATER = {"detach_attn": False, "a2p_residual": False, "padding": "zeros", "qsynth_queries": "post_rope",
+               "image_keys": "post_rope"}
 
 
 @dataclass(kw_only=True)
@@ -31,8 +32,10 @@ class PointerConfig:
     ``padding`` of A2P's 3x3 convs (``"zeros"`` or ``"replicate"``: zero padding lets a conv encode
     absolute position). The paper's decoder is ``detach_attn=False, a2p_residual=False, padding="zeros"``.
     ``qsynth_queries``: what Q-Synth reads, the text queries after RoPE (``"post_rope"``, the paper's) or
-    before it (``"pre_rope"``: no position rotation in the latents' context); ``q_s K_v^T`` always uses the
-    post-RoPE image keys.
+    before it (``"pre_rope"``: no position rotation in the latents' context). ``image_keys``: the image keys
+    ``K_v`` that ``q_s`` is matched against in ``A_s = softmax(q_s K_v^T / sqrt(d))``: after RoPE
+    (``"post_rope"``, the paper's) or before it (``"pre_rope"``): ``q_s`` is one fixed vector per instruction,
+    so against rotated keys the same content scores differently at different image positions.
     """
 
     backbone: str = ""
@@ -52,6 +55,7 @@ class PointerConfig:
     a2p_residual: bool = True
     padding: str = "replicate"
     qsynth_queries: str = "post_rope"
+    image_keys: str = "post_rope"
 
     @property
     def num_heads(self) -> int:

@@ -94,9 +94,14 @@ class PartPointer(nn.Module):
         grid coordinates (see :func:`partpoint.pointer.decode.heatmap_peak`)."""
         return heatmap_peak(output.heatmap.detach(), grid)
 
+    @property
+    def needs_pre_rope(self) -> bool:
+        """Whether the backbone must also capture queries / keys before RoPE for this pointer."""
+        return "pre_rope" in (self.config.qsynth_queries, self.config.image_keys)
+
     def gather(self, features) -> dict:
         """This pointer's heads from a backbone ``Features`` (see :func:`gather_heads`)."""
-        item = gather_heads(features, self.config.heads, queries=self.config.qsynth_queries)
+        item = gather_heads(features, self.config.heads, queries=self.config.qsynth_queries, keys=self.config.image_keys)
         if item["q_text"].shape[-1] != self.config.head_dim:
             raise CheckpointError(
                 f"pointer expects head_dim {self.config.head_dim} but the features have "

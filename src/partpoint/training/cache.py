@@ -12,7 +12,7 @@ One cached entry (``cache[i]``)::
     key            str, the dataset's stable sample key
     category       str, "object:part"
     q_text         (k, L, d) fp16   post-RoPE text queries of the selected heads (pre-RoPE: key "queries")
-    k_image        (k, P, d) fp16   image keys
+    k_image        (k, P, d) fp16   post-RoPE image keys (pre-RoPE: key "keys")
     v_image        (k, P, d) fp16   image values
     attn_last      (k, P)    fp16   final prompt token's attention over the image (rows sum to 1)
     attn_mass      (k,)      fp32   its raw mass on the image (``attn_last * attn_mass`` = raw attention)
@@ -68,10 +68,12 @@ def dataset_fingerprint(dataset) -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_key(backbone, dataset, heads, *, mask_scales=DEFAULT_MASK_SCALES, queries: str = "post_rope") -> dict:
-    """Everything a cache's content depends on (``queries`` only when it is not the default, so caches
-    built before the option existed keep their key)."""
+def cache_key(backbone, dataset, heads, *, mask_scales=DEFAULT_MASK_SCALES, queries: str = "post_rope",
+              keys: str = "post_rope") -> dict:
+    """Everything a cache's content depends on (``queries`` / ``keys`` only when not the default, so caches
+    built before the options existed keep their key)."""
     return {**({"queries": queries} if queries != "post_rope" else {}),
+        **({"keys": keys} if keys != "post_rope" else {}),
         "version": CACHE_VERSION,
         "backbone": str(getattr(backbone, "name", "")),
         "fingerprint": str(backbone.fingerprint),
@@ -108,12 +110,13 @@ def entry_mask(entry: dict, scale: int) -> np.ndarray:
     return unpack_mask(entry["masks"][scale], (grid_h * scale, grid_w * scale))
 
 
-def make_entry(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES, queries: str = "post_rope") -> dict | None:
+def make_entry(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES, queries: str = "post_rope",
+               keys: str = "post_rope") -> dict | None:
     """One cache entry from a backbone ``Features`` and its ``Sample``; None when the part covers no
     cell of the finest mask scale (nothing to point at)."""
     from ..pointer import gather_heads
 
-    gathered = gather_heads(features, heads, queries=queries)
+    gathered = gather_heads(features, heads, queries=queries, keys=keys)
     sampled = {int(s): features.sample_mask(sample.mask, scale=int(s)) for s in mask_scales}  # (P_h*s, P_w*s)
     if not sampled[max(sampled)].any():
         return None
@@ -199,6 +202,7 @@ class FeatureCache:
         wait=None,
         reuse_prefix: bool = True,
         queries: str = "post_rope",
+        keys: str = "post_rope",
     ) -> FeatureCache:
         """Encode every sample of ``dataset`` not cached yet (resuming an interrupted build) and return
         the cache. A directory for the same key is reused; a different key gets its own directory.
@@ -206,11 +210,12 @@ class FeatureCache:
         ``rank`` / ``world`` / ``wait`` (a barrier, e.g. ``accelerator.wait_for_everyone``): build one cache
         from several processes, each encoding its share of the shards (module docstring).
         ``reuse_prefix=False``: no grouping by image, every sample in the batches (same entries).
-        ``queries="pre_rope"``: ``q_text`` holds the text queries before RoPE (``PointerConfig.qsynth_queries``).
+        ``queries="pre_rope"``: ``q_text`` holds the text queries before RoPE (``PointerConfig.qsynth_queries``);
+        ``keys="pre_rope"``: ``k_image`` holds the image keys before RoPE (``PointerConfig.image_keys``).
         """
         wait = wait or (lambda: None)
         heads = [(int(layer), int(head)) for layer, head in heads]
-        key = cache_key(backbone, dataset, heads, mask_scales=mask_scales, queries=queries)
+        key = cache_key(backbone, dataset, heads, mask_scales=mask_scales, queries=queries, keys=keys)
         directory = cls.location(cache_dir, key)
         if rank == 0 and not (directory / KEY_NAME).is_file():
             directory.mkdir(parents=True, exist_ok=True)
@@ -255,8 +260,8 @@ class FeatureCache:
 
         layers = sorted({layer for layer, _ in heads})
         scales = tuple(self.key["mask_scales"])
-        queries = self.key.get("queries", "post_rope")
-        pre_rope = queries == "pre_rope"
+        queries, keys = self.key.get("queries", "post_rope"), self.key.get("keys", "post_rope")
+        pre_rope = "pre_rope" in (queries, keys)
         total = sum(len(self._shard_indices(i)) for i in shards)
         who = f" (process {rank + 1}/{world})" if world > 1 else ""
         bar = tqdm(total=total, desc=f"caching {self.key['dataset']}{who}", unit="sample", disable=not progress,
@@ -275,7 +280,7 @@ class FeatureCache:
                     feats = backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples],
                                                   layers=layers, pre_rope=pre_rope)
                 for sample, features in zip(samples, feats):
-                    entry = make_entry(features, sample, heads, mask_scales=scales, queries=queries)
+                    entry = make_entry(features, sample, heads, mask_scales=scales, queries=queries, keys=keys)
                     if entry is None:
                         skipped.append(sample.meta.get("key", ""))
                     else:

@@ -125,7 +125,7 @@ def train_pointer(
     cache_dir = Path(config.cache_dir) if config.cache_dir else out_dir / "cache"
     all_sets = datasets + ([val_dataset] if val_dataset is not None else [])
     caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator, progress=progress,
-                          queries=pointer_config.qsynth_queries)
+                          queries=pointer_config.qsynth_queries, keys=pointer_config.image_keys)
     train_caches, val_cache = caches[: len(datasets)], (caches[-1] if val_dataset is not None else None)
 
     scale = pointer_config.upsample

@@ -47,6 +47,7 @@ HEDGE_FIXES = (
     ("BCE on soft coverage", {**PAPER, "bce_target": "coverage"}),
     ("all fixes, lambda=0.1 (the defaults, lambda 0.1)", {"lam": 0.1}),
     ("all fixes, Q-Synth on pre-RoPE queries", {"qsynth_queries": "pre_rope"}),
+    ("all fixes, q_s against pre-RoPE image keys", {"image_keys": "pre_rope"}),
 )
 
 
@@ -83,31 +84,31 @@ def run_ablations(settings, subject) -> dict:
                              seed=0, progress=False)
     heads = list(selection.heads)
     cache_dir = settings.work_dir / "ablation-cache"
-    entries: dict[str, tuple[list, list]] = {}
+    entries: dict[tuple[str, str], tuple[list, list]] = {}
 
-    def entries_for(queries: str) -> tuple[list, list]:
-        """Train and val cache entries with ``queries`` text queries (built on first use)."""
-        if queries not in entries:
-            entries[queries] = tuple(FeatureCache.build(backbone, ds, heads=heads, cache_dir=cache_dir, progress=True,
-                                                        queries=queries).entries() for ds in (train, val))
-        return entries[queries]
+    def entries_for(queries: str, keys: str) -> tuple[list, list]:
+        """Train and val cache entries with ``queries`` text queries and ``keys`` image keys (built on first use)."""
+        if (queries, keys) not in entries:
+            entries[queries, keys] = tuple(FeatureCache.build(backbone, ds, heads=heads, cache_dir=cache_dir, progress=True,
+                                                              queries=queries, keys=keys).entries() for ds in (train, val))
+        return entries[queries, keys]
 
-    train_entries, val_entries = entries_for("post_rope")
+    train_entries, val_entries = entries_for("post_rope", "post_rope")
     base = TrainConfig.of(progress=False, epochs=settings.ablation_epochs, batch_size=settings.ablation_batch_size,
                                                 num_heads=len(heads))
-    prepared: dict[tuple[int, str, str], tuple[list, list]] = {}
+    prepared: dict[tuple[int, str, str, str], tuple[list, list]] = {}
     runs = []
     chosen = [v for v in variants(len(heads)) if settings.ablation_groups is None or v[1] in settings.ablation_groups]
     for name, group, overrides, k in tqdm(chosen, desc="ablations", unit="run"):
         config = base.override(**overrides)
         pointer_config = config.pointer_config(backbone=backbone, heads=heads[:k])
         scale = pointer_config.upsample
-        target, queries = config.loss.bce_target, config.pointer.qsynth_queries
-        if (scale, target, queries) not in prepared:
-            train_q, val_q = entries_for(queries)
-            prepared[scale, target, queries] = (prepare_items(train_q, scale=scale, target=target)[0],
-                                                prepare_items(val_q, scale=scale, target=target)[0])
-        train_items, val_items = (slice_heads(items, k) for items in prepared[scale, target, queries])
+        target, rope = config.loss.bce_target, (config.pointer.qsynth_queries, config.pointer.image_keys)
+        if (scale, target, *rope) not in prepared:
+            train_q, val_q = entries_for(*rope)
+            prepared[scale, target, *rope] = (prepare_items(train_q, scale=scale, target=target)[0],
+                                              prepare_items(val_q, scale=scale, target=target)[0])
+        train_items, val_items = (slice_heads(items, k) for items in prepared[scale, target, *rope])
         torch.manual_seed(0)
         pointer, log = train_on_items(train_items, pointer_config=pointer_config, config=config)
         points = pointer_points(pointer, val_items)

@@ -101,30 +101,21 @@ def test_samples_of_one_image_share_one_prefix_pass(tiny_setup, tmp_path):  # no
         torch.testing.assert_close(a["q_text"].float(), b["q_text"].float(), atol=2e-3, rtol=2e-3)
 
 
-def test_pre_rope_cache_holds_the_queries_before_rope_in_its_own_directory(tiny_setup, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("option, name, source, kept", [("queries", "q_text", "q_text_pre", "k_image"),
+                                                         ("keys", "k_image", "k_image_pre", "q_text")])
+def test_pre_rope_cache_holds_the_tensor_before_rope_in_its_own_directory(tiny_setup, tmp_path, option, name, source,  # noqa: F811
+                                                                         kept):
+    """``queries="pre_rope"`` stores the text queries before RoPE, ``keys="pre_rope"`` the image keys; the
+    other tensors are the post-RoPE cache's."""
     _, backbone, train_spec, _ = tiny_setup
     dataset = open_dataset(train_spec)[:3]
     post = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False)
-    pre = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False, queries="pre_rope")
-    assert pre.directory != post.directory and pre.key["queries"] == "pre_rope" and "queries" not in post.key
+    pre = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False, **{option: "pre_rope"})
+    assert pre.directory != post.directory and pre.key[option] == "pre_rope" and option not in post.key
     for i, (a, b) in enumerate(zip(post, pre)):
         sample = dataset[i]
         features = backbone.encode(sample.image, sample.instruction, layers=[1, 2], pre_rope=True)
-        expected = torch.stack([features.layers[layer].q_text_pre[:, head] for layer, head in HEADS])
-        torch.testing.assert_close(b["q_text"].float(), expected, atol=2e-3, rtol=2e-3)
-        assert torch.equal(a["k_image"], b["k_image"]) and not torch.equal(a["q_text"], b["q_text"])
-
-
-def test_pre_rope_keys_cache_holds_the_image_keys_before_rope_in_its_own_directory(tiny_setup, tmp_path):  # noqa: F811
-    _, backbone, train_spec, _ = tiny_setup
-    dataset = open_dataset(train_spec)[:3]
-    post = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False)
-    pre = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, progress=False, keys="pre_rope")
-    assert pre.directory != post.directory and pre.key["keys"] == "pre_rope" and "keys" not in post.key
-    for i, (a, b) in enumerate(zip(post, pre)):
-        sample = dataset[i]
-        features = backbone.encode(sample.image, sample.instruction, layers=[1, 2], pre_rope=True)
-        expected = torch.stack([features.layers[layer].k_image_pre[:, head] for layer, head in HEADS])
-        torch.testing.assert_close(b["k_image"].float(), expected, atol=2e-3, rtol=2e-3)
-        assert torch.equal(a["q_text"], b["q_text"]) and torch.equal(a["v_image"], b["v_image"])
-        assert not torch.equal(a["k_image"], b["k_image"])
+        expected = torch.stack([getattr(features.layers[layer], source)[:, head] for layer, head in HEADS])
+        torch.testing.assert_close(b[name].float(), expected, atol=2e-3, rtol=2e-3)
+        assert torch.equal(a[kept], b[kept]) and torch.equal(a["v_image"], b["v_image"])
+        assert not torch.equal(a[name], b[name])

@@ -29,7 +29,7 @@ def parse_args(argv=None):
     p.add_argument("--work", type=Path, default=None, help="generated data and caches (default: runs/bench)")
     p.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="run only these parts")
     p.add_argument("--backbones", nargs="+", default=None, metavar="NAME_OR_DIR",
-                   help="backbones to benchmark (default: default-llava default-qwen2_5_vl)")
+                   help="backbones to benchmark (default: default-llava)")
     p.add_argument("--pointer", action="append", default=[], metavar="BACKBONE=DIR",
                    help="benchmark this pointer instead of the bundled one (repeatable)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2; tiny 1)")

@@ -8,7 +8,7 @@ from pathlib import Path
 from partpoint.data.paths import SHARED_DATA
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BACKBONES = ("default-llava", "default-qwen2_5_vl")
+DEFAULT_BACKBONES = ("default-llava",)
 
 
 @dataclass(kw_only=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TINY_ARCHS = {"tiny-llava": "llava", "tiny-qwen2_5_vl": "qwen2_5_vl"}
+TINY_ARCHS = {"tiny-llava": "llava"}
 
 
 def tiny_backbone_dir(work_dir: Path, name: str) -> Path:
     """Build (once) a 3-layer random backbone for ``name`` in ``TINY_ARCHS``."""
-    from partpoint.backbones import build_tiny_backbone
+    from tests.tiny_models import build_tiny_backbone
 
     folder = Path(work_dir) / "tiny" / name
     if not (folder / "config.json").is_file():

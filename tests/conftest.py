@@ -1,9 +1,12 @@
-"""Shared test settings: offline, deterministic, small thread pool (CI has 2 cores)."""
+"""Shared test settings and fixtures: offline, deterministic, small thread pool (CI has 2 cores)."""
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: recipe/ and benchmarks/
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -15,7 +15,7 @@ WIDTH, HEIGHT = 120, 80  # LLaVA (64 px, 16 px patches) crops the centre 80 x 80
 
 
 def build_llava(path: Path, *, seed: int = 0) -> Path:
-    from partpoint.backbones import build_tiny_backbone
+    from tiny_models import build_tiny_backbone
 
     return build_tiny_backbone(
         "llava", path, seed=seed, image_size=64, patch_size=16, vision_hidden=32, vision_layers=1,

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from partpoint.backbones import SUPPORTED_ARCHS, build_tiny_backbone, load_backbone
+from partpoint.backbones import SUPPORTED_ARCHS, load_backbone
+from tiny_models import build_tiny_backbone
 from partpoint.backbones.features import Features
 
 torch.set_num_threads(1)

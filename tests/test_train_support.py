@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from partpoint.backbones import build_tiny_backbone, load_backbone
+from partpoint.backbones import load_backbone
+from tiny_models import build_tiny_backbone
 from partpoint.commands import main as cli_main
 
 

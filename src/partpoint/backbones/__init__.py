@@ -6,21 +6,17 @@
 
 from __future__ import annotations
 
-from . import adapters  # noqa: F401, E402  (every architecture's adapter registers itself)
-from .adapter import supported_archs  # noqa: E402
+from . import adapters  # noqa: F401  (every architecture's adapter registers itself)
+from .adapter import supported_archs
 from .backbone import Backbone, Generation, load_backbone
-from .build import BUILDABLE_ARCHS, build_tiny_backbone
 from .defaults import DEFAULT_BACKBONES
 from .features import Features, LayerFeatures
 from .geometry import GridGeometry
-from .tokenizer import BUILTIN_CORPUS, train_bpe
 
 #: The ``config.model_type`` values partpoint can capture: the adapter registry, nothing restated.
 SUPPORTED_ARCHS = tuple(supported_archs())
 
 __all__ = [
-    "BUILDABLE_ARCHS",
-    "BUILTIN_CORPUS",
     "DEFAULT_BACKBONES",
     "SUPPORTED_ARCHS",
     "Backbone",
@@ -28,7 +24,5 @@ __all__ = [
     "Generation",
     "GridGeometry",
     "LayerFeatures",
-    "build_tiny_backbone",
     "load_backbone",
-    "train_bpe",
 ]

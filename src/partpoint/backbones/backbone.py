@@ -9,18 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from einops import rearrange, repeat
+from PIL import Image
 
-from ..errors import BackboneError, CaptureError, LayerError
-from ..io.images import ImageLike, check_instruction, load_image
+from ..errors import BackboneError, CaptureError, ImageError, LayerError
 from .adapter import adapter_for, check_model_dir
-from .capture import Recorder, pre_rope_hooks, recording, register
+from .capture import Recorder, recording, register
 from .features import Features, LayerFeatures
 from .geometry import GridGeometry
 
@@ -32,9 +30,8 @@ _PROBE_INSTRUCTION = "Point to the part."
 
 
 class PreparedInputs(NamedTuple):
-    """``Backbone.prepare_inputs``: the loaded images, the processor's batch and one geometry per image."""
+    """``Backbone.prepare_inputs``: the processor's batch and one geometry per image."""
 
-    images: list
     inputs: object  # a transformers BatchFeature on the backbone's device
     geometries: list[GridGeometry]
 
@@ -97,7 +94,7 @@ class Backbone:
 
     def prompt(self, instruction: str) -> str:
         """The exact prompt text ``encode`` feeds the processor for ``instruction``."""
-        return self.adapter.prompt(self.processor, check_instruction(instruction))
+        return self.adapter.prompt(self.processor, instruction)
 
     def _check_layers(self, layers: Sequence[int] | int) -> list[int]:
         layers = [layers] if isinstance(layers, int) else list(layers)
@@ -105,146 +102,124 @@ class Backbone:
             raise LayerError(f"no layers requested; pass layers=[l, ...] with 0 <= l < {self.num_layers}")
         for layer in layers:
             if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < self.num_layers:
-                raise LayerError(
-                    f"layer {layer!r} is outside the model ({self.name} has layers 0..{self.num_layers - 1}); "
-                    "pass indices in that range"
-                )
+                raise LayerError(f"layer {layer!r} is outside the model ({self.name} has layers "
+                                 f"0..{self.num_layers - 1}); pass indices in that range")
         return sorted(set(layers))
 
-    def prepare_inputs(self, images: Sequence[ImageLike], texts: Sequence[str]) -> PreparedInputs:
-        """What the model is fed for each (image, instruction or full prompt): the loaded images, the
-        processor's batch on the backbone's device and each image's :class:`GridGeometry` (also cached
-        per image size for :meth:`geometry`)."""
-        images = [load_image(im) for im in images]
+    def prepare_inputs(self, images: Sequence[Image.Image], texts: Sequence[str]) -> PreparedInputs:
+        """What the model is fed for each (image, instruction or full prompt): the processor's batch on the
+        backbone's device and each image's :class:`GridGeometry` (also cached per image size for
+        :meth:`geometry`). Images are PIL images as :func:`partpoint.load_image` returns them and instructions
+        checked strings: the backbone reads no files and checks nothing twice (its callers' entry points do)."""
+        for image in images:
+            if not isinstance(image, Image.Image):
+                raise ImageError(f"the backbone takes PIL images, got a {type(image).__name__}; read it with "
+                                 "partpoint.load_image")
         prompts = [t if self.adapter.is_full_prompt(self.processor, t) else self.adapter.prompt(self.processor, t)
-                   for t in (check_instruction(t) for t in texts)]
-        inputs = self.adapter.process(self.processor, images, prompts).to(self.device)
+                   for t in texts]
+        inputs = self.adapter.process(self.processor, list(images), prompts).to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         geometries = [self.adapter.geometry(self.processor, inputs, i, im) for i, im in enumerate(images)]
         for image, geometry in zip(images, geometries):
             self._geometry_by_size.setdefault(image.size, geometry)
-        return PreparedInputs(images, inputs, geometries)
+        return PreparedInputs(inputs, geometries)
 
-    def geometry(self, image: ImageLike) -> GridGeometry:
+    def geometry(self, image: Image.Image) -> GridGeometry:
         """Where ``image``'s token grid lies on it, without running the model: the supported processors
         derive the processed image from the original ``(W, H)`` alone, so the processor (tokenizer +
         image transform) runs once per distinct image size."""
-        image = load_image(image)
         if image.size not in self._geometry_by_size:
             self.prepare_inputs([image], [_PROBE_INSTRUCTION])
         return self._geometry_by_size[image.size]
 
-    def encode(self, image: ImageLike, instruction: str | Sequence[str], *, layers: Sequence[int] | int,
-               reuse_prefix: bool = True, pre_rope: bool = False):
-        """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as is).
-
-        Several instructions (a list) give a list of ``Features``, one per instruction. The image comes
-        before the instruction in the prompt, so under causal attention the image tokens' K/V do not
-        depend on it: the image prefix runs once and each instruction's tokens run on top of its cached
-        K/V (:meth:`encode_instructions`); the features equal one full forward per instruction.
-        ``pre_rope``: also keep the text queries and image keys before RoPE (``LayerFeatures.q_text_pre``,
-        ``k_image_pre``).
-        """
-        if isinstance(instruction, str):
-            return self.encode_batch([image], [instruction], layers=layers, pre_rope=pre_rope)[0]
-        return self.encode_instructions(image, list(instruction), layers=layers, reuse_prefix=reuse_prefix,
-                                        pre_rope=pre_rope)
+    def encode(self, image: Image.Image, instruction: str, *, layers: Sequence[int] | int) -> Features:
+        """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as is)."""
+        return self.encode_batch([image], [instruction], layers=layers)[0]
 
     @torch.no_grad()
-    def encode_instructions(self, image: ImageLike, instructions: Sequence[str], *, layers: Sequence[int] | int,
-                            reuse_prefix: bool = True, pre_rope: bool = False) -> list[Features]:
-        """One image, several instructions: the image prefix (everything up to the last image token) is
-        encoded once, then every instruction's tokens at once on copies of its KV cache. Falls back to one
-        full forward per instruction where the adapter says the reuse is not valid (``prefix_reuse``: a
-        bidirectional prefix, as PaliGemma's) or the prompts do not share the prefix."""
+    def encode_many(self, image: Image.Image, instructions: Sequence[str], *, layers: Sequence[int] | int,
+                    reuse_prefix: bool = True) -> list[Features]:
+        """One image, several instructions -> one :class:`Features` each, equal to one full forward each.
+
+        The image comes before the instruction in the prompt, so under causal attention the image tokens'
+        K/V do not depend on it: the image prefix (everything up to the last image token) runs once and every
+        instruction's tokens run at once on copies of its KV cache. Falls back to one full forward per
+        instruction where the adapter says the reuse is not valid (``prefix_reuse``: a bidirectional prefix,
+        as PaliGemma's) or the prompts do not share the prefix.
+        """
         from transformers import DynamicCache
 
         instructions = list(instructions)
         if not instructions:
             raise BackboneError("no instructions given; pass at least one")
         layers = self._check_layers(layers)
+        images = [image] * len(instructions)
         if not (reuse_prefix and self.adapter.prefix_reuse) or len(instructions) == 1:
-            return self.encode_batch([image] * len(instructions), instructions, layers=layers, pre_rope=pre_rope)
-        images, inputs, geometries = self.prepare_inputs([image] * len(instructions), instructions)
+            return self.encode_batch(images, instructions, layers=layers)
+        inputs, geometries = self.prepare_inputs(images, instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         image_pos = (ids[0] == self.image_token_id).nonzero().squeeze(-1)
         split = int(image_pos[-1]) + 1  # the prefix: up to and including the last image token
         final = valid.long().cumsum(-1).argmax(-1)  # (B,)
         if not bool((ids[:, :split] == ids[:1, :split]).all()) or int(final.min()) < split:
-            return self.encode_batch([image] * len(instructions), instructions, layers=layers, pre_rope=pre_rope)
+            return self.encode_batch(images, instructions, layers=layers)
         positions = self.adapter.position_ids(self.model, inputs)  # (..., B, S)
         cache = DynamicCache(config=self.model.config.get_text_config())
-        # the prefix pass records only to exit early, and with ``pre_rope`` to keep the image keys before RoPE
-        prefix = Recorder(layers=frozenset(layers if pre_rope else [max(layers)]), final_positions=torch.tensor([split - 1]),
-                          early_exit=True, pre_rope=pre_rope)
-        with recording(prefix), self._pre_rope(prefix):
+        prefix = Recorder(layers=frozenset([max(layers)]), final_positions=torch.tensor([split - 1]))
+        with recording(prefix):  # records nothing used: it only stops the prefix pass after the deepest layer
             self.model(input_ids=ids[:1, :split], attention_mask=inputs["attention_mask"][:1, :split],
                        position_ids=positions[..., :1, :split], cache=cache, use_cache=True,
                        **self.adapter.image_inputs(inputs, 0))
         cache.batch_repeat_interleave(len(instructions))
-        recorder = Recorder(layers=frozenset(layers), final_positions=final - split, early_exit=True, pre_rope=pre_rope)
-        with recording(recorder), self._pre_rope(recorder):
-            self.model(input_ids=ids[:, split:], attention_mask=inputs["attention_mask"], position_ids=positions[..., split:],
-                       cache=cache, use_cache=True)
-        missing = [layer for layer in layers if layer not in recorder.records]
-        if missing:
-            raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")
-        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b], query_offset=split,
-                               prefix=prefix if pre_rope else None)
+        recorder = Recorder(layers=frozenset(layers), final_positions=final - split)
+        with recording(recorder):
+            self.model(input_ids=ids[:, split:], attention_mask=inputs["attention_mask"],
+                       position_ids=positions[..., split:], cache=cache, use_cache=True)
+        self._check_recorded(recorder, layers)
+        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b], query_offset=split)
                 for b in range(len(instructions))]
 
     @torch.no_grad()
-    def encode_batch(self, images: Sequence[ImageLike], instructions: Sequence[str], *,
-                     layers: Sequence[int] | int, early_exit: bool = True, pre_rope: bool = False) -> list[Features]:
+    def encode_batch(self, images: Sequence[Image.Image], instructions: Sequence[str], *,
+                     layers: Sequence[int] | int, early_exit: bool = True) -> list[Features]:
         """Capture ``layers`` for each (image, instruction) pair in one right-padded forward pass."""
         if len(images) != len(instructions):
             raise BackboneError(f"got {len(images)} images for {len(instructions)} instructions; pass one per image")
         layers = self._check_layers(layers)
-        images, inputs, geometries = self.prepare_inputs(images, instructions)
+        inputs, geometries = self.prepare_inputs(images, instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         final = valid.long().cumsum(-1).argmax(-1)  # (B,) last real token (right padding)
-        recorder = Recorder(layers=frozenset(layers), final_positions=final, early_exit=early_exit, pre_rope=pre_rope)
-        with recording(recorder), self._pre_rope(recorder):
+        recorder = Recorder(layers=frozenset(layers), final_positions=final, early_exit=early_exit)
+        with recording(recorder):
             self.model(**inputs, use_cache=False)
-        missing = [layer for layer in layers if layer not in recorder.records]
-        if missing:
-            raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; it cannot be captured")
+        self._check_recorded(recorder, layers)
         return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b]) for b in range(len(images))]
 
-    def _pre_rope(self, recorder: Recorder):
-        return pre_rope_hooks(self.model, recorder) if recorder.pre_rope else nullcontext()
+    def _check_recorded(self, recorder: Recorder, layers: list[int]) -> None:
+        missing = [layer for layer in layers if layer not in recorder.records]
+        if missing:
+            raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; "
+                               "it cannot be captured")
 
-    def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0,
-                  prefix: Recorder | None = None) -> Features:
-        """Features of sample ``b``; ``query_offset``: the recorded queries start at that position (the
-        instruction pass of :meth:`encode_instructions`; keys and attention rows span the whole sequence);
-        ``prefix``: the image-prefix pass's recorder, which saw the image keys before RoPE."""
+    def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0) -> Features:
+        """Features of sample ``b``, head-first; ``query_offset``: the recorded queries start at that position
+        (the instruction pass of :meth:`encode_many`; keys and attention rows span the whole sequence)."""
         all_image_pos = (ids == self.image_token_id).nonzero().squeeze(-1)  # (N,) every image token
         image_pos = self.adapter.grid_positions(all_image_pos, geometry)  # (P,) the pointing grid's tokens
         p_h, p_w = geometry.grid
         if image_pos.numel() != p_h * p_w:
-            raise CaptureError(f"{image_pos.numel()} image tokens for a {p_h}x{p_w} grid; this model's image layout is unsupported")
-        text_pos = torch.arange(int(all_image_pos[-1]) + 1, final + 1, device=ids.device)  # (L,) after every image token
-        n_rep = self.num_heads // self.num_kv_heads
+            raise CaptureError(f"{image_pos.numel()} image tokens for a {p_h}x{p_w} grid; this model's image "
+                               "layout is unsupported")
+        text_pos = torch.arange(int(all_image_pos[-1]) + 1, final + 1, device=ids.device)  # (L,) after the image
         layers = {}
         for layer, rec in recorder.records.items():
-            query = rec.query[b][:, text_pos - query_offset]  # (H, L, d)
-            query_pre = None if rec.query_pre is None else rec.query_pre[b][:, text_pos - query_offset]  # (H, L, d)
-            key = repeat(rec.key[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
-            value = repeat(rec.value[b][:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
-            key_pre = None
-            if rec.key_pre is not None:
-                source = rec.key_pre[b] if prefix is None else prefix.records[layer].key_pre[0]  # (H_kv, S, d)
-                key_pre = repeat(source[:, image_pos], "hkv p d -> (hkv rep) p d", rep=n_rep)  # (H, P, d)
             row = rec.last_row[b][:, image_pos].float()  # (H, P)
             mass = row.sum(-1)  # (H,)
             layers[layer] = LayerFeatures(
-                q_text=rearrange(query, "h l d -> l h d"),
-                q_text_pre=None if query_pre is None else rearrange(query_pre, "h l d -> l h d"),
-                k_image=rearrange(key, "h p d -> p h d"),
-                k_image_pre=None if key_pre is None else rearrange(key_pre, "h p d -> p h d"),
-                v_image=rearrange(value, "h p d -> p h d"),
+                q_text=rec.query[b][:, text_pos - query_offset],  # (H, L, d)
+                k_image=rec.key[b][:, image_pos],  # (H_kv, P, d)
+                v_image=rec.value[b][:, image_pos],  # (H_kv, P, d)
                 attn_last=row / mass.clamp_min(torch.finfo(row.dtype).tiny)[:, None],
                 attn_last_mass=mass,
                 scale=rec.scale,
@@ -253,25 +228,24 @@ class Backbone:
         return Features(layers=layers, geometry=geometry, image_size=image.size, text_tokens=tokens)
 
     @torch.no_grad()
-    def generate(
-        self, image: ImageLike, instruction_or_prompt: str, *, max_new_tokens: int = 32, min_new_tokens: int = 0
-    ) -> Generation:
+    def generate(self, image: Image.Image, instruction_or_prompt: str, *, max_new_tokens: int = 32,
+                 min_new_tokens: int = 0) -> Generation:
         """Greedy decoding; returns the new text and the geometry to map model-input pixels back.
         ``min_new_tokens`` > 0 suppresses end-of-sequence until that many tokens are written."""
-        images, inputs, geometries = self.prepare_inputs([image], [instruction_or_prompt])
+        inputs, geometries = self.prepare_inputs([image], [instruction_or_prompt])
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
                                   do_sample=False, num_beams=1)
         new_tokens = out[0, inputs["input_ids"].shape[1]:]
         text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True)
         raw_text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=False)
-        return Generation(text, geometries[0], images[0].size, int(new_tokens.shape[0]), raw_text)
+        return Generation(text, geometries[0], image.size, int(new_tokens.shape[0]), raw_text)
 
 
-def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=None) -> Backbone:
+def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype="auto") -> Backbone:
     """Load a backbone: a known default name (``default-llava``...) or a ``save_pretrained`` directory.
 
-    ``dtype``: ``None`` = float32 (exact), ``"auto"`` = bf16 where it is fast (see ``dtypes.py``), or a
-    name / ``torch.dtype``. ``default-llava`` is assembled from its carrier wheels on first use.
+    ``dtype``: ``"auto"`` (the default: bf16 where it is fast, else float32; see ``dtypes.py``), or a name /
+    ``torch.dtype``. ``default-llava`` is assembled from its carrier wheels on first use.
     """
     from . import adapters  # noqa: F401  (registers every architecture's adapter)
     from .defaults import resolve

@@ -38,8 +38,6 @@ class LayerRecord:
     value: torch.Tensor  # (B, H_kv, S, d)
     last_row: torch.Tensor  # (B, H, S) softmax row of each sample's final prompt token
     scale: float
-    query_pre: torch.Tensor | None = None  # (B, H, S, d) the same queries before RoPE (``pre_rope`` recorders)
-    key_pre: torch.Tensor | None = None  # (B, H_kv, S, d) the same keys before RoPE (``pre_rope`` recorders)
 
 
 @dataclass
@@ -49,20 +47,12 @@ class Recorder:
     layers: frozenset[int]
     final_positions: torch.Tensor  # (B,) long
     early_exit: bool = True
-    pre_rope: bool = False  # also keep the queries and keys before RoPE (see :func:`pre_rope_hooks`)
     records: dict[int, LayerRecord] = field(default_factory=dict)
-    pre_queries: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (B, H, S, d)
-    pre_keys: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (B, H_kv, S, d)
 
     def record(self, layer: int, query, key, value, weights, scale: float) -> None:
         batch = torch.arange(query.shape[0], device=weights.device)
         rows = weights[batch, :, self.final_positions.to(weights.device), :]  # (B, H, S)
-        pre = self.pre_queries.pop(layer, None) if self.pre_rope else None
-        pre_key = self.pre_keys.pop(layer, None) if self.pre_rope else None
-        if self.pre_rope and (pre is None or pre_key is None):
-            raise CaptureError(f"layer {layer}'s queries or keys before RoPE were not seen; this architecture cannot give them")
-        self.records[layer] = LayerRecord(query.detach(), key.detach(), value.detach(), rows.detach(), float(scale),
-                                          query_pre=pre, key_pre=pre_key)
+        self.records[layer] = LayerRecord(query.detach(), key.detach(), value.detach(), rows.detach(), float(scale))
         if self.early_exit and layer == max(self.layers):
             raise EarlyExit
 
@@ -80,48 +70,6 @@ def recording(recorder: Recorder):
         pass
     finally:
         _ACTIVE.reset(token)
-
-
-def query_source(attention: torch.nn.Module, kind: str = "q") -> torch.nn.Module:
-    """The submodule whose output is ``attention``'s queries (``kind="q"``) or keys (``"k"``) right before
-    RoPE: the norm where there is one (Qwen3 / OLMo-style ``q_norm`` / ``k_norm``, Molmo2), else the
-    projection ``q_proj`` / ``k_proj`` (its bias included)."""
-    for name in (f"{kind}_norm", f"{kind}_proj"):
-        module = getattr(attention, name, None)
-        if isinstance(module, torch.nn.Module):
-            return module
-    what = "queries" if kind == "q" else "keys"
-    raise CaptureError(f"{type(attention).__name__} has no {kind}_proj, so its {what} before RoPE cannot be captured")
-
-
-@contextmanager
-def pre_rope_hooks(model: torch.nn.Module, recorder: Recorder):
-    """While active, keep each requested language-model layer's queries and keys before RoPE in
-    ``recorder.pre_queries[layer]`` ``(B, H, S, d)`` and ``recorder.pre_keys[layer]`` ``(B, H_kv, S, d)``;
-    the capture attention then files them with the layer.
-
-    The language model's attention modules are those configured with the capture attention; the query
-    (key) source's output ``(B, S, H * d)`` or ``(B, S, H, d)`` is what RoPE rotates into the captured query (key)."""
-    handles = []
-
-    def hook_for(store: dict, layer: int, head_dim: int):
-        def keep(module, inputs, output):
-            batch, length = output.shape[:2]
-            store[layer] = output.detach().reshape(batch, length, -1, head_dim).transpose(1, 2)
-        return keep
-
-    try:
-        for module in model.modules():
-            layer = getattr(module, "layer_idx", None)
-            config = getattr(module, "config", None)
-            if layer in recorder.layers and getattr(config, "_attn_implementation", None) == CAPTURE_ATTN:
-                head_dim = int(module.head_dim)
-                handles.append(query_source(module, "q").register_forward_hook(hook_for(recorder.pre_queries, layer, head_dim)))
-                handles.append(query_source(module, "k").register_forward_hook(hook_for(recorder.pre_keys, layer, head_dim)))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def eager_function_for(module: torch.nn.Module) -> Callable:

@@ -12,11 +12,11 @@ from .geometry import GridGeometry
 
 @dataclass
 class LayerFeatures:
-    """One decoder layer's capture for one (image, prompt) pair.
+    """One decoder layer's capture for one (image, prompt) pair, head-first.
 
-    ``q_text``: (L, H, d) post-RoPE queries of the text tokens after the image (``[-1]`` = final token).
-    ``k_image``, ``v_image``: (P, H, d) post-RoPE keys / values of the image tokens, expanded to the
-    H query heads (query head ``h`` reads KV head ``h // n_rep``).
+    ``q_text``: (H, L, d) post-RoPE queries of the text tokens after the image (``[:, -1]`` = final token).
+    ``k_image``, ``v_image``: (H_kv, P, d) post-RoPE keys / values of the image tokens, one per KV head
+    (query head ``h`` reads KV head :meth:`kv_head`; nothing is repeated for grouped-query attention).
     ``attn_last``: (H, P) the final token's attention over image tokens, renormalised to sum 1.
     ``attn_last_mass``: (H,) the raw attention mass of the final token on image tokens.
     ``scale``: the model's attention scaling (``d ** -0.5`` for most models): logits = scale * q . k.
@@ -28,8 +28,10 @@ class LayerFeatures:
     attn_last: torch.Tensor
     attn_last_mass: torch.Tensor
     scale: float
-    q_text_pre: torch.Tensor | None = None  # (L, H, d) the same queries before RoPE (``encode(..., pre_rope=True)``)
-    k_image_pre: torch.Tensor | None = None  # (P, H, d) the same keys before RoPE (``encode(..., pre_rope=True)``)
+
+    def kv_head(self, head: int) -> int:
+        """The KV head query head ``head`` reads (``head // (H / H_kv)``)."""
+        return head * self.k_image.shape[0] // self.q_text.shape[0]
 
 
 @dataclass

@@ -93,3 +93,10 @@ class GridGeometry:
     def to_json(self) -> dict:
         return {"sx": self.sx, "ox": self.ox, "sy": self.sy, "oy": self.oy, "grid": list(self.grid),
                 "input_size": list(self.input_size), "cell_px": list(self.cell_px)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> GridGeometry:
+        """Inverse of :meth:`to_json`."""
+        return cls(sx=float(data["sx"]), ox=float(data["ox"]), sy=float(data["sy"]), oy=float(data["oy"]),
+                   grid=tuple(int(g) for g in data["grid"]), input_size=tuple(int(s) for s in data["input_size"]),
+                   cell_px=tuple(float(c) for c in data["cell_px"]))

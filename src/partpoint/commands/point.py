@@ -37,9 +37,13 @@ def add_arguments(p) -> None:
     add_backbone_options(p)
 
 
-def _camera(result, depth, intrinsics, scale) -> dict:
-    x, y, z = result.to_camera(depth, intrinsics, depth_scale=scale)
+def _camera(result, depth, intrinsics) -> dict:
+    """The point in the camera frame from a depth array loaded (and scaled) once for its image; a depth image of
+    another size than the colour image is refused there."""
+    x, y, z = result.to_camera(depth, intrinsics)
     return {"X": x, "Y": y, "Z": z}
+
+
 
 
 def run(args) -> int:
@@ -73,6 +77,7 @@ def run_single(args) -> int:
     from ..errors import ImageError
     from ..io.camera import DepthError, Intrinsics, load_depth
     from ..io.images import check_instruction, load_image
+    from ..io.viz import overlay
 
     image = load_image(args.image)  # bad input fails before the model loads
     instructions = [check_instruction(text) for text in args.instruction]
@@ -82,16 +87,13 @@ def run_single(args) -> int:
             raise DepthError("3-D points need both --depth and --intrinsics fx,fy,cx,cy")
         Intrinsics.parse(args.intrinsics)
         depth = load_depth(args.depth, depth_scale=args.depth_scale)
-        if depth.shape != (image.height, image.width):
-            raise DepthError(f"the depth image is {depth.shape[1]}x{depth.shape[0]} but the colour image is "
-                             f"{image.width}x{image.height}; pass a depth image aligned with the colour image")
     pointer = _load(args)
     several = len(instructions) > 1
-    results = pointer.point_all(image, instructions)  # image and instructions checked above, once
+    results = pointer.point_many(image, instructions)  # the loaded image passes through load_image as is
     records = [{"x": r.x, "y": r.y, "score": r.score, "width": r.width, "height": r.height} for r in results]
     if depth is not None:
         for record, result in zip(records, results):
-            record.update(_camera(result, depth, args.intrinsics, 1.0))  # depth already scaled
+            record.update(_camera(result, depth, args.intrinsics))
     if args.json:
         print(json.dumps([{"instruction": t, **rec} for t, rec in zip(instructions, records)] if several else records[0]))
     else:
@@ -104,9 +106,7 @@ def run_single(args) -> int:
         out = Path(args.out)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            overlay = pointer.overlay_many(image, instructions, results) if several else \
-                pointer.overlay(image, instructions[0], results[0])  # the results' geometry: no second processor run
-            overlay.save(out, format="PNG")
+            overlay(image, results).save(out, format="PNG")  # the results carry their geometry
         except OSError as error:
             raise ImageError(f"cannot write the overlay to {out} ({error.strerror or error}); pick a writable path") from None
         print(f"overlay written to {out}", file=sys.stderr if args.json else sys.stdout)
@@ -163,6 +163,7 @@ def run_batch(args) -> int:
     from tqdm.auto import tqdm
 
     from ..errors import DataError, PartPointError
+    from ..io.camera import load_depth
     from ..io.images import check_instruction, load_image
 
     items_path = Path(args.batch)
@@ -198,7 +199,7 @@ def run_batch(args) -> int:
                 image_path = Path(item["image"])
                 image_path = image_path if image_path.is_absolute() or image_path.exists() else base / image_path
                 image = load_image(image_path)
-                results = pointer.point_all(image, texts)
+                results = pointer.point_many(image, texts)
                 record.update(image=str(item["image"]), width=image.width, height=image.height,
                               points=[{"instruction": t, "x": r.x, "y": r.y, "score": r.score}
                                       for t, r in zip(texts, results)])
@@ -208,8 +209,9 @@ def run_batch(args) -> int:
                         raise DataError('"depth" needs "intrinsics" [fx, fy, cx, cy] (or --intrinsics)')
                     depth_path = Path(item["depth"])
                     depth_path = depth_path if depth_path.is_absolute() or depth_path.exists() else base / depth_path
+                    depth = load_depth(depth_path, depth_scale=args.depth_scale)  # once per image
                     for point, result in zip(record["points"], results):
-                        point.update(_camera(result, depth_path, intrinsics, args.depth_scale))
+                        point.update(_camera(result, depth, intrinsics))
                 instructions_done += len(texts)
             except PartPointError as failure:
                 failures += 1

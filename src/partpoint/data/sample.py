@@ -26,6 +26,7 @@ class Sample:
     image: RGB PIL image, upright (EXIF applied), ``W x H``.
     mask: ``(H, W)`` bool, True inside the part; same size as ``image``.
     category: ``"object:part"`` (PointArena: its task category, e.g. ``"spatial"``).
+    image_id: which picture this is (samples of one image share it: the feature cache encodes the image once).
     meta: ``source`` (format name), ``key`` (stable unique id), ``image_path``, and where known
         ``kind`` ("direct"/"reason"), ``instruction_index``, ``split``, ``scene``.
     """
@@ -37,6 +38,7 @@ class Sample:
     part: str
     category: str
     meta: dict
+    image_id: str = ""
 
 
 class MaskSource(Protocol):
@@ -57,6 +59,8 @@ class Record:
 
     image_paths: candidate paths, the first that exists is used (formats whose layout varies).
     origin: where the record was read from, for error messages (e.g. ``"data_test.json entry 12"``).
+    image_id: which picture (default: its first candidate path; SynthParts: the scene, whose parts are
+        written as separate files of the same pixels).
     """
 
     key: str
@@ -68,6 +72,12 @@ class Record:
     category: str
     origin: str
     meta: dict = field(default_factory=dict)
+    image_id: str = ""
+
+    @property
+    def image(self) -> str:
+        """The record's :attr:`image_id`, or its first candidate image path."""
+        return self.image_id or str(self.image_paths[0] if self.image_paths else self.key)
 
 
 def _resolve_image(record: Record) -> Path:
@@ -106,6 +116,7 @@ def load_record(record: Record, *, source: str) -> Sample:
         part=record.part,
         category=record.category,
         meta=meta,
+        image_id=record.image,
     )
 
 
@@ -156,6 +167,10 @@ class PartDataset(Sequence[Sample]):
     def key(self, index: int) -> str:
         """Stable unique id of sample ``index`` (no pixel loading); the feature cache keys on it."""
         return self.records[self._check_index(index)].key
+
+    def image_id(self, index: int) -> str:
+        """Which picture sample ``index`` shows (no pixel loading): samples of one image share it."""
+        return self.records[self._check_index(index)].image
 
     @property
     def keys(self) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .methods import METHODS, MethodError
 
-_LAZY = {"evaluate": "run", "attention_heads": "run", "CategoryScore": "metrics", "EvalResult": "metrics",
+_LAZY = {"evaluate": "run", "CategoryScore": "metrics", "EvalResult": "metrics",
          "point_hit": "metrics", "patch_hit": "metrics", "sample_count": "metrics", "heatmap_points": "metrics",
          "COUNT_PEAK_SEPARATION": "metrics"}
 

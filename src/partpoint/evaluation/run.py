@@ -2,7 +2,7 @@
 (the definitions are in :mod:`partpoint.evaluation.metrics`).
 
 Methods: ``ours`` (a trained ``PartPointer`` through the predictor), ``attention`` (native attention of
-localization heads: the pointer's heads, else ``heads``, else the bundled pointer's heads), ``text`` (the
+localization heads: ``heads``, else the pointer's, by default the bundled one's), ``text`` (the
 backbone answers in words), ``center`` and ``random`` (seeded). Centre and random never run the model:
 their patch accuracy uses ``Backbone.geometry`` (the processor, once per image size); with
 ``backbone=None`` their hits are still computed and ``patch_acc`` is None.
@@ -14,20 +14,6 @@ import numpy as np
 
 from .methods import METHODS, MethodError
 from .metrics import CategoryScore, EvalResult, heatmap_points, patch_hit, point_hit, sample_count
-
-
-def attention_heads(*, pointer=None, heads=None, backbone=None) -> list[tuple[int, int]]:
-    """Heads for attention pointing: the pointer's, else ``heads`` (anything :func:`partpoint.heads.read_heads`
-    reads), else the heads of the pointer bundled for ``backbone``."""
-    from ..heads import read_heads
-
-    if pointer is not None:
-        return read_heads(pointer.config.heads)
-    if heads is not None:
-        return read_heads(heads)
-    from ..predictor import load_pointer_for
-
-    return read_heads(load_pointer_for(backbone, None).config.heads)
 
 
 def evaluate(
@@ -47,7 +33,7 @@ def evaluate(
         backbone: a loaded ``Backbone`` (may be None for ``center`` / ``random``: no patch accuracy).
         dataset: a ``PartDataset`` (or any sequence of ``Sample``).
         pointer: a ``PartPointer`` or its directory (``ours``; ``attention`` takes its heads); None: bundled.
-        heads: attention heads when no pointer is given (HeadSelection, heads.json path, or pairs).
+        heads: attention heads instead of a pointer's (HeadSelection, heads.json path, or pairs).
         seed: seed of the ``random`` method's point stream.
     """
     from tqdm.auto import tqdm
@@ -59,14 +45,14 @@ def evaluate(
         raise MethodError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if backbone is None and method not in ("center", "random"):
         raise MethodError(f"method {method!r} needs a backbone; pass --backbone")
-    if method == "ours" or (method == "attention" and pointer is not None):
-        from ..predictor import Pointer, load_pointer_for
+    if method == "ours" or (method == "attention" and heads is None):
+        from ..predictor import load_pointer
 
-        pointer = load_pointer_for(backbone, pointer)
-    if method == "ours":
-        predictor = Pointer(backbone=backbone, model=pointer)
+        predictor = load_pointer(backbone, pointer)  # the one check that the pointer is this backbone's
     if method == "attention":
-        head_list = attention_heads(pointer=pointer, heads=heads, backbone=backbone)
+        from ..heads import read_heads
+
+        head_list = read_heads(heads) if heads is not None else list(predictor.heads)
         layers = sorted({layer for layer, _ in head_list})
     rng = np.random.default_rng(seed)
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from .criteria import (
-    PAPER,
     REFERENCE,
-    RULES,
     HeadScores,
     SelectionRules,
     elbow_threshold,
-    rules_named,
     score_heads,
     spatial_entropy,
     vote_heads,
@@ -17,16 +14,13 @@ from .criteria import (
 from .selection import HeadSelection, aggregate_votes, read_heads, sample_scores, select_heads
 
 __all__ = [
-    "PAPER",
     "REFERENCE",
-    "RULES",
     "HeadScores",
     "HeadSelection",
     "SelectionRules",
     "aggregate_votes",
     "elbow_threshold",
     "read_heads",
-    "rules_named",
     "sample_scores",
     "score_heads",
     "select_heads",

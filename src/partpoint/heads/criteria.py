@@ -12,10 +12,8 @@ For one sample, on each head's RAW final-token attention over the image tokens (
 4. When fewer than ``min_keep`` heads survive, the heads with the largest mass (bottom-row heads
    excluded, any layer: the reference does not apply the layer rule here) take their place. The survivors are ranked by entropy; ties go to the shallower layer.
 
-:data:`REFERENCE` (the default) states the rules of the authors' public code
-(liu-hanyu-97/LocalizationHeads, ``analyze.py`` and its ``selection_best.yaml``); :data:`PAPER` keeps the
-rules partpoint used before (the paper's text as we first read it). Two differences from the
-reference are deliberate: any ``P_h x P_w`` grid works (the reference reshapes to a square ``P x P`` and
+:data:`REFERENCE` states the rules of the authors' public code (liu-hanyu-97/LocalizationHeads,
+``analyze.py`` and its ``selection_best.yaml``). Two differences from it are deliberate: any ``P_h x P_w`` grid works (the reference reshapes to a square ``P x P`` and
 fails on Qwen-style non-square grids), a map with excess but no cell above ``min_excess`` has
 infinite entropy (no blob, so not a localization head) where the reference gives it entropy 0, and the
 fallback never takes a bottom-row head (the reference tests the bottom row only above the mass elbow,
@@ -34,56 +32,27 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=int)
 
 @dataclass(frozen=True)
 class SelectionRules:
-    """How one sample's heads are scored and ranked, and how the samples' votes are counted.
+    """How one sample's heads are scored (the reference code's settings).
 
     mean_factor: binarisation threshold in multiples of the map's mean.
-    min_excess: a cell is on when its excess over ``mean_factor * mean`` is above this (raw attention).
-    weighting: component probabilities by ``"mass"`` (excess attention) or ``"size"`` (cell count).
-    bottom_row: ``"any"`` (any last-row cell above ``bottom_row_value``) or ``"argmax"`` (the peak
-        lies in the last row) marks an attention-sink head.
+    min_excess: a cell is on when its excess over ``mean_factor * mean`` is above this (raw attention);
+        component probabilities are each component's share of the excess attention.
+    bottom_row_value: a head with any last-row cell above this is an attention sink.
     min_keep: fewer survivors than this and the top heads by mass fill in (0: no fallback).
-    prefer: entropy ties go to the ``"shallower"`` or ``"deeper"`` layer.
-    vote_ties: over samples, equal vote counts are ordered by ``"first"`` appearance (``Counter.most_common``)
-        or by lower mean ``"entropy"``.
     min_layer: layers below it never vote (layers 0-1 attend to everything).
     """
 
     mean_factor: float = 2.0
     min_excess: float = 0.001
-    weighting: str = "mass"
-    bottom_row: str = "any"
     bottom_row_value: float = 0.05
     min_keep: int = 1
-    prefer: str = "shallower"
-    vote_ties: str = "first"
     min_layer: int = 2
-
-    def __post_init__(self):
-        choices = {"weighting": ("mass", "size"), "bottom_row": ("any", "argmax"),
-                   "prefer": ("shallower", "deeper"), "vote_ties": ("first", "entropy")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
 REFERENCE = SelectionRules()
-PAPER = SelectionRules(mean_factor=1.0, min_excess=0.0, weighting="size", bottom_row="argmax", min_keep=0,
-                       prefer="deeper", vote_ties="entropy")
-RULES = {"reference": REFERENCE, "paper": PAPER}
-
-
-def rules_named(rules: SelectionRules | str | None) -> SelectionRules:
-    """``None`` / ``"reference"`` / ``"paper"`` / a :class:`SelectionRules` -> the rules."""
-    if rules is None:
-        return REFERENCE
-    if isinstance(rules, SelectionRules):
-        return rules
-    if rules not in RULES:
-        raise ValueError(f"unknown head-selection rules {rules!r}; choose one of {', '.join(RULES)}")
-    return RULES[rules]
 
 
 def elbow_threshold(values: np.ndarray) -> float:
@@ -108,12 +77,8 @@ def spatial_entropy(attn_map: np.ndarray, rules: SelectionRules = REFERENCE) -> 
     labels, count = label(excess > rules.min_excess, structure=EIGHT_CONNECTED)
     if count == 0:
         return float("inf")
-    ids = np.arange(1, count + 1)
-    if rules.weighting == "size":
-        sizes = np.bincount(labels.ravel(), minlength=count + 1)[ids].astype(np.float64)
-        probs = sizes / sizes.sum()
-    else:  # each component's excess over the map's TOTAL excess (cells under min_excess included)
-        probs = np.bincount(labels.ravel(), weights=excess.ravel(), minlength=count + 1)[ids] / excess.sum()
+    ids = np.arange(1, count + 1)  # each component's excess over the map's TOTAL excess (cells under min_excess too)
+    probs = np.bincount(labels.ravel(), weights=excess.ravel(), minlength=count + 1)[ids] / excess.sum()
     probs = probs[probs > 0]
     return float(-(probs * np.log(probs)).sum())
 
@@ -146,10 +111,7 @@ def score_heads(raw_maps: np.ndarray, layers: list[int], grid: tuple[int, int],
     entropy = np.full((n_layers, n_heads), np.inf)
     for row, col in zip(*np.nonzero(mass >= threshold)):  # entropy only where the mass passes
         entropy[row, col] = spatial_entropy(maps[row, col], rules)
-    if rules.bottom_row == "any":
-        last_row = (maps[:, :, -1, :] > rules.bottom_row_value).any(-1)
-    else:
-        last_row = raw_maps.argmax(axis=-1) // grid[1] == grid[0] - 1
+    last_row = (maps[:, :, -1, :] > rules.bottom_row_value).any(-1)
     return HeadScores(layers=list(layers), mass=mass, entropy=entropy, last_row=last_row, threshold=threshold)
 
 
@@ -163,6 +125,5 @@ def vote_heads(scores: HeadScores, *, k: int, rules: SelectionRules = REFERENCE)
         rows, heads = np.nonzero(~scores.last_row)
         top = np.argsort(-scores.mass[rows, heads], kind="stable")[: rules.min_keep]
         rows, heads = rows[top], heads[top]
-    layer_key = layer_ids[rows, heads] if rules.prefer == "shallower" else -layer_ids[rows, heads]
-    order = np.lexsort((heads, layer_key, scores.entropy[rows, heads]))  # entropy, then layer, then head
+    order = np.lexsort((heads, layer_ids[rows, heads], scores.entropy[rows, heads]))  # entropy, shallower, head
     return [(int(layer_ids[rows[i], heads[i]]), int(heads[i])) for i in order[:k]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, LayerError
-from .criteria import HeadScores, SelectionRules, rules_named, score_heads, vote_heads
+from .criteria import REFERENCE, HeadScores, SelectionRules, score_heads, vote_heads
 
 
 @dataclass
@@ -104,19 +104,18 @@ def sample_scores(features, layers: list[int], rules: SelectionRules | None = No
         _numpy(features.layers[layer].attn_last) * _numpy(features.layers[layer].attn_last_mass)[:, None]
         for layer in layers
     ])  # (n_layers, H, P)
-    return score_heads(raw, layers, tuple(features.grid), rules_named(rules))
+    return score_heads(raw, layers, tuple(features.grid), rules or REFERENCE)
 
 
 def aggregate_votes(
     all_scores: list[HeadScores], *, k: int, rules: SelectionRules | None = None
 ) -> tuple[list[tuple[int, int]], Counter, dict]:
-    """Top-``k`` heads over samples by votes; equal counts by ``rules.vote_ties`` (first appearance, as
-    ``Counter.most_common``, or lower mean entropy then the preferred layer).
+    """Top-``k`` heads over samples by votes; equal counts by first appearance (``Counter.most_common``).
 
     Heads with no vote (in layers ``>= rules.min_layer``) only fill the list when fewer than ``k`` got votes:
-    the least often bottom-row heads first, then by lower mean entropy.
+    the least often bottom-row heads first, then by lower mean entropy, then the shallower layer.
     """
-    rules = rules_named(rules)
+    rules = rules or REFERENCE
     votes: Counter = Counter()
     for scores in all_scores:
         votes.update(vote_heads(scores, k=k, rules=rules))
@@ -133,15 +132,9 @@ def aggregate_votes(
     sink_rate = np.mean([s.last_row for s in all_scores], axis=0)  # (n_layers, H)
     sink_of = {(layer, head): float(sink_rate[row, head]) for row, layer in enumerate(layers)
                for head in range(stacked.shape[-1])}
-    depth = 1 if rules.prefer == "shallower" else -1
-    if rules.vote_ties == "first":
-        voted = [pair for pair, _ in votes.most_common()]
-    else:
-        voted = sorted(votes, key=lambda pair: (-votes[pair], entropy_of[pair], depth * pair[0], pair[1]))
-    rest = sorted(
-        (pair for pair in entropy_of if pair[0] >= rules.min_layer and pair not in votes),
-        key=lambda pair: (sink_of[pair], entropy_of[pair], depth * pair[0], pair[1]),
-    )
+    voted = [pair for pair, _ in votes.most_common()]
+    rest = sorted((pair for pair in entropy_of if pair[0] >= rules.min_layer and pair not in votes),
+                  key=lambda pair: (sink_of[pair], entropy_of[pair], pair[0], pair[1]))
     heads = (voted + rest)[:k]
     return heads, votes, {pair: entropy_of[pair] for pair in heads}
 
@@ -153,7 +146,7 @@ def select_heads(
     k: int = 5,
     n_samples: int = 32,
     layers: list[int] | None = None,
-    rules: SelectionRules | str | None = None,
+    rules: SelectionRules | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> HeadSelection:
@@ -165,11 +158,11 @@ def select_heads(
         dataset: ``len(dataset)`` and ``dataset[i]`` with ``.image`` and ``.instruction``.
         layers: layers to consider; ``None`` = all, with layers ``< rules.min_layer`` excluded. Explicit
             layers (e.g. ``[l]`` to pick every head from one layer) are all eligible.
-        rules: :class:`SelectionRules`, or ``"reference"`` (default: the authors' public code) / ``"paper"``.
+        rules: :class:`SelectionRules` (default :data:`REFERENCE`, the authors' public code).
         seed: picks which samples are used when the dataset is larger than ``n_samples``.
     """
     num_layers = int(backbone.num_layers)
-    rules = rules_named(rules)
+    rules = rules or REFERENCE
     if layers is None:
         layers, eligible_from = list(range(num_layers)), rules.min_layer
     else:

@@ -43,3 +43,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, data, **dumps) -> Path:
     """``data`` as JSON (``dumps``: ``json.dumps`` options; default ``indent=2, default=str``)."""
     return atomic_write_text(path, json.dumps(data, **({"indent": 2, "default": str} | dumps)))
+
+
+def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` onto ``path`` atomically (caches, checkpoints)."""
+    import torch
+
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))

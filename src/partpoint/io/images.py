@@ -18,6 +18,7 @@ from ..errors import ImageError, InstructionError
 MAX_PIXELS = int(os.environ.get("PARTPOINT_MAX_PIXELS", Image.MAX_IMAGE_PIXELS or 89_478_485))
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
+_ORIENTATION = 0x0112  # the EXIF orientation tag
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -51,11 +52,17 @@ def _check_size(size: tuple[int, int], what: str) -> None:
         )
 
 
+def _upright(image: Image.Image) -> Image.Image:
+    """``image`` turned by its EXIF orientation; the same object when it has none (an image already loaded)."""
+    return (ImageOps.exif_transpose(image) or image) if image.getexif().get(_ORIENTATION, 1) != 1 else image
+
+
 def load_image(image: ImageLike) -> Image.Image:
     """Return ``image`` as an RGB PIL image, upright as the user sees it.
 
     Accepts a path, a PIL image or an ``(H, W[, C])`` uint8 array. Raises :class:`ImageError`
-    with a one-line message for a missing, unreadable, corrupt, empty or oversized image.
+    with a one-line message for a missing, unreadable, corrupt, empty or oversized image. An image this
+    function returned comes back as the same object (nothing is decoded or copied twice).
     """
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3) or 0 in image.shape[:2]:
@@ -66,7 +73,7 @@ def load_image(image: ImageLike) -> Image.Image:
         image = Image.fromarray(arr)
     if isinstance(image, Image.Image):
         _check_size(image.size, "image")
-        return _to_rgb(ImageOps.exif_transpose(image) or image)
+        return _to_rgb(_upright(image))
     if not isinstance(image, str | os.PathLike):
         raise ImageError(f"cannot read an image from a {type(image).__name__}; pass a path, a PIL image or an array")
 
@@ -81,8 +88,7 @@ def load_image(image: ImageLike) -> Image.Image:
         with Image.open(path) as img:
             _check_size(img.size, f"image {path.name}")
             img.load()
-            upright = ImageOps.exif_transpose(img) or img
-            return _to_rgb(upright)
+            return _to_rgb(_upright(img))
     except ImageError:
         raise
     except Image.DecompressionBombError as e:

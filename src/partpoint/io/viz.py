@@ -46,22 +46,23 @@ def _linear_taps(position: np.ndarray, length: int):
     return low, high, position - low
 
 
-def draw_overlay(
-    image: Image.Image,
-    result,
-    *,
-    geometry=None,
-    caption: str | None = None,
-    alpha: float = 0.55,
-    cmap: str = "turbo",
-) -> Image.Image:
-    """``image`` with ``result``'s heatmap (semi-transparent ``cmap``, opacity rising with the heat), a
-    marker at ``(result.x, result.y)`` and ``caption`` in a band at the top. Same size as ``image``.
+def overlay(image: Image.Image, results) -> Image.Image:
+    """``results`` (``PointResult``s of one image) drawn on it: one in the style of :func:`draw_overlay`,
+    several in the style of :func:`draw_points_overlay`."""
+    return draw_overlay(image, results[0]) if len(results) == 1 else draw_points_overlay(image, results)
 
-    ``geometry`` is needed to place the heatmap; without it (or without a heatmap) only the point is drawn.
+
+def draw_overlay(image: Image.Image, result, *, caption: str | None = None, alpha: float = 0.55,
+                 cmap: str = "turbo") -> Image.Image:
+    """``image`` with ``result``'s heatmap (semi-transparent ``cmap``, opacity rising with the heat), a
+    marker at ``(result.x, result.y)`` and ``caption`` (default: the result's instruction) in a band at the
+    top. Same size as ``image``. The result's ``geometry`` places the heatmap; without it (or without a
+    heatmap) only the point is drawn.
     """
+    geometry = result.geometry
+    caption = caption if caption is not None else result.instruction
     base = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0  # (H, W, 3)
-    if geometry is not None and getattr(result, "heatmap", None) is not None:
+    if geometry is not None and result.heatmap is not None:
         from matplotlib import colormaps
 
         heat = heatmap_on_image(result.heatmap, geometry, image.size)  # (H, W)
@@ -82,15 +83,15 @@ PALETTE = ((230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114
            (204, 121, 167), (255, 255, 255))
 
 
-def draw_points_overlay(image: Image.Image, results, captions, *, geometry=None, alpha: float = 0.6) -> Image.Image:
+def draw_points_overlay(image: Image.Image, results, *, alpha: float = 0.6) -> Image.Image:
     """Several instructions on one image: each result's heatmap tinted in its own colour (opacity rising
     with the heat), its marker with that colour's core, and a legend band with one coloured line per
-    caption. ``results`` and ``captions`` are parallel lists; colours follow :data:`PALETTE`."""
+    result's instruction; colours follow :data:`PALETTE`."""
     base = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0  # (H, W, 3)
     for i, result in enumerate(results):
-        if geometry is None or getattr(result, "heatmap", None) is None:
+        if result.geometry is None or result.heatmap is None:
             continue
-        heat = heatmap_on_image(result.heatmap, geometry, image.size)  # (H, W)
+        heat = heatmap_on_image(result.heatmap, result.geometry, image.size)  # (H, W)
         peak = np.nanmax(heat) if np.isfinite(heat).any() else 0.0
         norm = np.nan_to_num(heat / peak if peak > 0 else heat * 0.0, nan=0.0).clip(0, 1)
         opacity = (alpha * norm**1.5)[..., None]  # (H, W, 1): the peak region, not a wash over the image
@@ -98,7 +99,7 @@ def draw_points_overlay(image: Image.Image, results, captions, *, geometry=None,
     out = Image.fromarray((base * 255).round().astype(np.uint8), mode="RGB")
     for i, result in enumerate(results):
         _draw_marker(out, result.x, result.y, core=PALETTE[i % len(PALETTE)])
-    _draw_legend(out, list(captions))
+    _draw_legend(out, [r.instruction or "" for r in results])
     return out
 
 

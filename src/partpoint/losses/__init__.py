@@ -3,15 +3,13 @@ asymmetric SDF penalty on the A2P heatmap (``L = L_bce + lambda * L_sdf``)."""
 
 from __future__ import annotations
 
-from .bce import BCE_TARGETS, PART_CELL_COVERAGE, bce_target, part_cells, patch_bce
+from .bce import PART_CELL_COVERAGE, part_cells, patch_bce
 from .config import LossConfig
 from .sdf import sdf_loss, sdf_penalty, signed_distance
 from .total import LossTerms, inside_mass_loss, pointer_loss
 
 __all__ = [
-    "BCE_TARGETS",
     "PART_CELL_COVERAGE",
-    "bce_target",
     "part_cells",
     "LossConfig",
     "LossTerms",

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..pointer.config import setting
+
 
 @dataclass(kw_only=True)
 class LossConfig:
-    """``L = L_bce + lam * L_heat``.
-
-    ``L_bce``: patch-wise BCE of the synthesized attention logits against ``bce_target`` per grid cell
-    (``"cells"``: the part cells, what patch accuracy scores; ``"coverage"``: the soft part fraction),
-    part cells weighted by ``pos_weight`` (None: 1).
-    ``L_heat``: with ``use_sdf``, the expected asymmetric penalty ``f(min(D, sdf_cap)) + inside_slope *
-    min(D, 0)`` of the signed distance ``D`` (patches) under ``softmax(H)``, ``f`` of steepness ``tau`` and
-    outside/inside asymmetry ``gamma`` (``sdf_cap`` None: unbounded, the paper's); without it, ``-log`` of
-    the heatmap mass inside the part (ablation). The defaults against the centre hedge (``sdf_cap`` 1,
-    ``inside_slope`` 0.1) were chosen on SynthParts val (docs/RESULTS.md, ablations).
+    """``L = L_bce + lam * L_heat``: the patch-wise BCE of the synthesized attention logits against the part
+    cells, plus the expected asymmetric penalty ``f(min(D, sdf_cap)) + inside_slope * min(D, 0)`` of the
+    signed distance ``D`` (patches) under ``softmax(H)`` (or, without ``use_sdf``, ``-log`` of the heatmap
+    mass inside the part). The defaults against the centre hedge (``sdf_cap`` 1, ``inside_slope`` 0.1) were
+    chosen on SynthParts val (docs/RESULTS.md, ablations); the paper's loss is ``sdf_cap=None, inside_slope=0``.
     """
 
-    tau: float = 2.0
-    gamma: float = 4.0
-    lam: float = 1.0
-    use_sdf: bool = True
-    sdf_cap: float | None = 1.0
-    inside_slope: float = 0.1
-    pos_weight: float | None = None
-    bce_target: str = "cells"
+    tau: float = setting(2.0, "SDF penalty steepness")
+    gamma: float = setting(4.0, "SDF outside/inside asymmetry")
+    lam: float = setting(1.0, "weight of the heatmap term")
+    use_sdf: bool = setting(True, "SDF heatmap term (--no-sdf: inside-mass loss)")
+    sdf_cap: float | None = setting(1.0, "cap of the outside distance in the penalty, patches (none: unbounded)")
+    inside_slope: float = setting(0.1, "pull toward the innermost point")

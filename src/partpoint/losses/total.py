@@ -34,7 +34,7 @@ def pointer_loss(output, patch_target: torch.Tensor, distance: torch.Tensor,
     ``LossTerms.sdf`` holds the heatmap term (SDF or inside-mass) for logging.
     """
     config = config or LossConfig()
-    bce = patch_bce(output.patch_logits, patch_target, pos_weight=config.pos_weight)
+    bce = patch_bce(output.patch_logits, patch_target)
     if config.use_sdf:
         heat = sdf_loss(output.heatmap, distance, tau=config.tau, gamma=config.gamma, cap=config.sdf_cap,
                         inside_slope=config.inside_slope)

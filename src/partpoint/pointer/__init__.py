@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .a2p import A2PDecoder
-from .batch import PointerBatch, collate, gather_heads, last_token_query
-from .config import PointerConfig
-from .decode import heatmap_peak
+from .batch import PointerBatch, SampleFeatures, collate, last_token_query
+from .config import PointerConfig, PointerIdentity, setting
+from .decode import Peak, heatmap_peak
 from .model import PartPointer
 from .qsynth import QSynth
 from .result import PointerOutput, PointResult
@@ -13,13 +13,16 @@ from .result import PointerOutput, PointResult
 __all__ = [
     "A2PDecoder",
     "PartPointer",
+    "Peak",
     "PointResult",
     "PointerBatch",
     "PointerConfig",
+    "PointerIdentity",
     "PointerOutput",
     "QSynth",
+    "SampleFeatures",
     "collate",
-    "gather_heads",
     "heatmap_peak",
     "last_token_query",
+    "setting",
 ]

@@ -1,58 +1,93 @@
-"""Per-head tensors from backbone ``Features`` and batching them (shared with the feature cache)."""
+"""The one per-sample record (:class:`SampleFeatures`, head-first from capture to batch) and its batches."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
+import numpy as np
 import torch
 from einops import rearrange
 
+from ..backbones.geometry import GridGeometry
 from ..errors import LayerError
 
-QUERIES = ("post_rope", "pre_rope")
+_TENSORS = ("q_text", "k_image", "v_image", "attn_last", "attn_mass")
 
 
-def gather_heads(features, heads: list[tuple[int, int]], *, queries: str = "post_rope", keys: str = "post_rope") -> dict:
-    """The selected heads' tensors of one image + instruction.
+@dataclass
+class SampleFeatures:
+    """One (image, instruction) pair as the pointer and its training read it: the k localization heads.
 
-    Args:
-        features: a backbone ``Features`` (``.layers[l].q_text (L, H, d)``, ``.k_image (P, H, d)``,
-            ``.v_image (P, H, d)``, ``.grid``).
-        heads: ``[(layer, head), ...]``, length ``k``.
-        queries: ``"post_rope"`` (``q_text``, what the model's attention uses) or ``"pre_rope"``
-            (``q_text_pre``: the same queries before RoPE; encode with ``pre_rope=True``).
-        keys: the same choice for the image keys (``k_image`` or ``k_image_pre``).
-
-    Returns:
-        ``{"q_text": (k, L, d), "text_mask": (L,) bool, "k_image": (k, P, d), "v_image": (k, P, d),
-        "grid": (P_h, P_w)}`` float32 on CPU.
+    ``q_text (k, L, d)`` post-RoPE text queries, ``k_image`` / ``v_image (k, P, d)`` the image keys and values
+    each head reads (its KV head), ``attn_last (k, P)`` the final prompt token's attention over the image
+    (rows sum to 1) and ``attn_mass (k,)`` its raw mass there; ``geometry`` places the ``(P_h, P_w)`` grid on
+    the ``image_size`` ``(W, H)`` image. The feature cache adds the sample's ``key``, ``category``,
+    ``image_id``, ``coverage (P,)`` (the fraction of each grid cell inside the part) and ``masks`` (the part
+    mask sampled at ``s x s`` points per cell, packed bits, by scale ``s``); training adds its targets
+    ``patch_target (P,)`` and ``distance (P_h * s, P_w * s)`` at the pointer's heatmap scale.
     """
-    for name, value in (("queries", queries), ("keys", keys)):
-        if value not in QUERIES:
-            raise ValueError(f"{name} must be one of {', '.join(QUERIES)}, got {value!r}")
-    source = {"q_text": "q_text_pre" if queries == "pre_rope" else "q_text",
-              "k_image": "k_image_pre" if keys == "pre_rope" else "k_image", "v_image": "v_image"}
-    per_head = {"q_text": [], "k_image": [], "v_image": []}
-    for layer, head in heads:
-        if layer not in features.layers:
-            raise LayerError(
-                f"layer {layer} was not captured; encode with layers={sorted({h[0] for h in heads})}"
-            )
-        lf = features.layers[layer]
-        if not 0 <= head < lf.q_text.shape[1]:
-            raise LayerError(
-                f"head {head} outside layer {layer} (it has {lf.q_text.shape[1]}); re-run head selection"
-            )
-        for name in per_head:
-            tensor = getattr(lf, source[name])
-            if tensor is None:
-                what = "queries" if name == "q_text" else "keys"
-                raise LayerError(f"layer {layer} has no {what} before RoPE; encode with pre_rope=True")
-            per_head[name].append(torch.as_tensor(tensor)[:, head].float().cpu())  # (L|P, d)
-    out = {name: torch.stack(tensors) for name, tensors in per_head.items()}  # (k, L|P, d)
-    out["text_mask"] = torch.ones(out["q_text"].shape[1], dtype=torch.bool)
-    out["grid"] = tuple(int(g) for g in features.grid)
-    return out
+
+    q_text: torch.Tensor
+    k_image: torch.Tensor
+    v_image: torch.Tensor
+    attn_last: torch.Tensor
+    attn_mass: torch.Tensor
+    geometry: GridGeometry
+    image_size: tuple[int, int]
+    key: str = ""
+    category: str = ""
+    image_id: str = ""
+    coverage: torch.Tensor | None = None
+    masks: dict[int, torch.Tensor] = field(default_factory=dict)
+    patch_target: torch.Tensor | None = None
+    distance: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, features, heads) -> SampleFeatures:
+        """The ``(layer, head)`` heads of backbone ``Features`` (each query head's KV head indexed once)."""
+        rows = {name: [] for name in _TENSORS}
+        for layer, head in heads:
+            if layer not in features.layers:
+                raise LayerError(f"layer {layer} was not captured; encode with layers={sorted({h[0] for h in heads})}")
+            lf = features.layers[layer]
+            if not 0 <= head < lf.q_text.shape[0]:
+                raise LayerError(f"head {head} outside layer {layer} (it has {lf.q_text.shape[0]}); "
+                                 "re-run head selection")
+            kv = lf.kv_head(head)
+            for name, tensor in zip(_TENSORS, (lf.q_text[head], lf.k_image[kv], lf.v_image[kv],
+                                               lf.attn_last[head], lf.attn_last_mass[head])):
+                rows[name].append(tensor.detach().float().cpu())
+        return cls(**{name: torch.stack(tensors) for name, tensors in rows.items()}, geometry=features.geometry,
+                   image_size=tuple(int(s) for s in features.image_size))
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return tuple(self.geometry.grid)
+
+    def heads(self, k: int) -> SampleFeatures:
+        """The same sample keeping only its first ``k`` heads."""
+        return replace(self, **{name: getattr(self, name)[:k] for name in _TENSORS})
+
+    def mask(self, scale: int) -> np.ndarray:
+        """The part mask sampled at ``scale x scale`` points per grid cell: ``(P_h * s, P_w * s)`` bool."""
+        from ..errors import DataError
+
+        if scale not in self.masks:
+            raise DataError(f"the cache holds masks at scales {sorted(self.masks)}, not {scale}; rebuild it")
+        height, width = self.grid[0] * scale, self.grid[1] * scale
+        bits = np.unpackbits(np.asarray(self.masks[scale], dtype=np.uint8), count=height * width)
+        return bits.reshape(height, width).astype(bool)
+
+    def to_state(self) -> dict:
+        """Plain tensors and values (fp16 features) for ``torch.load(weights_only=True)``; :meth:`from_state`."""
+        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("patch_target", "distance")}
+        state.update({name: state[name].half() for name in ("q_text", "k_image", "v_image", "attn_last")})
+        state["geometry"] = self.geometry.to_json()
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict) -> SampleFeatures:
+        return cls(**{**state, "geometry": GridGeometry.from_json(state["geometry"])})
 
 
 @dataclass
@@ -78,29 +113,27 @@ class PointerBatch:
 
     def to(self, device) -> PointerBatch:
         """The same batch with every tensor on ``device``."""
-        moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        return PointerBatch(**{n: v.to(device) if torch.is_tensor(v) else v for n, v in moved.items()})
+        return PointerBatch(**{f.name: (v.to(device) if torch.is_tensor(v) else v)
+                               for f in fields(self) for v in [getattr(self, f.name)]})
 
 
-def collate(items: list[dict]) -> PointerBatch:
-    """Stack gathered items (:func:`gather_heads`, or cache items with ``patch_target`` / ``distance``)
-    into a :class:`PointerBatch`; text is right-padded with zeros and masked.
-
-    All items must share one grid (bucket samples by grid for dynamic-resolution backbones).
-    """
-    grids = {tuple(item["grid"]) for item in items}
+def collate(samples: list[SampleFeatures]) -> PointerBatch:
+    """Stack samples of one grid into a float32 :class:`PointerBatch`; text right-padded with zeros and masked
+    (bucket samples by grid for dynamic-resolution backbones)."""
+    grids = {s.grid for s in samples}
     if len(grids) != 1:
         raise ValueError(f"a batch needs one grid, got {sorted(grids)}; bucket samples by grid")
-    max_len = max(item["q_text"].shape[1] for item in items)
-    q_text = torch.zeros(len(items), *items[0]["q_text"].shape[:1], max_len, items[0]["q_text"].shape[-1])
-    text_mask = torch.zeros(len(items), max_len, dtype=torch.bool)
-    for i, item in enumerate(items):
-        length = item["q_text"].shape[1]
-        q_text[i, :, :length] = item["q_text"]
-        text_mask[i, :length] = item["text_mask"]
+    num_heads, _, dim = samples[0].q_text.shape
+    max_len = max(s.q_text.shape[1] for s in samples)
+    q_text = torch.zeros(len(samples), num_heads, max_len, dim)
+    text_mask = torch.zeros(len(samples), max_len, dtype=torch.bool)
+    for i, s in enumerate(samples):
+        q_text[i, :, : s.q_text.shape[1]] = s.q_text
+        text_mask[i, : s.q_text.shape[1]] = True
 
     def stacked(name):
-        return torch.stack([torch.as_tensor(item[name]) for item in items]) if name in items[0] else None
+        values = [getattr(s, name) for s in samples]
+        return None if values[0] is None else torch.stack(values).float()
 
     return PointerBatch(q_text=q_text, text_mask=text_mask, k_image=stacked("k_image"), v_image=stacked("v_image"),
                         grid=grids.pop(), patch_target=stacked("patch_target"), distance=stacked("distance"))

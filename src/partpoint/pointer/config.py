@@ -1,61 +1,62 @@
-"""Serializable configuration of a :class:`PartPointer`."""
+"""A pointer's architecture (:class:`PointerConfig`) and what ties it to its backbone (:class:`PointerIdentity`).
+
+Every setting is a dataclass field declared with :func:`setting`: its help lives once, in the field's metadata,
+and a ``Literal`` type lists its choices; the ``partpoint train`` flags are generated from these fields.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
 
-#: Loss settings that pointers saved before the loss had its own config wrote here; they are read and
-#: dropped (the loss a pointer was trained with is in its ``train_log.json``).
-LEGACY_LOSS_KEYS = ("tau", "gamma", "lam", "use_sdf", "sdf_cap", "inside_slope")
-#: Options added after the first pointers were saved: a saved config without the key was trained without
-#: the option, so it reads back as the paper's setting, not today's default.
-ADDED_LATER = {"detach_attn": False, "a2p_residual": False, "padding": "zeros", "qsynth_queries": "post_rope",
-               "image_keys": "post_rope"}
+
+def setting(default, help: str):
+    """A dataclass field with its one-line ``help`` (what ``partpoint train --help`` shows)."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(kw_only=True)
 class PointerConfig:
-    """Everything needed to rebuild a pointer (weights apart) and to check its backbone.
+    """The pointer's architecture: Q-Synth, A2P and the options against the centre hedge (docs/METHOD.md;
+    their defaults were chosen on SynthParts val). The paper's decoder is ``detach_attn=False,
+    a2p_residual=False, padding="zeros"``."""
 
-    Identity (filled in when a pointer is trained): ``backbone`` name, its ``fingerprint``, ``heads`` the
-    ``(layer, head)`` pairs from head selection (k = ``len(heads)``), ``head_dim`` the backbone's ``d``.
-    Q-Synth: ``num_latents`` latents, ``depth`` rounds of cross-attention with ``attn_heads`` inner
-    attention heads and an ``ff_mult``-wide feed-forward. A2P: ``decoder_dim`` channels after the 1x1
-    fusion, one 3x3 conv + 2x bilinear upsampling per entry of ``stage_dims``.
-    Ablation flags: ``use_qsynth`` (False: the final prompt token's query), ``use_a2p`` (False: the
-    heatmap is the log of the head-averaged attention on the grid, no upsampling), ``use_values`` (False:
-    A2P sees only the attention maps).
-    Against the centre hedge (docs/METHOD.md; the defaults were chosen on SynthParts val): ``detach_attn``
-    (A2P reads ``A_s`` without passing gradients back, so only the BCE trains Q-Synth), ``a2p_residual``
-    (the heatmap is the upsampled ``log mean_h A_s`` plus A2P's output, whose last conv starts at zero),
-    ``padding`` of A2P's 3x3 convs (``"zeros"`` or ``"replicate"``: zero padding lets a conv encode
-    absolute position). The paper's decoder is ``detach_attn=False, a2p_residual=False, padding="zeros"``.
-    ``qsynth_queries``: what Q-Synth reads, the text queries after RoPE (``"post_rope"``, the paper's) or
-    before it (``"pre_rope"``: no position rotation in the latents' context). ``image_keys``: the image keys
-    ``K_v`` that ``q_s`` is matched against in ``A_s = softmax(q_s K_v^T / sqrt(d))``: after RoPE
-    (``"post_rope"``, the paper's) or before it (``"pre_rope"``): ``q_s`` is one fixed vector per instruction,
-    so against rotated keys the same content scores differently at different image positions.
-    """
+    num_latents: int = setting(8, "Q-Synth latents N")
+    depth: int = setting(2, "Q-Synth rounds T of cross-attention over the text queries")
+    attn_heads: int = setting(2, "attention heads inside each Q-Synth cross-attention")
+    ff_mult: int = setting(2, "Q-Synth feed-forward width multiple")
+    decoder_dim: int = setting(64, "A2P channels after the 1x1 fusion")
+    stage_dims: tuple[int, ...] = setting((64, 32), "A2P stages, each a 3x3 conv + 2x bilinear upsampling")
+    use_qsynth: bool = setting(True, "Q-Synth (--no-qsynth: the final prompt token's query)")
+    use_a2p: bool = setting(True, "A2P (--no-a2p: the heatmap is log mean_h A_s on the grid)")
+    use_values: bool = setting(True, "A2P reads V_v (--no-values: the attention maps only)")
+    detach_attn: bool = setting(True, "A2P reads A_s without gradients to Q-Synth (only the BCE trains it)")
+    a2p_residual: bool = setting(True, "heatmap = upsampled log mean A_s + A2P (its last conv starts at zero)")
+    padding: Literal["zeros", "replicate"] = setting("replicate", "A2P conv padding (zeros lets a conv encode "
+                                                                  "absolute position)")
 
-    backbone: str = ""
-    fingerprint: str = ""
-    heads: list[tuple[int, int]] = field(default_factory=list)
-    head_dim: int = 128
-    num_latents: int = 8
-    depth: int = 2
-    attn_heads: int = 2
-    ff_mult: int = 2
-    decoder_dim: int = 64
-    stage_dims: tuple[int, ...] = (64, 32)
-    use_qsynth: bool = True
-    use_a2p: bool = True
-    use_values: bool = True
-    detach_attn: bool = True
-    a2p_residual: bool = True
-    padding: str = "replicate"
-    qsynth_queries: str = "post_rope"
-    image_keys: str = "post_rope"
+    @property
+    def upsample(self) -> int:
+        """Heatmap cells per grid cell along each axis (1 without A2P)."""
+        return 2 ** len(self.stage_dims) if self.use_a2p else 1
+
+
+@dataclass(frozen=True)
+class PointerIdentity:
+    """What ties a trained pointer to its backbone (filled in by training, checked by the predictor): the
+    backbone's name and ``fingerprint``, the ``(layer, head)`` localization heads it reads (k of them) and
+    the backbone's head dimension ``d``."""
+
+    backbone: str
+    fingerprint: str
+    heads: tuple[tuple[int, int], ...]
+    head_dim: int
+
+    def __post_init__(self):
+        if not self.heads:
+            raise ValueError("a pointer needs at least one (layer, head); run head selection first")
+        object.__setattr__(self, "heads", tuple((int(layer), int(head)) for layer, head in self.heads))
 
     @property
     def num_heads(self) -> int:
@@ -63,31 +64,29 @@ class PointerConfig:
         return len(self.heads)
 
     @property
-    def upsample(self) -> int:
-        """Heatmap cells per grid cell along each axis (1 without A2P)."""
-        return 2 ** len(self.stage_dims) if self.use_a2p else 1
-
-    @property
     def layers(self) -> list[int]:
         """Sorted distinct layers the heads live in (what the backbone must capture)."""
         return sorted({layer for layer, _ in self.heads})
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
     @classmethod
-    def from_json(cls, text: str) -> PointerConfig:
-        """Inverse of :meth:`to_json`; unknown keys raise ``KeyError``, missing keys take defaults, except
-        the options of :data:`ADDED_LATER` (their values before the option existed); the
-        :data:`LEGACY_LOSS_KEYS` of older pointers are dropped."""
-        raw = {**ADDED_LATER, **json.loads(text)}
-        for key in LEGACY_LOSS_KEYS:
-            raw.pop(key, None)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise KeyError(f"unknown config keys {unknown}")
-        raw["heads"] = [tuple(int(v) for v in pair) for pair in raw.get("heads", [])]
-        if "stage_dims" in raw:
-            raw["stage_dims"] = tuple(int(v) for v in raw["stage_dims"])
-        return cls(**raw)
+    def of(cls, backbone, heads) -> PointerIdentity:
+        """The identity of a pointer reading ``heads`` of the loaded ``backbone``."""
+        return cls(backbone=str(backbone.name), fingerprint=str(backbone.fingerprint), heads=tuple(heads),
+                   head_dim=int(backbone.head_dim))
+
+
+def config_to_json(config: PointerConfig, identity: PointerIdentity) -> str:
+    """A saved pointer's ``config.json``: ``{"identity": {...}, "pointer": {...}}``."""
+    return json.dumps({"identity": asdict(identity), "pointer": asdict(config)}, indent=2, sort_keys=True)
+
+
+def config_from_json(text: str) -> tuple[PointerConfig, PointerIdentity]:
+    """Inverse of :func:`config_to_json`; unknown keys raise ``KeyError``, missing settings take defaults."""
+    raw = json.loads(text)
+    settings, identity = dict(raw["pointer"]), dict(raw["identity"])
+    unknown = sorted(set(settings) - {f.name for f in fields(PointerConfig)})
+    if unknown:
+        raise KeyError(f"unknown pointer settings {unknown}")
+    if "stage_dims" in settings:
+        settings["stage_dims"] = tuple(int(v) for v in settings["stage_dims"])
+    return PointerConfig(**settings), PointerIdentity(**identity)

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from einops import rearrange
+
+
+class Peak(NamedTuple):
+    """Heatmap peaks ``u`` (column), ``v`` (row) in continuous grid units and ``score`` (window mass), each
+    ``(B,)``, and the heatmaps' probabilities ``probs (B, H', W')`` (one softmax serves all)."""
+
+    u: torch.Tensor
+    v: torch.Tensor
+    score: torch.Tensor
+    probs: torch.Tensor
 
 
 def _parabola_offset(left: torch.Tensor, centre: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
@@ -13,7 +25,7 @@ def _parabola_offset(left: torch.Tensor, centre: torch.Tensor, right: torch.Tens
     return offset.clamp(-0.5, 0.5)
 
 
-def heatmap_peak(heatmap: torch.Tensor, grid: tuple[int, int], *, window: int = 1):
+def heatmap_peak(heatmap: torch.Tensor, grid: tuple[int, int], *, window: int = 1) -> Peak:
     """Peak of each heatmap in continuous grid coordinates.
 
     The peak cell is the argmax; its position is refined per axis by a parabola through the
@@ -27,8 +39,8 @@ def heatmap_peak(heatmap: torch.Tensor, grid: tuple[int, int], *, window: int = 
         window: half-size of the window whose softmax mass (over the whole map) is the score.
 
     Returns:
-        ``(u, v, score)``, each ``(B,)``: column and row in grid units, and the probability mass of
-        the ``(2 window + 1)^2`` window around the peak.
+        a :class:`Peak`: column and row in grid units, the probability mass of the ``(2 window + 1)^2``
+        window around the peak, and the probabilities.
     """
     batch, height, width = heatmap.shape
     scale = height / grid[0]
@@ -56,7 +68,7 @@ def heatmap_peak(heatmap: torch.Tensor, grid: tuple[int, int], *, window: int = 
             for b, r, c in zip(range(batch), rows.tolist(), cols.tolist())
         ]
     )
-    return u, v, window_mass
+    return Peak(u, v, window_mass, probs)
 
 
 def separated_peaks(probs, count: int, *, min_distance: float) -> list[tuple[int, int]]:

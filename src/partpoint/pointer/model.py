@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,9 +13,9 @@ from torch import nn
 from ..errors import CheckpointError
 from ..io.atomic import atomic_write, atomic_write_text
 from .a2p import A2PDecoder
-from .batch import PointerBatch, gather_heads, last_token_query
-from .config import PointerConfig
-from .decode import heatmap_peak
+from .batch import PointerBatch, last_token_query
+from .config import PointerConfig, PointerIdentity, config_from_json, config_to_json
+from .decode import Peak, heatmap_peak
 from .qsynth import QSynth
 from .result import PointerOutput
 
@@ -33,12 +32,10 @@ class PartPointer(nn.Module):
     The heatmap is ``A2P(A_s, V_v)``, or ``log mean_h A_s`` on the grid without A2P.
     """
 
-    def __init__(self, config: PointerConfig):
+    def __init__(self, config: PointerConfig, identity: PointerIdentity):
         super().__init__()
-        if not config.heads:
-            raise ValueError("PointerConfig.heads is empty; run head selection first")
-        self.config = config
-        num_heads, dim = config.num_heads, config.head_dim
+        self.config, self.identity = config, identity
+        num_heads, dim = identity.num_heads, identity.head_dim
         self.qsynth = (
             QSynth(
                 dim=dim,
@@ -89,25 +86,10 @@ class PartPointer(nn.Module):
             heatmap = rearrange(mean_attn, "b (ph pw) -> b ph pw", ph=grid[0], pw=grid[1])
         return PointerOutput(patch_logits=patch_logits, attn=attn, heatmap=heatmap)
 
-    def predict_point(self, output: PointerOutput, grid: tuple[int, int]):
-        """Peak of the heatmap with sub-patch precision: ``(u, v, score)`` each ``(B,)``, in continuous
-        grid coordinates (see :func:`partpoint.pointer.decode.heatmap_peak`)."""
+    def predict_point(self, output: PointerOutput, grid: tuple[int, int]) -> Peak:
+        """Peak of the heatmap with sub-patch precision, in continuous grid coordinates, with the heatmap's
+        probabilities (see :func:`partpoint.pointer.decode.heatmap_peak`)."""
         return heatmap_peak(output.heatmap.detach(), grid)
-
-    @property
-    def needs_pre_rope(self) -> bool:
-        """Whether the backbone must also capture queries / keys before RoPE for this pointer."""
-        return "pre_rope" in (self.config.qsynth_queries, self.config.image_keys)
-
-    def gather(self, features) -> dict:
-        """This pointer's heads from a backbone ``Features`` (see :func:`gather_heads`)."""
-        item = gather_heads(features, self.config.heads, queries=self.config.qsynth_queries, keys=self.config.image_keys)
-        if item["q_text"].shape[-1] != self.config.head_dim:
-            raise CheckpointError(
-                f"pointer expects head_dim {self.config.head_dim} but the features have "
-                f"{item['q_text'].shape[-1]}; use the backbone the pointer was trained on"
-            )
-        return item
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write ``model.safetensors`` and ``config.json``; each file appears atomically (tmp + replace)."""
@@ -117,15 +99,15 @@ class PartPointer(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
         atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
-        atomic_write_text(directory / CONFIG_NAME, self.config.to_json())
+        atomic_write_text(directory / CONFIG_NAME, config_to_json(self.config, self.identity))
         return directory
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, backbone=None, **overrides) -> PartPointer:
-        """Load a saved pointer; with ``backbone``, refuse one whose fingerprint differs from the stored one.
+    def from_pretrained(cls, directory: str | os.PathLike) -> PartPointer:
+        """Load a pointer saved by :meth:`save_pretrained` (which backbone it belongs to is the predictor's check).
 
         Raises:
-            CheckpointError: the directory or a file is missing or corrupt, or the backbone differs.
+            CheckpointError: the directory or a file is missing or corrupt.
         """
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -134,32 +116,21 @@ class PartPointer(nn.Module):
         config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
         for path in (config_path, weights_path):
             if not path.is_file():
-                raise CheckpointError(
-                    f"pointer checkpoint file {path} is missing; pass a directory saved by save_pretrained"
-                )
+                raise CheckpointError(f"pointer checkpoint file {path} is missing; pass a directory saved by "
+                                      "save_pretrained")
         try:
-            config = replace(PointerConfig.from_json(config_path.read_text()), **overrides)
+            config, identity = config_from_json(config_path.read_text())
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(
-                f"pointer config {config_path} is corrupt ({error}); re-save the pointer"
-            ) from None
-        if backbone is not None and getattr(backbone, "fingerprint", None) != config.fingerprint:
-            raise CheckpointError(
-                f"pointer {directory} was trained on backbone {config.backbone!r} (fingerprint {config.fingerprint}) "
-                f"but got fingerprint {getattr(backbone, 'fingerprint', None)}; load the matching backbone or retrain"
-            )
+            raise CheckpointError(f"pointer config {config_path} is corrupt ({error}); re-save the pointer") from None
         try:
             state = load_file(str(weights_path))
         except (SafetensorError, OSError, ValueError) as error:
-            raise CheckpointError(
-                f"pointer weights {weights_path} are corrupt ({error}); re-save the pointer"
-            ) from None
-        model = cls(config)
+            raise CheckpointError(f"pointer weights {weights_path} are corrupt ({error}); re-save the pointer") from None
+        model = cls(config, identity)
         try:
             model.load_state_dict(state)
         except RuntimeError as error:
             first_line = str(error).splitlines()[0]
-            raise CheckpointError(
-                f"pointer weights {weights_path} do not match its config ({first_line}); re-save the pointer"
-            ) from None
+            raise CheckpointError(f"pointer weights {weights_path} do not match its config ({first_line}); "
+                                  "re-save the pointer") from None
         return model

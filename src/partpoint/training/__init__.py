@@ -13,7 +13,7 @@ from .hits import (
     pointer_points,
 )
 from .items import make_batch, plan_epoch, prepare_items
-from .loop import TrainResult, train_pointer, train_step
+from .loop import TrainResult, fit, train_pointer, train_step
 from .prepare import ConcatDataset
 from .schedule import warmup_cosine
 
@@ -27,6 +27,7 @@ __all__ = [
     "TrainResult",
     "attention_hit_rate",
     "attention_points",
+    "fit",
     "hit_rate",
     "make_batch",
     "mean_outside_distance",

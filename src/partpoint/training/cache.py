@@ -2,31 +2,21 @@
 
 A cache lives in ``cache_dir/<dataset>-<hash>/`` where the hash covers the backbone fingerprint, the
 captured heads, the stored mask scales, the format version and the dataset's identity (sample keys,
-image paths, instructions; no pixels are read). ``key.json`` holds the full key; a directory whose
+image ids, instructions; no pixels are read). ``key.json`` holds the full key; a directory whose
 key differs is refused, never reused. Samples are written in shards of ``shard_size`` consecutive
-samples, each atomically (tmp file + ``os.replace``), so an interrupted build resumes: completed
-shards are kept and only missing ones are encoded.
+samples, each atomically, so an interrupted build resumes: completed shards are kept and only missing
+ones are encoded.
 
-One cached entry (``cache[i]``)::
-
-    key            str, the dataset's stable sample key
-    category       str, "object:part"
-    q_text         (k, L, d) fp16   post-RoPE text queries of the selected heads (pre-RoPE: key "queries")
-    k_image        (k, P, d) fp16   post-RoPE image keys (pre-RoPE: key "keys")
-    v_image        (k, P, d) fp16   image values
-    attn_last      (k, P)    fp16   final prompt token's attention over the image (rows sum to 1)
-    attn_mass      (k,)      fp32   its raw mass on the image (``attn_last * attn_mass`` = raw attention)
-    patch_target   (P,)      fp16   fraction of each grid cell inside the part (``grid_mask``)
-    masks          {s: (P_h*s*P_w*s/8,) uint8}  ``sample_mask(mask, scale=s)`` packed with np.packbits
-    grid           (P_h, P_w);  geometry  GridGeometry.to_json();  image_size  (W, H)
-
-Samples whose part covers no heatmap cell at the finest scale are skipped (listed in the shard).
+One cached sample is a :class:`partpoint.pointer.SampleFeatures` (``cache[i]``): the selected heads' features
+in fp16, the sample's key, category and image id, the part's coverage of every grid cell and its mask sampled
+at each of ``mask_scales`` (packed bits). Samples whose part covers no heatmap cell at the finest scale are
+skipped (listed in the shard).
 
 Several processes (``accelerate launch``) build one cache together: process ``rank`` of ``world``
 encodes the missing shards ``s`` with ``s % world == rank`` (disjoint, and together every missing
 shard), and the main process writes ``index.json`` (shards, entries, skipped, which process wrote
-each shard) once all are done. Consecutive samples of one image (a SynthParts scene's several
-instructions) share one image-prefix pass (``Backbone.encode`` with a list); other samples are encoded
+each shard) once all are done. Consecutive samples of one image (``Sample.image_id``: a SynthParts scene's
+several instructions) share one image-prefix pass (``Backbone.encode_many``); other samples are encoded
 in batches of ``batch_size``. The progress bar shows the throughput in samples/s.
 """
 
@@ -35,16 +25,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import PartPointError
-from ..io.atomic import atomic_write, atomic_write_text
+from ..io.atomic import atomic_torch_save, atomic_write_text
+from ..pointer import SampleFeatures
 
-CACHE_VERSION = 2  # 2: attn_mass
+CACHE_VERSION = 3  # 3: SampleFeatures records
 KEY_NAME = "key.json"
 INDEX_NAME = "index.json"
 DEFAULT_MASK_SCALES = (1, 2, 4, 8)
@@ -55,25 +46,16 @@ class CacheError(PartPointError, ValueError):
 
 
 def dataset_fingerprint(dataset) -> str:
-    """Hash of a dataset's identity without reading pixels: keys, image paths and instructions."""
+    """Hash of a dataset's identity without reading pixels: keys, image ids and instructions."""
     digest = hashlib.sha256()
-    records = getattr(dataset, "records", None)
-    for i in range(len(dataset)):
-        if records is not None:
-            record = records[i]
-            parts = (record.key, str(record.image_paths[0]) if record.image_paths else "", record.instruction)
-        else:
-            parts = (dataset.key(i),)
-        digest.update("\x1f".join(parts).encode() + b"\x1e")
+    for record in dataset.records:
+        digest.update("\x1f".join((record.key, record.image, record.instruction)).encode() + b"\x1e")
     return digest.hexdigest()[:16]
 
 
-def cache_key(backbone, dataset, heads, *, mask_scales=DEFAULT_MASK_SCALES, queries: str = "post_rope",
-              keys: str = "post_rope") -> dict:
-    """Everything a cache's content depends on (``queries`` / ``keys`` only when not the default, so caches
-    built before the options existed keep their key)."""
-    return {**({"queries": queries} if queries != "post_rope" else {}),
-        **({"keys": keys} if keys != "post_rope" else {}),
+def cache_key(backbone, dataset, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> dict:
+    """Everything a cache's content depends on."""
+    return {
         "version": CACHE_VERSION,
         "backbone": str(getattr(backbone, "name", "")),
         "fingerprint": str(backbone.fingerprint),
@@ -94,57 +76,23 @@ def _key_hash(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def unpack_mask(packed: torch.Tensor | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Inverse of ``np.packbits(mask.ravel())`` -> ``shape`` bool."""
-    flat = np.unpackbits(np.asarray(packed, dtype=np.uint8), count=shape[0] * shape[1])
-    return flat.reshape(shape).astype(bool)
-
-
-def entry_mask(entry: dict, scale: int) -> np.ndarray:
-    """The entry's part mask at heatmap scale ``s``: ``(P_h * s, P_w * s)`` bool."""
-    if scale not in entry["masks"]:
-        raise CacheError(
-            f"the cache holds masks at scales {sorted(entry['masks'])}, not {scale}; rebuild it with that scale"
-        )
-    grid_h, grid_w = entry["grid"]
-    return unpack_mask(entry["masks"][scale], (grid_h * scale, grid_w * scale))
-
-
-def make_entry(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES, queries: str = "post_rope",
-               keys: str = "post_rope") -> dict | None:
-    """One cache entry from a backbone ``Features`` and its ``Sample``; None when the part covers no
-    cell of the finest mask scale (nothing to point at)."""
-    from ..pointer import gather_heads
-
-    gathered = gather_heads(features, heads, queries=queries, keys=keys)
+def make_record(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> SampleFeatures | None:
+    """The cached record of one ``Sample`` from its backbone ``Features``; None when the part covers no cell
+    of the finest mask scale (nothing to point at)."""
     sampled = {int(s): features.sample_mask(sample.mask, scale=int(s)) for s in mask_scales}  # (P_h*s, P_w*s)
     if not sampled[max(sampled)].any():
         return None
-    masks = {scale: torch.from_numpy(np.packbits(mask.ravel())) for scale, mask in sampled.items()}
-    attn = torch.stack([torch.as_tensor(features.layers[layer].attn_last[head]).float().cpu() for layer, head in heads])
-    mass = torch.stack([torch.as_tensor(features.layers[layer].attn_last_mass[head]).float().cpu()
-                        for layer, head in heads])
-    return {
-        "key": sample.meta.get("key", ""),
-        "category": sample.category,
-        "q_text": gathered["q_text"].half(),  # (k, L, d)
-        "k_image": gathered["k_image"].half(),  # (k, P, d)
-        "v_image": gathered["v_image"].half(),  # (k, P, d)
-        "attn_last": attn.half(),  # (k, P)
-        "attn_mass": mass,  # (k,)
-        "patch_target": torch.from_numpy(features.grid_mask(sample.mask).ravel()).half(),  # (P,)
-        "masks": masks,
-        "grid": tuple(int(g) for g in features.grid),
-        "geometry": features.geometry.to_json(),
-        "image_size": tuple(int(s) for s in features.image_size),
-    }
+    return replace(SampleFeatures.of(features, heads), key=sample.meta.get("key", ""), category=sample.category,
+                   image_id=sample.image_id,
+                   coverage=torch.from_numpy(features.grid_mask(sample.mask).ravel()).float(),  # (P,)
+                   masks={scale: torch.from_numpy(np.packbits(m.ravel())) for scale, m in sampled.items()})
 
 
 @dataclass
 class FeatureCache:
     """A built (or partly built) cache directory. Create it with :meth:`build` or :meth:`open`.
 
-    ``len(cache)`` counts the usable entries; ``cache[i]`` / iteration read them (shards are loaded on
+    ``len(cache)`` counts the usable records; ``cache[i]`` / iteration read them (shards are loaded on
     demand and kept in memory); ``cache.skipped`` lists the keys of samples without a visible part.
     """
 
@@ -201,21 +149,17 @@ class FeatureCache:
         world: int = 1,
         wait=None,
         reuse_prefix: bool = True,
-        queries: str = "post_rope",
-        keys: str = "post_rope",
     ) -> FeatureCache:
         """Encode every sample of ``dataset`` not cached yet (resuming an interrupted build) and return
         the cache. A directory for the same key is reused; a different key gets its own directory.
 
         ``rank`` / ``world`` / ``wait`` (a barrier, e.g. ``accelerator.wait_for_everyone``): build one cache
         from several processes, each encoding its share of the shards (module docstring).
-        ``reuse_prefix=False``: no grouping by image, every sample in the batches (same entries).
-        ``queries="pre_rope"``: ``q_text`` holds the text queries before RoPE (``PointerConfig.qsynth_queries``);
-        ``keys="pre_rope"``: ``k_image`` holds the image keys before RoPE (``PointerConfig.image_keys``).
+        ``reuse_prefix=False``: no grouping by image, every sample in the batches (same records).
         """
         wait = wait or (lambda: None)
         heads = [(int(layer), int(head)) for layer, head in heads]
-        key = cache_key(backbone, dataset, heads, mask_scales=mask_scales, queries=queries, keys=keys)
+        key = cache_key(backbone, dataset, heads, mask_scales=mask_scales)
         directory = cls.location(cache_dir, key)
         if rank == 0 and not (directory / KEY_NAME).is_file():
             directory.mkdir(parents=True, exist_ok=True)
@@ -260,8 +204,6 @@ class FeatureCache:
 
         layers = sorted({layer for layer, _ in heads})
         scales = tuple(self.key["mask_scales"])
-        queries, keys = self.key.get("queries", "post_rope"), self.key.get("keys", "post_rope")
-        pre_rope = "pre_rope" in (queries, keys)
         total = sum(len(self._shard_indices(i)) for i in shards)
         who = f" (process {rank + 1}/{world})" if world > 1 else ""
         bar = tqdm(total=total, desc=f"caching {self.key['dataset']}{who}", unit="sample", disable=not progress,
@@ -270,23 +212,20 @@ class FeatureCache:
             entries, skipped = [], []
             indices = self._shard_indices(shard)
             groups = _image_groups(dataset, indices, batch_size) if reuse_prefix else \
-                [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
-            for group in groups:
+                [(False, indices[i : i + batch_size]) for i in range(0, len(indices), batch_size)]
+            for one_image, group in groups:
                 samples = [dataset[i] for i in group]
-                if reuse_prefix and len(samples) > 1 and _same_image(dataset, group):  # one image, several instructions
-                    feats = backbone.encode(samples[0].image, [s.instruction for s in samples], layers=layers,
-                                            pre_rope=pre_rope)
-                else:
-                    feats = backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples],
-                                                  layers=layers, pre_rope=pre_rope)
+                texts = [s.instruction for s in samples]
+                feats = backbone.encode_many(samples[0].image, texts, layers=layers) if one_image else \
+                    backbone.encode_batch([s.image for s in samples], texts, layers=layers)
                 for sample, features in zip(samples, feats):
-                    entry = make_entry(features, sample, heads, mask_scales=scales, queries=queries, keys=keys)
-                    if entry is None:
+                    record = make_record(features, sample, heads, mask_scales=scales)
+                    if record is None:
                         skipped.append(sample.meta.get("key", ""))
                     else:
-                        entries.append(entry)
+                        entries.append(record.to_state())
                 bar.update(len(samples))
-            _atomic_torch_save({"entries": entries, "skipped": skipped, "rank": rank}, self.shard_path(shard))
+            atomic_torch_save({"entries": entries, "skipped": skipped, "rank": rank}, self.shard_path(shard))
         bar.close()
 
     def _shard_indices(self, shard: int) -> list[int]:
@@ -305,10 +244,11 @@ class FeatureCache:
                 raise CacheError(f"cache shard {path} is corrupt ({error}); delete it and rebuild") from None
         return shards[index]
 
-    def entries(self) -> list[dict]:
-        """Every usable entry, in dataset order (loaded once, then kept)."""
+    def entries(self) -> list[SampleFeatures]:
+        """Every usable record, in dataset order (loaded once, then kept)."""
         if "_entries" not in self.__dict__:
-            self.__dict__["_entries"] = [e for i in range(self.num_shards) for e in self._shard(i)["entries"]]
+            self.__dict__["_entries"] = [SampleFeatures.from_state(e) for i in range(self.num_shards)
+                                         for e in self._shard(i)["entries"]]
         return self.__dict__["_entries"]
 
     @property
@@ -318,60 +258,32 @@ class FeatureCache:
     def __len__(self) -> int:
         return len(self.entries())
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> SampleFeatures:
         return self.entries()[index]
 
     def __iter__(self):
         return iter(self.entries())
 
 
-_DIGESTS: dict[str, str] = {}  # image file -> sha1 of its bytes (memo for _image_of)
-
-
-def _image_of(dataset, index: int):
-    """Which image sample ``index`` shows, without decoding it: the digest of its file's bytes (datasets
-    such as SynthParts write one identical file per part of a scene). None when the dataset cannot tell."""
-    records = getattr(dataset, "records", None)
-    if records is None:
-        return None
-    path = next((p for p in records[index].image_paths if Path(p).is_file()), None)
-    if path is None:
-        return None
-    key = str(path)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = hashlib.sha1(Path(path).read_bytes()).hexdigest()
-    return _DIGESTS[key]
-
-
-def _same_image(dataset, indices: list[int]) -> bool:
-    first = _image_of(dataset, indices[0])
-    return first is not None and all(_image_of(dataset, i) == first for i in indices)
-
-
-def _image_groups(dataset, indices: list[int], batch_size: int) -> list[list[int]]:
-    """Consecutive samples of one image form a group (its prefix is encoded once); the other samples go
-    in batches of ``batch_size``. Dataset order is kept."""
+def _image_groups(dataset, indices: list[int], batch_size: int) -> list[tuple[bool, list[int]]]:
+    """``(one image, indices)`` groups in dataset order: consecutive samples of one image (``image_id``) form
+    a group whose image prefix is encoded once; the other samples go in batches of ``batch_size``."""
     groups, singles, i = [], [], 0
     while i < len(indices):
         j = i + 1
-        image = _image_of(dataset, indices[i])
-        while image is not None and j < len(indices) and _image_of(dataset, indices[j]) == image:
+        while j < len(indices) and dataset.image_id(indices[j]) == dataset.image_id(indices[i]):
             j += 1
         if j - i > 1:
             if singles:
-                groups.append(singles)
+                groups.append((False, singles))
                 singles = []
-            groups.append(indices[i:j])
+            groups.append((True, indices[i:j]))
         else:
             singles.append(indices[i])
             if len(singles) == batch_size:
-                groups.append(singles)
+                groups.append((False, singles))
                 singles = []
         i = j
     if singles:
-        groups.append(singles)
+        groups.append((False, singles))
     return groups
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))

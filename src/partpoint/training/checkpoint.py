@@ -1,7 +1,7 @@
 """Training checkpoints (model, optimizer, scheduler, position, log, RNG states), written atomically.
 
-``write_state`` / ``read_state`` / ``restore_rng`` are shared by every training loop (the pointer's here,
-backbone pretraining's in ``pretrain/loop.py``); ``save_checkpoint`` / ``load_checkpoint`` are the pointer's,
+``write_state`` / ``read_state`` / ``restore_rng`` are the one checkpoint format (the pointer's loop here, the
+projector alignment in ``recipe/align.py``); ``save_checkpoint`` / ``load_checkpoint`` are the pointer's,
 which also refuse a checkpoint of other settings.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..io.atomic import atomic_write
+from ..io.atomic import atomic_torch_save
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -38,7 +38,7 @@ def write_state(path, state: dict) -> None:
     """``state`` plus the torch / numpy / python RNG states, saved with ``torch.save`` atomically."""
     state = {**state, "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                               "python": random.getstate()}}
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    atomic_torch_save(state, path)
 
 
 def read_state(path, *, what: str) -> dict:

@@ -11,39 +11,33 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..losses import LossConfig
-from ..pointer import PointerConfig
+from ..pointer import PointerConfig, setting
 
-#: PointerConfig fields that training fills in from the backbone and head selection (never settings).
-IDENTITY_FIELDS = ("backbone", "fingerprint", "heads", "head_dim")
 #: TrainConfig fields that do not change the trained weights (ignored when a checkpoint is resumed).
 NON_RESULT_FIELDS = ("progress", "cache_dir", "checkpoint_every_steps", "stop_after_steps", "select_progress")
 
 
 @dataclass(kw_only=True)
 class OptimConfig:
-    """AdamW (``weight_decay`` on matrices only), linear warmup over ``warmup_frac`` of the steps then cosine
-    decay to ``min_lr_ratio * lr``; ``grad_clip`` on the global norm; ``epochs`` of ``batch_size`` batches."""
+    """AdamW (weight decay on matrices only), linear warmup then cosine decay, global-norm clipping."""
 
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup_frac: float = 0.05
-    min_lr_ratio: float = 0.05
-    grad_clip: float = 1.0
+    epochs: int = setting(10, "training epochs")
+    batch_size: int = setting(16, "samples per batch")
+    lr: float = setting(1e-3, "peak learning rate")
+    weight_decay: float = setting(0.05, "AdamW weight decay of weight matrices, conv kernels and latents")
+    warmup_frac: float = setting(0.05, "linear warmup, as a fraction of the steps")
+    min_lr_ratio: float = setting(0.05, "cosine decay ends at this fraction of lr")
+    grad_clip: float = setting(1.0, "global gradient-norm clip")
 
 
 @dataclass(kw_only=True)
 class SelectConfig:
-    """Head selection when no heads are given: ``num_heads`` (k) heads voted on ``select_samples`` training
-    samples among ``select_layers`` (None: every layer from 2; a shallower cap makes the feature cache
-    cheaper, since encoding stops after the deepest selected layer), by ``select_rules``
-    (``partpoint.heads.RULES``)."""
+    """Head selection (``partpoint.heads``, the reference rules) when no heads are given."""
 
-    num_heads: int = 5
-    select_samples: int = 32
-    select_layers: tuple[int, ...] | None = None
-    select_rules: str = "reference"
+    num_heads: int = setting(5, "k: heads to select when --heads is not given")
+    select_samples: int = setting(32, "training samples head selection votes on")
+    select_layers: tuple[int, ...] | None = setting(None, "candidate layers (none: every layer from 2; a shallower "
+                                                          "cap makes caching cheaper)")
 
 
 SECTIONS = {"pointer": PointerConfig, "loss": LossConfig, "optim": OptimConfig, "select": SelectConfig}
@@ -63,12 +57,12 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
-    seed: int = 0
-    cache_dir: str | None = None
-    checkpoint_every_steps: int | None = None
-    stop_after_steps: int | None = None
-    progress: bool = True
-    select_progress: bool = True
+    seed: int = setting(0, "seed of the weights, batch order and head selection")
+    cache_dir: str | None = setting(None, "feature cache folder (default OUT/cache)")
+    checkpoint_every_steps: int | None = setting(None, "mid-epoch checkpoints every N steps")
+    stop_after_steps: int | None = setting(None, "end this run early (continue with --resume)")
+    progress: bool = setting(True, "progress bars")
+    select_progress: bool = setting(True, "a progress bar for head selection")
 
     @classmethod
     def of(cls, **settings) -> TrainConfig:
@@ -81,8 +75,6 @@ class TrainConfig:
         out: dict[str, tuple[str | None, object]] = {}
         for section, cls in SECTIONS.items():
             for f in fields(cls):
-                if section == "pointer" and f.name in IDENTITY_FIELDS:
-                    continue
                 out[f.name] = (section, f)
         for f in fields(TrainConfig):
             if f.name not in SECTIONS:
@@ -108,21 +100,8 @@ class TrainConfig:
                 return {k: plain(v) for k, v in value.items()}
             return list(plain(v) for v in value) if isinstance(value, (list, tuple)) else value
 
-        out = plain(asdict(self))
-        for name in IDENTITY_FIELDS:
-            out["pointer"].pop(name)
-        return out
+        return plain(asdict(self))
 
     def signature(self) -> dict:
         """The fields that determine the trained weights (what a resumed run must share)."""
         return {k: v for k, v in self.to_dict().items() if k not in NON_RESULT_FIELDS}
-
-    def pointer_config(self, *, backbone, heads: list[tuple[int, int]]) -> PointerConfig:
-        """The pointer's config for ``backbone`` and ``heads``: ``self.pointer`` with its identity filled in."""
-        return replace(
-            self.pointer,
-            backbone=str(getattr(backbone, "name", "")),
-            fingerprint=str(backbone.fingerprint),
-            heads=[(int(layer), int(head)) for layer, head in heads],
-            head_dim=int(backbone.head_dim),
-        )

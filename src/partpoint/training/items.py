@@ -1,41 +1,30 @@
-"""Cache entries -> training items (targets at the pointer's heatmap scale), grid buckets, batches."""
+"""Cached records -> training records (targets at the pointer's heatmap scale), grid buckets, batches."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from ..losses import bce_target, signed_distance
-from ..pointer import PointerBatch, collate
-from .cache import entry_mask
+from ..losses import part_cells, signed_distance
+from ..pointer import PointerBatch, SampleFeatures, collate
 
 FINE_SCALE = 8  # hit tests use the part mask at 8 x 8 points per grid cell
 
 
-def prepare_items(entries: list[dict], *, scale: int, fine_scale: int = FINE_SCALE,
-                  target: str = "cells") -> tuple[list[dict], list[str]]:
-    """Add ``distance`` ``(P_h*s, P_w*s)`` (signed distance in patch units) and ``fine_mask``
-    ``(P_h*f, P_w*f)`` to each entry, and make ``patch_target`` the BCE target (``target``: the part
-    cells, or the cached coverage); entries whose part misses every heatmap cell are dropped.
-
-    Returns:
-        ``(items, dropped_keys)``. Items keep the cache's fp16 tensors (converted per batch).
-    """
+def prepare_items(records: list[SampleFeatures], *, scale: int) -> tuple[list[SampleFeatures], list[str]]:
+    """Give each record its training targets: ``patch_target (P,)`` (the part cells, the BCE target) and
+    ``distance (P_h*s, P_w*s)`` (signed distance to the part in patch units); records whose part misses every
+    heatmap cell are dropped. Returns ``(records, dropped keys)``."""
     items, dropped = [], []
-    for entry in entries:
-        mask = entry_mask(entry, scale)  # (P_h*s, P_w*s)
+    for record in records:
+        mask = record.mask(scale)  # (P_h*s, P_w*s)
         if not mask.any():
-            dropped.append(entry["key"])
+            dropped.append(record.key)
             continue
-        items.append(
-            {
-                **entry,
-                "coverage": entry["patch_target"],
-                "patch_target": bce_target(entry["patch_target"], target),
-                "distance": torch.from_numpy(signed_distance(mask, unit=scale)),
-                "fine_mask": entry_mask(entry, fine_scale),
-            }
-        )
+        items.append(replace(record, patch_target=torch.from_numpy(part_cells(record.coverage.numpy())).float(),
+                             distance=torch.from_numpy(signed_distance(mask, unit=scale))))
     return items, dropped
 
 
@@ -53,19 +42,6 @@ def plan_epoch(grids: list[tuple[int, int]], *, batch_size: int, seed: int, epoc
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def make_batch(items: list[dict], indices: list[int], *, device="cpu") -> PointerBatch:
-    """Collate ``items[indices]`` (one grid) into a float32 :class:`PointerBatch` on ``device``, with its
-    training targets ``patch_target (B, P)`` and ``distance (B, P_h*s, P_w*s)``."""
-    picked = [
-        {
-            "q_text": items[i]["q_text"].float(),
-            "text_mask": torch.ones(items[i]["q_text"].shape[1], dtype=torch.bool),
-            "k_image": items[i]["k_image"].float(),
-            "v_image": items[i]["v_image"].float(),
-            "patch_target": items[i]["patch_target"].float(),
-            "distance": items[i]["distance"],
-            "grid": items[i]["grid"],
-        }
-        for i in indices
-    ]
-    return collate(picked).to(device)
+def make_batch(items: list[SampleFeatures], indices: list[int], *, device="cpu") -> PointerBatch:
+    """``items[indices]`` (one grid) as a float32 :class:`PointerBatch` on ``device``, targets included."""
+    return collate([items[i] for i in indices]).to(device)

@@ -8,16 +8,15 @@ what the uninterrupted run would have done.
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import DataError
 from ..io.atomic import atomic_write_json
 from ..losses import LossTerms, pointer_loss
-from ..pointer import PartPointer
+from ..pointer import PartPointer, PointerIdentity
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .config import OptimConfig, TrainConfig
 from .hits import attention_hit_rate, pointer_hit_rate
@@ -34,7 +33,7 @@ class TrainResult:
     log written to ``out_dir/train_log.json``, and whether training ran to its last epoch."""
 
     pointer: PartPointer | None
-    out_dir: Path
+    out_dir: Path | None
     log: dict
     completed: bool
 
@@ -97,7 +96,7 @@ def train_pointer(
 
     Args:
         backbone: a loaded :class:`partpoint.backbones.Backbone` (frozen; only encodes for the cache).
-        train_datasets: a dataset or a list of them (``len``, ``ds[i]``, ``ds.key(i)``).
+        train_datasets: a dataset or a list of them (``PartDataset``).
         val_dataset: optional; its hit rate picks the best epoch and is logged every epoch.
         heads: ``[(layer, head), ...]``, a HeadSelection or a heads JSON path; None selects
             ``config.select.num_heads`` heads on the training data and writes ``out_dir/heads.json``.
@@ -108,85 +107,91 @@ def train_pointer(
     """
     import torch
     from accelerate import Accelerator
-    from tqdm.auto import tqdm
 
     config = config or TrainConfig()
     datasets = list(train_datasets) if isinstance(train_datasets, (list, tuple)) else [train_datasets]
     out_dir = Path(out_dir)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     out_dir.mkdir(parents=True, exist_ok=True)
-    progress = config.progress and is_main
-
-    heads = resolve_heads(
-        heads, backbone=backbone, datasets=datasets, out_dir=out_dir, config=config, accelerator=accelerator, resume=resume
-    )
-    pointer_config = config.pointer_config(backbone=backbone, heads=heads)
+    heads = resolve_heads(heads, backbone=backbone, datasets=datasets, out_dir=out_dir, config=config,
+                          accelerator=accelerator, resume=resume)
+    identity = PointerIdentity.of(backbone, heads)
     cache_dir = Path(config.cache_dir) if config.cache_dir else out_dir / "cache"
     all_sets = datasets + ([val_dataset] if val_dataset is not None else [])
-    caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator, progress=progress,
-                          queries=pointer_config.qsynth_queries, keys=pointer_config.image_keys)
+    caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator,
+                          progress=config.progress and accelerator.is_main_process)
     train_caches, val_cache = caches[: len(datasets)], (caches[-1] if val_dataset is not None else None)
-
-    scale = pointer_config.upsample
-    items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale,
-                                   target=config.loss.bce_target)
+    scale = config.pointer.upsample
+    items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale)
     if not items:
         raise DataError("no training sample has a visible part at the heatmap resolution; check the training data")
-    val_items = prepare_items(val_cache.entries(), scale=scale, target=config.loss.bce_target)[0] if val_cache is not None else []
-    grids = [item["grid"] for item in items]
-    steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=config.optim.batch_size, seed=config.seed, epoch=0)) / world)
-    total_steps = steps_per_epoch * config.optim.epochs
-
-    torch.manual_seed(config.seed)
-    pointer = PartPointer(pointer_config)
-    optimizer, scheduler = make_optimizer(pointer, config.optim, total_steps)
-    model, optimizer = accelerator.prepare(pointer, optimizer)
-    signature = {
-        "train": config.signature(),
-        "pointer": json.loads(pointer_config.to_json()),
-        "data": {"caches": [c.directory.name for c in caches], "world": world},
-    }
-    state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_sums": [0.0, 0.0, 0.0, 0], "log": [],
-             "best": {"epoch": None, "val_hit_rate": -1.0}, "wall_s": 0.0}
-    checkpoint_path = out_dir / CHECKPOINT_NAME
-    if resume and checkpoint_path.is_file():
-        saved = load_checkpoint(checkpoint_path, signature=signature)
-        accelerator.unwrap_model(model).load_state_dict(saved["pointer"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["progress"]
-
+    val_items = prepare_items(val_cache.entries(), scale=scale)[0] if val_cache is not None else []
     log = {
         "command": command,
-        "backbone": pointer_config.backbone,
-        "fingerprint": pointer_config.fingerprint,
-        "heads": [list(h) for h in heads],
+        "identity": asdict(identity),
         "config": config.to_dict(),
-        "pointer_config": json.loads(pointer_config.to_json()),
-        "world_size": world,
-        "train": [{"dataset": c.key["dataset"], "cache": str(c.directory), "samples": len(c), "skipped": len(c.skipped)}
-                  for c in train_caches],
+        "world_size": accelerator.num_processes,
+        "train": [{"dataset": c.key["dataset"], "cache": str(c.directory), "samples": len(c),
+                   "skipped": len(c.skipped)} for c in train_caches],
         "train_items": len(items),
         "train_dropped_at_heatmap_scale": len(dropped),
         "val": None if val_cache is None else {"dataset": val_cache.key["dataset"], "cache": str(val_cache.directory),
                                                "samples": len(val_items)},
         "val_attention_baseline_hit_rate": attention_hit_rate(val_items) if val_items else None,
     }
+    return fit(items, identity=identity, config=config, val_items=val_items, out_dir=out_dir, resume=resume,
+               accelerator=accelerator, log=log, data={"caches": [c.directory.name for c in caches]})
+
+
+def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_items: list = (), out_dir=None,
+        resume: bool = False, accelerator=None, log: dict | None = None, data: dict | None = None) -> TrainResult:
+    """The training loop: a fresh pointer trained on prepared ``items`` (:func:`prepare_items`) for
+    ``config.optim.epochs`` epochs. With ``val_items`` every epoch is scored and the best one kept. With
+    ``out_dir`` the pointer, ``train_log.json`` (``log`` plus the epochs) and a checkpoint after every epoch
+    (and every ``checkpoint_every_steps``) are written there, and ``resume`` continues from that checkpoint;
+    without it (the benchmark's ablations) nothing is written and the final pointer is returned.
+    """
+    import torch
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+    is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
+    out_dir = Path(out_dir) if out_dir is not None else None
+    log = dict(log or {})
+    grids = [item.grid for item in items]
+    batch_size = config.optim.batch_size
+    steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=batch_size, seed=config.seed, epoch=0)) / world)
+    total_steps = steps_per_epoch * config.optim.epochs
+    torch.manual_seed(config.seed)
+    pointer = PartPointer(config.pointer, identity)
+    optimizer, scheduler = make_optimizer(pointer, config.optim, total_steps)
+    model, optimizer = accelerator.prepare(pointer, optimizer)
+    signature = {"train": config.signature(), "identity": asdict(identity), "data": {**(data or {}), "world": world}}
+    state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_sums": [0.0, 0.0, 0.0, 0], "log": [],
+             "best": {"epoch": None, "val_hit_rate": -1.0}, "wall_s": 0.0}
+    checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+    if resume and checkpoint_path is not None and checkpoint_path.is_file():
+        saved = load_checkpoint(checkpoint_path, signature=signature)
+        accelerator.unwrap_model(model).load_state_dict(saved["pointer"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["progress"]
 
     def save(run_state: dict) -> None:
-        if is_main:
+        if is_main and out_dir is not None:
             save_checkpoint(checkpoint_path, pointer=accelerator.unwrap_model(model), optimizer=optimizer,
                             scheduler=scheduler, progress=run_state, signature=signature)
             atomic_write_json(out_dir / LOG_NAME, {**log, "epochs": run_state["log"], "best": run_state["best"],
-                                              "wall_s": run_state["wall_s"], "status": "running"})
+                                                   "wall_s": run_state["wall_s"], "status": "running"})
 
     start = time.monotonic() - state["wall_s"]
     steps_this_run = 0
-    bar = tqdm(total=total_steps, initial=state["global_step"], desc="training pointer", disable=not progress)
+    bar = tqdm(total=total_steps, initial=state["global_step"], desc="training pointer",
+               disable=not (config.progress and is_main))
     while state["epoch"] < config.optim.epochs:
         epoch = state["epoch"]
-        plan = plan_epoch(grids, batch_size=config.optim.batch_size, seed=config.seed, epoch=epoch)
+        plan = plan_epoch(grids, batch_size=batch_size, seed=config.seed, epoch=epoch)
         plan = [plan[i % len(plan)] for i in range(steps_per_epoch * world)]  # every process: same step count
         model.train()
         for step in range(state["step"], steps_per_epoch):
@@ -216,7 +221,8 @@ def train_pointer(
             record["val_hit_rate"] = hit
             if hit > state["best"]["val_hit_rate"]:
                 state["best"] = {"epoch": epoch + 1, "val_hit_rate": hit}
-                accelerator.unwrap_model(model).save_pretrained(out_dir)
+                if out_dir is not None:
+                    accelerator.unwrap_model(model).save_pretrained(out_dir)
         state["wall_s"] = time.monotonic() - start
         record["wall_s"] = state["wall_s"]
         state["log"] = [*state["log"], record]
@@ -225,11 +231,11 @@ def train_pointer(
     bar.close()
     accelerator.wait_for_everyone()
     final_log = {**log, "epochs": state["log"], "best": state["best"], "wall_s": state["wall_s"], "status": "completed"}
-    pointer_out = None
-    if is_main:
+    trained = accelerator.unwrap_model(model).eval()
+    if is_main and out_dir is not None:
         if not val_items or state["best"]["epoch"] is None:
-            accelerator.unwrap_model(model).save_pretrained(out_dir)
+            trained.save_pretrained(out_dir)
         atomic_write_json(out_dir / LOG_NAME, final_log)
-        pointer_out = PartPointer.from_pretrained(out_dir, backbone=backbone)
+        trained = PartPointer.from_pretrained(out_dir).eval()  # the best epoch
     accelerator.wait_for_everyone()
-    return TrainResult(pointer=pointer_out, out_dir=out_dir, log=final_log, completed=True)
+    return TrainResult(pointer=trained if is_main else None, out_dir=out_dir, log=final_log, completed=True)

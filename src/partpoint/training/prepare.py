@@ -44,7 +44,6 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
                 k=config.select.num_heads,
                 n_samples=config.select.select_samples,
                 layers=list(config.select.select_layers) if config.select.select_layers else None,
-                rules=config.select.select_rules,
                 seed=config.seed,
                 progress=config.select_progress and config.progress,
             )
@@ -53,13 +52,13 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
 
 
 def build_caches(backbone, datasets, *, heads, cache_dir: Path, accelerator, progress: bool,
-                 batch_size: int = 8, queries: str = "post_rope", keys: str = "post_rope") -> list[FeatureCache]:
+                 batch_size: int = 8) -> list[FeatureCache]:
     """One complete :class:`FeatureCache` per dataset, its shards encoded by every process (each its share)."""
     return [
         FeatureCache.build(
             backbone, ds, heads=heads, cache_dir=cache_dir, progress=progress and accelerator.is_main_process,
             batch_size=batch_size, rank=accelerator.process_index, world=accelerator.num_processes,
-            wait=accelerator.wait_for_everyone, queries=queries, keys=keys,
+            wait=accelerator.wait_for_everyone,
         )
         for ds in datasets
     ]

@@ -1,7 +1,7 @@
 """The optimiser recipe every training loop shares: AdamW over parameter groups, linear warmup, cosine decay.
 
-Used by pointer training (``training/loop.py``, the ablations' loop) and backbone pretraining
-(``pretrain/loop.py``, ``pretrain/align.py``); each says which parameters get weight decay.
+Used by pointer training (``training/loop.py``) and the projector alignment (``recipe/align.py``); each says
+which parameters get weight decay.
 """
 
 from __future__ import annotations

@@ -52,12 +52,12 @@ def parse_instructions(text: str | None) -> list[str]:
 def point_image(pointer, image, instructions: list[str], method: str = "ours") -> list:
     """``PointResult`` per instruction with ``method`` ``"ours"`` or ``"attention"`` (the pointer's heads)."""
     if method == "ours":
-        return pointer.point(image, instructions)
+        return pointer.point_many(image, instructions)
     if method == "attention":
         from ..baselines import attention_point
 
-        features = pointer.backbone.encode(image, instructions, layers=pointer.model.config.layers)
-        return [attention_point(f, pointer.heads) for f in features]
+        features = pointer.backbone.encode_many(image, instructions, layers=pointer.model.identity.layers)
+        return [attention_point(f, pointer.heads, instruction=t) for f, t in zip(features, instructions)]
     raise PartPointError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -67,6 +67,7 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
     import gradio as gr
 
     from ..io.images import load_image
+    from ..io.viz import overlay as draw
 
     path = None
     try:
@@ -80,7 +81,7 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
             raise PartPointError("no backbone directory given; type one or pick a bundled backbone")
         pointer = models.get(name, (pointer_dir or "").strip() or None)
         results = point_image(pointer, image, instructions, method)
-        overlay = pointer.overlay_many(image, instructions, results)
+        overlay = draw(image, results)
     except PartPointError as error:
         message = str(error)
         if upload is not None:  # name the file the user chose, not the server's temporary copy

@@ -139,6 +139,7 @@ def load_instructpart(
                         category=f"{obj}:{part_name}",
                         origin=origin,
                         meta=meta,
+                        image_id=str(entry.get("scene", "")),
                     )
                 )
     return PartDataset(records, name=name or f"{root.name}:{split_name}", source=source)

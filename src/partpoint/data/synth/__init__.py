@@ -1,14 +1,13 @@
-"""SynthParts: procedural part-grounding scenes with exact part masks, instructions and scene QA.
+"""SynthParts: procedural part-grounding scenes with exact part masks and instructions.
 
 ``generate_split`` writes a split (PACO + InstructPart + scene-graph JSON); ``render_scene`` and
-``describe`` make one scene in memory; ``scene_qa`` turns a scene graph into question-answer text.
+``describe`` make one scene in memory.
 """
 
 from .affordances import AFFORDANCES, Affordance
 from .categories import CATEGORIES, Category
 from .config import SynthConfig
 from .palette import COLOR_NAMES, PALETTE
-from .qa import iter_scene_qa, scene_qa
 from .scene import Scene, describe, render_scene
 from .templates import TEMPLATES, build_instructions, template_set
 from .writer import SplitSummary, category_table, generate_split, make_scene, record_key
@@ -28,10 +27,8 @@ __all__ = [
     "category_table",
     "describe",
     "generate_split",
-    "iter_scene_qa",
     "make_scene",
     "record_key",
     "render_scene",
-    "scene_qa",
     "template_set",
 ]

@@ -54,7 +54,7 @@ class PeakRecords:
 
 def cell_classes(feats, scene, instance: int, part: str) -> dict[str, np.ndarray]:
     """(P,) bool cells of the asked part, its object, its siblings and the foreground (module docstring)."""
-    from ..losses.bce import part_cells
+    from partpoint.losses.bce import part_cells
 
     part_cell = part_cells(feats.grid_mask(scene.part_mask(instance, part))).reshape(-1)  # (P,)
     obj = (feats.grid_mask(scene.object_mask(instance)) >= COVERAGE).reshape(-1) | part_cell  # (P,)
@@ -110,7 +110,7 @@ def summarize_peaks(records: PeakRecords) -> dict:
     select = np.flatnonzero(records.scene % 2 == 0)
     report = np.flatnonzero(records.scene % 2 == 1)
     if len(select) == 0 or len(report) == 0:
-        from ..errors import DataError
+        from partpoint.errors import DataError
 
         raise DataError("the attention analysis needs targets in both scene halves; pass more scenes")
     select_rates = records.part_hit[select].mean(0)  # (num_layers, H)

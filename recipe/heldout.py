@@ -53,9 +53,11 @@ def heldout_scenes(n: int, *, seed: int = 1000, split: str = "val", progress: bo
     """Render ``n`` scenes of ``split`` (default SynthConfig: 1-4 objects) with their scene QA."""
     from tqdm import tqdm
 
-    from ..data.synth import SynthConfig, describe, render_scene, scene_qa
-    from ..data.synth.writer import scene_seed
-    from ..errors import DataError
+    from partpoint.data.synth import SynthConfig, describe, render_scene
+
+    from .scene_qa import scene_qa
+    from partpoint.data.synth.writer import scene_seed
+    from partpoint.errors import DataError
 
     if split in PRETRAIN_SPLITS:
         raise DataError(f"split {split!r} is what pretraining renders; pass a held-out split name such as 'val'")

@@ -89,7 +89,7 @@ def _record_lines(record: dict) -> list[str]:
     if record.get("record_file") == "alignment.json":
         return _alignment_lines(record)
     if "steps" not in record:
-        return ["No pretrain.json in the folder (not made by `partpoint pretrain`).", ""]
+        return ["No alignment.json in the folder.", ""]
     data = record.get("data", {})
     mb = (record.get("weights_bytes") or 0) / 1e6
     return [

@@ -1,4 +1,4 @@
-"""Backbone report: end to end on a toy pretrained backbone, answer matching, held-out scenes, peak classing."""
+"""The recipe's backbone report: end to end on a tiny LLaVA, answer matching, held-out scenes, peak classing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from partpoint.backbones.features import Features, LayerFeatures  # noqa: E402
 from partpoint.backbones.geometry import GridGeometry  # noqa: E402
 from partpoint.errors import DataError  # noqa: E402
-from partpoint.pretrain.heldout import (  # noqa: E402
+from recipe.heldout import (  # noqa: E402
     QA_KINDS,
     answers_match,
     heldout_scenes,
@@ -20,7 +20,7 @@ from partpoint.pretrain.heldout import (  # noqa: E402
     part_color_target,
     sample_questions,
 )
-from partpoint.pretrain.peaks import PeakRecords, PeakTarget, cell_classes, peak_records, summarize_peaks  # noqa: E402
+from recipe.peaks import PeakRecords, PeakTarget, cell_classes, peak_records, summarize_peaks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +30,17 @@ def scenes():
 
 @pytest.fixture(scope="module")
 def toy_backbone_dir(tmp_path_factory):
-    from partpoint.pretrain.run import pretrain, toy_recipe
+    from tiny_models import build_tiny_backbone
 
-    out = tmp_path_factory.mktemp("bb") / "toy-llava"
     torch.set_num_threads(1)
-    pretrain("llava", str(out), recipe=toy_recipe("llava", steps=3), threads=1, progress=False)
-    return out
+    return build_tiny_backbone("llava", tmp_path_factory.mktemp("bb") / "tiny-llava", image_size=72, patch_size=18,
+                               text_layers=2, text_heads=2, text_kv_heads=1)
 
 
 def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_backbone_dir, capsys):
-    from partpoint.commands import main
+    from recipe.__main__ import main
 
-    code = main(["backbone-report", str(toy_backbone_dir), "--scenes", "6", "--questions", "24", "--peak-targets", "8",
+    code = main(["report", str(toy_backbone_dir), "--out", str(toy_backbone_dir), "--scenes", "6", "--questions", "24", "--peak-targets", "8",
                  "--car-questions", "3", "--threads", "1"])
     assert code == 0
     data = json.loads((toy_backbone_dir / "report.json").read_text())
@@ -57,18 +56,19 @@ def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_
     for source in ("part_color", "direct"):
         summary = data["attention"][source]
         assert summary["n_select"] + summary["n_report"] == 8
-        assert len(summary["per_layer"]) == 2  # toy recipe: 2 text layers
+        assert len(summary["per_layer"]) == 2  # 2 text layers
         assert set(summary["baselines"]) == {"chance", "sibling_chance", "foreground_uniform", "object_uniform"}
         assert 0 < summary["baselines"]["chance"] <= summary["baselines"]["foreground_uniform"] <= 1
-    assert data["pretraining"]["steps"] == 3 and data["pretraining"]["weights_bytes"] > 0
+    assert data["pretraining"]["weights_bytes"] > 0
     assert "Baselines (half B): uniform chance" in markdown and "## Pretraining record" in markdown
 
 
 def test_report_cli_refuses_a_folder_without_a_model(tmp_path, capsys):
-    from partpoint.commands import main
+    from partpoint.errors import BackboneError
+    from recipe.__main__ import main
 
-    assert main(["backbone-report", str(tmp_path)]) == 2
-    assert "no config.json" in capsys.readouterr().err
+    with pytest.raises(BackboneError, match="no config.json"):
+        main(["report", str(tmp_path), "--out", str(tmp_path)])
 
 
 def test_exact_match_normalises_case_punctuation_and_spaces_only():
@@ -78,7 +78,7 @@ def test_exact_match_normalises_case_punctuation_and_spaces_only():
 
 
 def test_heldout_scenes_are_not_pretraining_scenes(scenes):
-    from partpoint.pretrain.synth_source import synth_train_items
+    from recipe.synth_source import synth_train_items
 
     train = synth_train_items(6, n_single=2, seed=0, progress=False)
     train_pixels = {np.asarray(item.load_image()).tobytes() for item in train}

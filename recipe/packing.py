@@ -49,7 +49,7 @@ class ChatPacker:
 
     def answer_spans(self, turns: Sequence[QA]) -> tuple[str, list[tuple[int, int]]]:
         """(full text, [(start, end) character span of each answer incl. its end-of-turn marker])."""
-        from ..errors import BackboneError
+        from partpoint.errors import BackboneError
 
         full = self.render(turns)
         spans = []
@@ -63,7 +63,7 @@ class ChatPacker:
 
     def encode(self, turns: Sequence[QA], *, n_image_tokens: int) -> tuple[list[int], list[int]]:
         """-> (input_ids, labels), both of length ``L`` with the image token repeated ``n_image_tokens`` times."""
-        from ..errors import BackboneError
+        from partpoint.errors import BackboneError
 
         full, spans = self.answer_spans(turns)
         enc = self.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)

@@ -1,8 +1,9 @@
-"""Pretraining: tiny end-to-end run, exact resume, packing, determinism, and the no-coordinates scan."""
+"""The projector recipe (recipe/): packing, batch determinism, the no-coordinates scan of its corpus."""
 
 from __future__ import annotations
 
 import random
+import shutil
 
 import pytest
 
@@ -10,9 +11,9 @@ torch = pytest.importorskip("torch")
 
 from PIL import Image  # noqa: E402
 
-from partpoint.pretrain.corpus import Item, carparts_items  # noqa: E402
-from partpoint.pretrain.run import pretrain, toy_recipe  # noqa: E402
-from partpoint.pretrain.text import QA, coordinate_leaks  # noqa: E402
+from partpoint.backbones.defaults import ASSET_DIR  # noqa: E402
+from recipe.corpus import Item, carparts_items  # noqa: E402
+from recipe.text import QA, coordinate_leaks  # noqa: E402
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 190, 40)}
 
@@ -29,64 +30,13 @@ def fake_synth(n, *, n_single, seed, progress=False):
     return items
 
 
-@pytest.mark.parametrize("arch", ["llava", "qwen2_5_vl"])
-def test_tiny_run_gives_a_loadable_backbone_that_encodes_and_generates(tmp_path, arch):
-    from partpoint.backbones import load_backbone
-
-    out = tmp_path / arch
-    record = pretrain(arch, str(out), recipe=toy_recipe(arch), threads=1, synth_items=fake_synth, progress=False)
-    assert record["steps"] == 4 and record["data"]["qa_pairs"] == 18 and record["final_loss"] > 0
-    assert (out / "pretrain.json").is_file() and not (out / "_train").exists()
-    bb = load_backbone(str(out))
-    assert next(bb.model.parameters()).dtype == torch.float32
-    feats = bb.encode(Image.new("RGB", (72, 72), COLOURS["red"]), "What colour is the image?", layers=[0])
-    assert feats.grid == (4, 4)
-    attn = feats.layers[0].attn_last
-    assert attn.shape[-1] == 16 and torch.allclose(attn.sum(-1), torch.ones(attn.shape[0]), atol=1e-4)
-    text = bb.generate(Image.new("RGB", (72, 72), COLOURS["red"]), "What colour is the image?", max_new_tokens=3).text
-    assert isinstance(text, str)
-
-
-def test_resume_continues_exactly(tmp_path):
-    full = pretrain("llava", str(tmp_path / "full"), recipe=toy_recipe("llava", steps=6), threads=1,
-                    synth_items=fake_synth, progress=False)
-    interrupted = _run_until(tmp_path / "r", stop_at=3)
-    assert interrupted == 3
-    resumed = pretrain("llava", str(tmp_path / "r"), recipe=toy_recipe("llava", steps=6), threads=1,
-                       synth_items=fake_synth, progress=False, resume=True)
-    assert resumed["steps"] == 6
-    assert resumed["loss_curve"] == full["loss_curve"]
-    assert resumed["final_loss"] == full["final_loss"]
-
-
-def _run_until(out, *, stop_at):
-    """Run the 6-step schedule but die (KeyboardInterrupt) right after the checkpoint at ``stop_at``."""
-    import partpoint.pretrain.loop as loop
-
-    original = loop.save_checkpoint
-
-    def save_then_stop(path, **kw):
-        original(path, **kw)
-        if kw["result"].step == stop_at:
-            raise KeyboardInterrupt
-
-    loop.save_checkpoint = save_then_stop
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            pretrain("llava", str(out), recipe=toy_recipe("llava", steps=6), threads=1, synth_items=fake_synth,
-                     progress=False, checkpoint_every_steps=stop_at)
-    finally:
-        loop.save_checkpoint = original
-    return torch.load(out / "_train" / "checkpoint.pt", weights_only=False)["step"]
-
-
 def _packer_and_records(tmp_path):
     from transformers import AutoProcessor
 
-    from partpoint.backbones.build import build_tiny_backbone
     from partpoint.backbones.llava import LlavaAdapter  # noqa: F401
-    from partpoint.pretrain.packing import ChatPacker
-    from partpoint.pretrain.pool import build_records
+    from recipe.packing import ChatPacker
+    from recipe.pool import build_records
+    from tiny_models import build_tiny_backbone
 
     path = build_tiny_backbone("llava", tmp_path / "m", image_size=64, patch_size=16, vision_hidden=32,
                                vision_layers=1, text_hidden=32, text_layers=1, text_heads=2, text_kv_heads=1)
@@ -108,7 +58,7 @@ def test_packing_matches_the_processor_and_labels_only_answers(tmp_path):
 
 
 def test_batch_order_is_deterministic_for_a_seed(tmp_path):
-    from partpoint.pretrain.pool import BatchSampler
+    from recipe.pool import BatchSampler
 
     packer, records, _ = _packer_and_records(tmp_path)
 
@@ -136,3 +86,47 @@ def test_car_corpus_has_no_coordinates(shared_data):
     assert [t for t in texts if coordinate_leaks(t)] == []
     kinds = {qa.kind for item in items for qa in item.qas}
     assert kinds == {"car_visible", "car_wheels", "car_view"}
+
+
+@pytest.mark.slow
+def test_alignment_trains_only_the_projector_and_resumes_exactly(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from recipe import align as align_module
+    from recipe.align import AlignRecipe, align
+
+    recipe = AlignRecipe(n_scenes=4, n_single_scenes=1, use_carparts=False, steps=3, batch_size=1, turns=2,
+                         warmup_steps=1, curriculum_steps=1, checkpoint_every=1)
+
+    def assets(name):
+        folder = tmp_path / name
+        shutil.copytree(ASSET_DIR, folder, ignore=shutil.ignore_patterns("_align", "REPORT.md", "report.json"))
+        return folder
+
+    straight = assets("straight")
+    record = align(straight, recipe=recipe, threads=2, progress=False)
+    assert record["steps"] == 3 and record["data"]["synth_scenes"] == 4 and not (straight / "_align").exists()
+    assert "vision tower and LM frozen" in record["trained"]
+    trained = load_file(str(straight / "projector.safetensors"))
+    assert set(trained) == {"linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias",
+                            "image_token_embedding"}
+
+    # interrupted after its second step, then resumed: the same projector as the uninterrupted run
+    interrupted = assets("interrupted")
+    real_call, calls = align_module.ProjectorObjective.__call__, []
+
+    def failing(self, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_call(self, batch)
+
+    monkeypatch.setattr(align_module.ProjectorObjective, "__call__", failing)
+    with pytest.raises(KeyboardInterrupt):
+        align(interrupted, recipe=recipe, threads=2, progress=False)
+    assert (interrupted / "_align" / "checkpoint.pt").is_file()
+    monkeypatch.setattr(align_module.ProjectorObjective, "__call__", real_call)
+    align(interrupted, recipe=recipe, threads=2, progress=False)
+    resumed = load_file(str(interrupted / "projector.safetensors"))
+    for key, value in trained.items():
+        assert torch.allclose(resumed[key], value, atol=1e-6), key

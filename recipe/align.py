@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..io.atomic import atomic_write
+from partpoint.io.atomic import atomic_torch_save, atomic_write
 
 STATE_DIR = "_align"
 CHECKPOINT = "checkpoint.pt"
@@ -56,7 +56,7 @@ def llava_processor(tokenizer, asset_dir: Path):
 
     from transformers import AutoProcessor
 
-    from ..backbones.pretrained.assemble import save_processor_files
+    from partpoint.backbones.defaults import save_processor_files
 
     with tempfile.TemporaryDirectory() as tmp:
         save_processor_files(tokenizer, Path(tmp), asset_dir=asset_dir)
@@ -84,12 +84,6 @@ def vision_features(model, processor, items, *, batch_size: int = 16, progress: 
     bar.close()
     return torch.cat(rows)
 
-
-
-def _save_atomic(obj, path: Path) -> None:
-    import torch
-
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 class ProjectorObjective:
@@ -136,11 +130,13 @@ def align(
     import torch
     from safetensors.torch import save_file
 
-    from ..backbones.pretrained.assemble import IMAGE_ROW_KEY, assemble_llava, initial_projector
-    from ..training.schedule import adamw_warmup_cosine
+    from partpoint.backbones.defaults import IMAGE_ROW_KEY, assemble_llava
+    from partpoint.training.checkpoint import read_state, restore_rng, write_state
+    from partpoint.training.schedule import adamw_warmup_cosine
+
+    from .corpus import gather_items
     from .packing import ChatPacker
     from .pool import BatchSampler, ImageRecord
-    from .run import gather_items
 
     recipe = recipe or AlignRecipe()
     out_dir = Path(out_dir)
@@ -166,7 +162,7 @@ def align(
         features = cached["features"]
     else:
         features = vision_features(model, processor, items, progress=progress)
-        _save_atomic({"keys": keys, "features": features}, feature_path)
+        atomic_torch_save({"keys": keys, "features": features}, feature_path)
     prep_s = time.monotonic() - started
 
     projector = model.model.multi_modal_projector
@@ -191,16 +187,16 @@ def align(
     step, losses, train_s = 0, [], 0.0
     ckpt = state_dir / CHECKPOINT
     if resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = read_state(ckpt, what="alignment")
+        restore_rng(state["rng"])
         projector.load_state_dict(state["projector"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, losses, train_s = state["step"], state["losses"], state["train_s"]
 
     def checkpoint():
-        _save_atomic({"projector": projector.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "step": step, "losses": losses, "train_s": train_s},
-                     ckpt)
+        write_state(ckpt, {"projector": projector.state_dict(), "optimizer": optimizer.state_dict(),
+                           "scheduler": scheduler.state_dict(), "step": step, "losses": losses, "train_s": train_s})
 
     from tqdm.auto import tqdm
 
@@ -250,6 +246,27 @@ def align(
     atomic_write(out_dir / "alignment.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
     shutil.rmtree(state_dir, ignore_errors=True)
     return record
+
+
+def initial_projector(*, vision_hidden: int, text_hidden: int, embed, seed: int = 0) -> dict:
+    """Alignment's starting point: LLaVA-1.5's 2-layer MLP at PyTorch's default init, its output scaled
+    to the RMS of the LM's token embeddings (so image tokens enter at the scale text tokens do), and
+    the ``<image>`` row at the mean embedding (it is replaced by image features at every image position;
+    under tied embeddings it is also an output class that should stay unlikely)."""
+    import torch
+
+    from partpoint.backbones.defaults import IMAGE_ROW_KEY
+
+    generator = torch.Generator().manual_seed(seed)
+    linear_1, linear_2 = torch.nn.Linear(vision_hidden, text_hidden), torch.nn.Linear(text_hidden, text_hidden)
+    for layer in (linear_1, linear_2):
+        bound = 1 / layer.in_features**0.5
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=generator)
+            layer.bias.uniform_(-bound, bound, generator=generator)
+    return {"linear_1.weight": linear_1.weight.detach(), "linear_1.bias": linear_1.bias.detach(),
+            "linear_2.weight": linear_2.weight.detach(), "linear_2.bias": linear_2.bias.detach(),
+            IMAGE_ROW_KEY: embed.float().mean(dim=0, keepdim=True)}
 
 
 def _placeholder_projector(asset_dir: Path) -> dict:

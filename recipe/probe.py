@@ -22,7 +22,7 @@ NEUTRAL_TEXT = "Describe the image."
 
 def _scene_items(feats, scene):
     """[(class, part cells (P,), single-instance?)] and the foreground cells (P,) of one scene."""
-    from ..losses.bce import part_cells
+    from partpoint.losses.bce import part_cells
 
     objects = scene.graph["objects"]
     counts: dict[str, int] = {}
@@ -63,7 +63,7 @@ def vision_probe(backbone, scenes, *, alpha: float = 10.0, progress: bool = True
     import torch
     from tqdm import tqdm
 
-    from ..backbones.features import Features
+    from partpoint.backbones.features import Features
 
     tower = backbone.model.model.vision_tower
     per_scene, by_layer = [], {}

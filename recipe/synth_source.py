@@ -35,8 +35,10 @@ def synth_train_items(n: int, *, n_single: int, seed: int, progress: bool = True
     from PIL import Image
     from tqdm import tqdm
 
-    from ..data.synth import SynthConfig, describe, render_scene, scene_qa
-    from ..data.synth.writer import scene_seed
+    from partpoint.data.synth import SynthConfig, describe, render_scene
+
+    from .scene_qa import scene_qa
+    from partpoint.data.synth.writer import scene_seed
     from .corpus import Item, check_clean
 
     configs = {True: SynthConfig(objects_per_scene_p=(1.0,)), False: SynthConfig()}

@@ -57,7 +57,7 @@ def view_of(parts: frozenset[str]) -> str | None:
 
 def load_car_photos(root: str) -> tuple[list[CarPhoto], list[str]]:
     """Read ``root/annotations.json`` -> (photos sorted by key, all part class names)."""
-    from ..errors import DataError
+    from partpoint.errors import DataError
 
     ann_path = os.path.join(root, "annotations.json")
     if not os.path.isfile(ann_path):

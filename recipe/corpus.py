@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ..data.paths import SHARED_DATA
+from partpoint.data.paths import SHARED_DATA
 from .text import QA, coordinate_leaks
 
 CARPARTS_TRAIN = str(SHARED_DATA / "carparts" / "trainingset")
@@ -35,7 +35,7 @@ class Item(NamedTuple):
 
 def check_clean(qas: list[QA], *, where: str) -> None:
     """Raise if any question or answer leaks coordinates or pointing vocabulary."""
-    from ..errors import DataError
+    from partpoint.errors import DataError
 
     for qa in qas:
         leaks = coordinate_leaks(f"{qa.question} {qa.answer}")
@@ -56,4 +56,16 @@ def carparts_items(root: str = CARPARTS_TRAIN, *, seed: int = 0) -> list[Item]:
         qas = car_questions(photo, names, rng=rng)
         check_clean(qas, where=photo.key)
         items.append(Item(photo.key, lambda path=photo.path: Image.open(path).convert("RGB"), qas, True))
+    return items
+
+
+def gather_items(recipe, *, seed: int, synth_items=None, progress: bool = True) -> list[Item]:
+    """``recipe.n_scenes`` SynthParts train scenes (``synth_items(n, n_single, seed)``) + the Car-Parts training
+    photos when ``recipe.use_carparts``."""
+    from .synth_source import synth_train_items
+
+    make_synth = synth_items or synth_train_items
+    items = list(make_synth(recipe.n_scenes, n_single=recipe.n_single_scenes, seed=seed, progress=progress))
+    if recipe.use_carparts:
+        items += carparts_items(seed=seed)
     return items

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.paths import SHARED_DATA
+from partpoint.data.paths import SHARED_DATA
 from .heldout import (
     QA_KINDS,
     answers_match,
@@ -37,7 +37,7 @@ from .peaks import PeakTarget, peak_records, summarize_peaks
 from .report_md import render_markdown
 
 CARPARTS_TEST = str(SHARED_DATA / "carparts" / "testset")
-_REPO = Path(__file__).resolve().parents[3]
+_REPO = Path(__file__).resolve().parents[1]
 #: (image, question) pairs answered verbatim in every report (images of the repository and the shared data).
 FIXED_QUESTIONS = (
     (_REPO / "examples/images/test_000001_0-knife-handle.jpg", "What object is in this image?"),
@@ -117,7 +117,7 @@ def carparts_vqa(backbone, *, root: str, max_questions: int, seed: int, progress
 
 def peak_targets(scenes, *, split: str, max_targets: int, seed: int) -> list[PeakTarget]:
     """One part-colour question and one direct instruction (slot 2 of ``build_instructions``) per sampled part."""
-    from ..data.synth import build_instructions
+    from partpoint.data.synth import build_instructions
 
     parts = []
     for index, scene in enumerate(scenes):
@@ -177,7 +177,7 @@ def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150
     ``REPORT.md`` into ``out_dir`` (default: the backbone folder); return the dict."""
     import torch
 
-    from ..backbones import load_backbone
+    from partpoint.backbones import load_backbone
     from .probe import key_probe, vision_probe
 
     torch.set_num_threads(threads)

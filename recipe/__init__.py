@@ -1,0 +1,1 @@
+"""The recipe that made default-llava's projector: corpus, alignment, report (``python -m recipe``)."""

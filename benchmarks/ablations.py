@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 from .datasets import evenly, synth_split
-from .loop import slice_heads, train_on_items
 
 SCENE_SAMPLES = 15  # a SynthParts scene gives 5 records x 3 instructions (0, 1, 2)
 TAUS, GAMMAS, LAMS = (1.0, 4.0), (2.0, 8.0), (0.5, 2.0)
@@ -43,11 +42,7 @@ HEDGE_FIXES = (
     ("A_s detached into A2P", {**PAPER, "detach_attn": True}),
     ("A2P residual on log mean A_s, replicate pad", {**PAPER, "a2p_residual": True, "padding": "replicate"}),
     ("inside slope 0.1", {**PAPER, "inside_slope": 0.1}),
-    ("BCE pos_weight 10", {**PAPER, "pos_weight": 10.0}),
-    ("BCE on soft coverage", {**PAPER, "bce_target": "coverage"}),
     ("all fixes, lambda=0.1 (the defaults, lambda 0.1)", {"lam": 0.1}),
-    ("all fixes, Q-Synth on pre-RoPE queries", {"qsynth_queries": "pre_rope"}),
-    ("all fixes, q_s against pre-RoPE image keys", {"image_keys": "pre_rope"}),
 )
 
 
@@ -68,9 +63,11 @@ def run_ablations(settings, subject) -> dict:
     from tqdm.auto import tqdm
 
     from partpoint.heads import select_heads
+    from partpoint.pointer import PointerIdentity
     from partpoint.training import (
         TrainConfig,
         attention_points,
+        fit,
         hit_rate,
         mean_outside_distance,
         pointer_points,
@@ -84,47 +81,36 @@ def run_ablations(settings, subject) -> dict:
                              seed=0, progress=False)
     heads = list(selection.heads)
     cache_dir = settings.work_dir / "ablation-cache"
-    entries: dict[tuple[str, str], tuple[list, list]] = {}
-
-    def entries_for(queries: str, keys: str) -> tuple[list, list]:
-        """Train and val cache entries with ``queries`` text queries and ``keys`` image keys (built on first use)."""
-        if (queries, keys) not in entries:
-            entries[queries, keys] = tuple(FeatureCache.build(backbone, ds, heads=heads, cache_dir=cache_dir, progress=True,
-                                                              queries=queries, keys=keys).entries() for ds in (train, val))
-        return entries[queries, keys]
-
-    train_entries, val_entries = entries_for("post_rope", "post_rope")
+    train_records, val_records = (FeatureCache.build(backbone, ds, heads=heads, cache_dir=cache_dir,
+                                                     progress=True).entries() for ds in (train, val))
     base = TrainConfig.of(progress=False, epochs=settings.ablation_epochs, batch_size=settings.ablation_batch_size,
-                                                num_heads=len(heads))
-    prepared: dict[tuple[int, str, str, str], tuple[list, list]] = {}
+                          num_heads=len(heads))
+    prepared: dict[int, tuple[list, list]] = {}
     runs = []
     chosen = [v for v in variants(len(heads)) if settings.ablation_groups is None or v[1] in settings.ablation_groups]
     for name, group, overrides, k in tqdm(chosen, desc="ablations", unit="run"):
         config = base.override(**overrides)
-        pointer_config = config.pointer_config(backbone=backbone, heads=heads[:k])
-        scale = pointer_config.upsample
-        target, rope = config.loss.bce_target, (config.pointer.qsynth_queries, config.pointer.image_keys)
-        if (scale, target, *rope) not in prepared:
-            train_q, val_q = entries_for(*rope)
-            prepared[scale, target, *rope] = (prepare_items(train_q, scale=scale, target=target)[0],
-                                              prepare_items(val_q, scale=scale, target=target)[0])
-        train_items, val_items = (slice_heads(items, k) for items in prepared[scale, target, *rope])
+        scale = config.pointer.upsample
+        if scale not in prepared:
+            prepared[scale] = (prepare_items(train_records, scale=scale)[0], prepare_items(val_records, scale=scale)[0])
+        train_items, val_items = ([item.heads(k) for item in items] for items in prepared[scale])
         torch.manual_seed(0)
-        pointer, log = train_on_items(train_items, pointer_config=pointer_config, config=config)
-        points = pointer_points(pointer, val_items)
+        result = fit(train_items, identity=PointerIdentity.of(backbone, heads[:k]), config=config)
+        points = pointer_points(result.pointer, val_items)
+        epochs = result.log["epochs"]
         runs.append({"name": name, "group": group, "k": k, "overrides": overrides,
                      "val_hit_rate": hit_rate(val_items, points),
                      "val_outside_distance": mean_outside_distance(val_items, points), "n_val": len(val_items),
-                     "final_loss": log["final_loss"], "steps": log["steps"], "wall_s": log["wall_s"]})
-    full_val = prepare_items(val_entries, scale=1)[0]
-    centres = [(item["grid"][1] / 2, item["grid"][0] / 2) for item in full_val]
-    attention = {k: attention_points(slice_heads(full_val, k)) for k in sorted({run["k"] for run in runs})}
+                     "final_loss": epochs[-1]["loss"], "steps": epochs[-1]["steps"], "wall_s": result.log["wall_s"]})
+    full_val = prepare_items(val_records, scale=1)[0]
+    centres = [(item.grid[1] / 2, item.grid[0] / 2) for item in full_val]
+    attention = {k: attention_points([item.heads(k) for item in full_val]) for k in sorted({run["k"] for run in runs})}
     return {
         "backbone": subject.name,
         "heads": [list(h) for h in heads],
         "votes": {f"{layer},{head}": int(selection.votes.get((layer, head), 0)) for layer, head in heads}
         if isinstance(selection.votes, dict) else None,
-        "train_samples": len(train_entries), "val_samples": len(val_entries),
+        "train_samples": len(train_records), "val_samples": len(val_records),
         "epochs": settings.ablation_epochs, "batch_size": settings.ablation_batch_size,
         "groups": list(settings.ablation_groups) if settings.ablation_groups else "all",
         "defaults": {"tau": base.loss.tau, "gamma": base.loss.gamma, "lam": base.loss.lam},

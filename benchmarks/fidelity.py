@@ -1,16 +1,16 @@
-"""Fidelity to the reference code: head-selection agreement and the two attention-pointing variants.
+"""Fidelity to the reference code: head-selection agreement and the attention-pointing hit rate.
 
 Head agreement: on ``fidelity_samples`` SynthParts val samples (seed 1) per backbone, every layer is
-captured once; each sample's top-``k`` heads under partpoint's rules (``reference``, the default, and the
-earlier ``paper`` rules) are compared with :func:`reference_picks`, an independent statement of the
+captured once; each sample's top-``k`` heads under partpoint's rules are compared with
+:func:`reference_picks`, an independent statement of the
 per-sample rule of liu-hanyu-97/LocalizationHeads ``analyze.py`` (its quirks included: entropy 0 for a
 map with excess but no cell above 0.001, the bottom row tested only above the elbow; on a non-square
 grid, where the reference itself fails, the rule is applied on the real grid and the count is given). Agreement = the mean over
 samples of ``|ours & reference| / k``; exact = the share of samples whose ordered lists are equal.
 
-Attention pointing: on the same samples, with the bundled pointer's heads, the hit rate of
-``combine="sum"`` (the reference: raw maps summed, reflect padding) and ``combine="mean"`` (partpoint's
-earlier variant), and the discordant pairs (samples only one of the two hits) for a paired reading.
+Attention pointing: on the same samples, with the bundled pointer's heads, the hit rate of the reference's
+rule (raw maps summed, reflect padding). (The earlier ``paper`` head rules and ``mean`` combination were
+deleted; their last measured rows are in docs/METHOD.md.)
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ def run_fidelity(settings, subjects) -> dict:
     from partpoint.baselines import attention_point
     from partpoint.data import open_dataset
     from partpoint.evaluation import point_hit
-    from partpoint.heads import PAPER, REFERENCE, score_heads, vote_heads
-    from partpoint.predictor import load_pointer_for
+    from partpoint.heads import score_heads, vote_heads
+    from partpoint.predictor import load_pointer
 
     from .datasets import evenly, synth_split
 
@@ -90,37 +90,27 @@ def run_fidelity(settings, subjects) -> dict:
     for subject in subjects:
         backbone = subject.backbone
         layers = list(range(backbone.num_layers))
-        heads = [tuple(h) for h in load_pointer_for(backbone, subject.pointer_dir).config.heads] \
-            if subject.pointer_dir else None
-        agree = {"reference": [], "paper": []}
-        exact = {"reference": [], "paper": []}
-        hits = {"sum": [], "mean": []}
-        non_square = 0
-        both = {"sum_only": 0, "mean_only": 0}
+        heads = list(load_pointer(backbone, subject.pointer_dir).heads) if subject.pointer_dir else None
+        agree, exact, hits, non_square = [], [], [], 0
         for index in tqdm(range(len(val)), desc=f"fidelity {subject.name}", unit="sample"):
             sample = val[index]
             features = backbone.encode(sample.image, sample.instruction, layers=layers)
             raw = _raw(features, layers)
             grid = tuple(features.grid)
             if heads:
-                for combine in hits:
-                    point = attention_point(features, heads, combine=combine)
-                    hits[combine].append(point_hit(sample.mask, point.x, point.y))
-                both["sum_only"] += hits["sum"][-1] and not hits["mean"][-1]
-                both["mean_only"] += hits["mean"][-1] and not hits["sum"][-1]
+                point = attention_point(features, heads)
+                hits.append(point_hit(sample.mask, point.x, point.y))
             non_square += grid[0] != grid[1]  # the reference itself would fail here; restated on the real grid
             reference = reference_picks(raw, k=K, grid=grid)
-            for name, rules in (("reference", REFERENCE), ("paper", PAPER)):
-                ours = vote_heads(score_heads(raw, layers, grid, rules), k=K, rules=rules)
-                agree[name].append(len(set(ours) & set(reference)) / max(len(reference), 1))
-                exact[name].append(ours == reference)
+            ours = vote_heads(score_heads(raw, layers, grid), k=K)
+            agree.append(len(set(ours) & set(reference)) / max(len(reference), 1))
+            exact.append(ours == reference)
         out["backbones"][subject.name] = {
-            "scored": len(agree["reference"]),
+            "scored": len(agree),
             "non_square": non_square,
-            "agreement": {name: float(np.mean(v)) if v else None for name, v in agree.items()},
-            "exact": {name: float(np.mean(v)) if v else None for name, v in exact.items()},
+            "agreement": float(np.mean(agree)) if agree else None,
+            "exact": float(np.mean(exact)) if exact else None,
             "attention_heads": [list(h) for h in heads] if heads else None,
-            "attention_hit_rate": {name: float(np.mean(v)) if v else None for name, v in hits.items()},
-            "attention_discordant": both,
+            "attention_hit_rate": float(np.mean(hits)) if hits else None,
         }
     return out

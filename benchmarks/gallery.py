@@ -23,12 +23,13 @@ def outline(image: Image.Image, mask: np.ndarray, *, width: int = 2) -> Image.Im
     return Image.fromarray(pixels)
 
 
-def panel(image: Image.Image, mask: np.ndarray, result, geometry, caption: str, tag: str) -> Image.Image:
-    """One overlay with mask outline, resized to ``PANEL_WIDTH`` and tagged in its bottom band."""
+def panel(image: Image.Image, mask: np.ndarray, result, tag: str) -> Image.Image:
+    """One overlay (the result's heatmap, point and instruction) with the mask outline, resized to
+    ``PANEL_WIDTH`` and tagged in its bottom band."""
     from partpoint.evaluation import point_hit
     from partpoint.io.viz import draw_overlay
 
-    drawn = outline(draw_overlay(image, result, geometry=geometry, caption=caption), mask)
+    drawn = outline(draw_overlay(image, result), mask)
     hit = point_hit(mask, result.x, result.y)
     height = round(drawn.height * PANEL_WIDTH / drawn.width)
     drawn = drawn.resize((PANEL_WIDTH, height), Image.BILINEAR)
@@ -51,10 +52,9 @@ def run_gallery(settings, subject, cells, out_path: Path) -> dict:
     """Render the gallery for ``subject`` from the main-table ``cells``; returns the ``gallery.json`` record."""
     from partpoint.baselines import attention_point
     from partpoint.data import open_dataset
-    from partpoint.predictor import Pointer, load_pointer_for
+    from partpoint.predictor import load_pointer
 
-    pointer = load_pointer_for(subject.backbone, subject.pointer_dir)
-    predictor = Pointer(backbone=subject.backbone, model=pointer)
+    predictor = load_pointer(subject.backbone, subject.pointer_dir)
     heads = predictor.heads
     by_name = {cell.name: cell for cell in cells if cell.spec}
     samples = [("SynthParts", s) for s in pick(open_dataset(by_name["SynthParts direct"].spec),
@@ -66,11 +66,10 @@ def run_gallery(settings, subject, cells, out_path: Path) -> dict:
     rows, records = [], []
     for source, sample in samples:
         ours = predictor.point(sample.image, sample.instruction)
-        features = subject.backbone.encode(sample.image, sample.instruction, layers=pointer.config.layers)
-        attention = attention_point(features, heads)
-        geometry = ours.geometry
-        left = panel(sample.image, sample.mask, ours, geometry, sample.instruction, "ours")
-        right = panel(sample.image, sample.mask, attention, geometry, sample.instruction, "attention pointing")
+        features = subject.backbone.encode(sample.image, sample.instruction, layers=predictor.model.identity.layers)
+        attention = attention_point(features, heads, instruction=sample.instruction)
+        left = panel(sample.image, sample.mask, ours, "ours")
+        right = panel(sample.image, sample.mask, attention, "attention pointing")
         row = Image.new("RGB", (2 * PANEL_WIDTH + 8, max(left.height, right.height)), (255, 255, 255))
         row.paste(left, (0, 0))
         row.paste(right, (PANEL_WIDTH + 8, 0))

@@ -28,21 +28,21 @@ def _measure(work) -> dict:
 def probe_point(backbone_name: str, pointer_dir: str, image: str, text: str) -> dict:
     from partpoint.predictor import load_pointer
 
-    pointer = load_pointer(backbone_name, pointer_dir, dtype=None)
+    pointer = load_pointer(backbone_name, pointer_dir)
     return _measure(lambda: pointer.point(image, text))
 
 
 def probe_train(backbone_name: str, pointer_dir: str, cache_dir: str, batch_size: str) -> dict:
+    from dataclasses import replace
+
     from partpoint.pointer import PartPointer
-    from partpoint.training import TrainConfig, prepare_items
+    from partpoint.training import TrainConfig, fit, prepare_items
     from partpoint.training.cache import FeatureCache
 
-    from .loop import train_on_items
-
-    config = PartPointer.from_pretrained(pointer_dir).config
-    items = prepare_items(FeatureCache.open(Path(cache_dir)).entries(), scale=config.upsample)[0]
-    train = TrainConfig.of(progress=False, epochs=1, batch_size=int(batch_size))
-    return _measure(lambda: train_on_items(items, pointer_config=config, config=train))
+    trained = PartPointer.from_pretrained(pointer_dir)
+    items = prepare_items(FeatureCache.open(Path(cache_dir)).entries(), scale=trained.config.upsample)[0]
+    train = replace(TrainConfig.of(progress=False, epochs=1, batch_size=int(batch_size)), pointer=trained.config)
+    return _measure(lambda: fit(items, identity=trained.identity, config=train))
 
 
 def run_probe(*args: str, threads: int = 2) -> dict:

@@ -37,10 +37,7 @@ def _pct(value) -> str:
 
 
 #: What a default backbone is, shown beside its name in the tables (README "Bundled defaults").
-BACKBONE_NOTES = {
-    "default-qwen2_5_vl": "from-scratch architecture-coverage model: random init, an hour of CPU pretraining; "
-                          "not expected to point",
-}
+BACKBONE_NOTES: dict[str, str] = {}
 
 
 def machine_section(machine: dict, settings: dict) -> list[str]:
@@ -219,19 +216,13 @@ def fidelity_section(fidelity: dict | None) -> list[str]:
               f"each sample's top-{fidelity['k']} heads under partpoint's rules against the reference code's per-sample "
               "rule (LocalizationHeads `analyze.py`, restated in `benchmarks/fidelity.py`); mean share of the reference's "
               "picks that partpoint also picks (exact: ordered lists equal). **Attention pointing**: hit rate with the "
-              "bundled pointer's heads; `sum` (raw maps summed, reflect padding: the reference, and partpoint's default "
-              "since this section's commit; a main table from an older run used `mean`) against `mean` (partpoint's earlier renormalised mean, zero padding). On a "
-              "non-square grid the reference code itself fails; there its rule is applied on the real grid.", "",
-              "| backbone | samples scored | agreement: reference rules (default) | agreement: paper rules (earlier) "
-              "| exact: reference / paper | attention hit: sum / mean |",
-              "|---|---|---|---|---|---|"]
+              "bundled pointer's heads (raw maps summed, reflect padding, as the reference). On a non-square grid the "
+              "reference code itself fails; there its rule is applied on the real grid.", "",
+              "| backbone | samples scored | agreement | exact | attention hit |", "|---|---|---|---|---|"]
     for name, b in fidelity["backbones"].items():
         scored = f"{b['scored']}" + (f" ({b['non_square']} on a non-square grid)" if b.get("non_square") else "")
-        hit, odd = b["attention_hit_rate"], b.get("attention_discordant", {})
-        lines.append(f"| {name} | {scored} | {_num(b['agreement']['reference'])} | {_num(b['agreement']['paper'])} | "
-                     f"{_num(b['exact']['reference'])} / {_num(b['exact']['paper'])} | "
-                     f"{_pct(hit['sum'])} / {_pct(hit['mean'])} (only sum hits {odd.get('sum_only', '–')}, "
-                     f"only mean {odd.get('mean_only', '–')}) |")
+        lines.append(f"| {name} | {scored} | {_num(b['agreement'])} | {_num(b['exact'])} | "
+                     f"{_pct(b['attention_hit_rate'])} |")
     return lines + [""]
 
 

@@ -39,7 +39,7 @@ def parse_args(argv=None):
 
     p.add_argument("--device", default=None, help="torch device of the backbones, e.g. cpu, cuda (default cpu)")
     p.add_argument("--dtype", default=None, choices=DTYPE_CHOICES,
-                   help="backbone dtype (default auto: bf16 on GPUs and AMX/AVX512-BF16 CPUs, else float32)")
+                   help="backbone dtype (default float32; auto: bf16 on GPUs and AMX/AVX512-BF16 CPUs)")
     return p.parse_args(argv)
 
 

@@ -53,7 +53,7 @@ class BenchSettings:
     gallery_real: int = 4
     threads: int = 2
     device: str = "cpu"  # of the backbones (the pointer heads run on the CPU)
-    dtype: str = "auto"  # backbone dtype; auto = bf16 where it is fast, else float32
+    dtype: str = "float32"  # backbone dtype (partpoint's one default); auto = bf16 where it is fast
 
     @classmethod
     def for_mode(cls, mode: str, **overrides) -> BenchSettings:

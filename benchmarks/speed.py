@@ -80,7 +80,7 @@ def floor_forward(backbone, image, text: str, last_layer: int) -> None:
     """Preprocess + forward of the backbone truncated after ``last_layer``, without the LM head."""
     import torch
 
-    _, inputs, _ = backbone.prepare_inputs([image], [text])  # the exact preprocessing encode() uses
+    inputs, _ = backbone.prepare_inputs([image], [text])  # the exact preprocessing encode() uses
     inner = getattr(backbone.model, "model", backbone.model)
     with torch.no_grad(), truncated(backbone, last_layer):
         inner(**inputs, use_cache=False)
@@ -93,23 +93,25 @@ def backbone_source(backbone) -> str:
 
 def cache_speedup(settings, subject, pointer, dataset) -> dict:
     """Seconds per sample of a cached training epoch vs one that re-encodes every batch."""
-    from partpoint.training import TrainConfig, make_batch, prepare_items
-    from partpoint.training.cache import FeatureCache, make_entry
+    from dataclasses import replace
 
-    from .loop import make_optimizer, train_on_items, train_step
+    from partpoint.training import TrainConfig, fit, make_batch, prepare_items, train_step
+    from partpoint.training.cache import FeatureCache, make_record
+    from partpoint.training.loop import make_optimizer
 
-    heads = [tuple(h) for h in pointer.config.heads]
-    config = TrainConfig.of(progress=False, epochs=1 + settings.cache_epochs,
-                                                  batch_size=settings.ablation_batch_size)
+    heads = list(pointer.identity.heads)
+    config = replace(TrainConfig.of(progress=False, epochs=1 + settings.cache_epochs,
+                                    batch_size=settings.ablation_batch_size), pointer=pointer.config)
     scale = pointer.config.upsample
     cache = FeatureCache.build(subject.backbone, dataset, heads=heads, cache_dir=settings.work_dir / "speed-cache",
                                progress=False)
     items = prepare_items(cache.entries(), scale=scale)[0]
     with peak_rss() as train_memory:
-        _, log = train_on_items(items, pointer_config=pointer.config, config=config)
-    cached_per_sample = statistics.median(log["epoch_s"][1:]) / len(items)  # epoch 0 warms up
+        walls = [epoch["wall_s"] for epoch in fit(items, identity=pointer.identity, config=config).log["epochs"]]
+    epoch_s = [b - a for a, b in zip([0.0, *walls], walls)]
+    cached_per_sample = statistics.median(epoch_s[1:]) / len(items)  # epoch 0 warms up
 
-    fresh = type(pointer)(pointer.config)
+    fresh = type(pointer)(pointer.config, pointer.identity)
     optimizer, scheduler = make_optimizer(fresh, config.optim, 10_000)
     count = min(settings.recompute_samples, len(dataset))
     batch_size = min(config.optim.batch_size, count)
@@ -119,8 +121,8 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
         samples = [dataset[i] for i in indices]
         features = subject.backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples],
                                                  layers=layers)
-        entries = [e for e in (make_entry(f, s, heads) for f, s in zip(features, samples)) if e is not None]
-        fresh_items = prepare_items(entries, scale=scale)[0]
+        records = [r for r in (make_record(f, s, heads) for f, s in zip(features, samples)) if r is not None]
+        fresh_items = prepare_items(records, scale=scale)[0]
         if fresh_items:
             train_step(fresh, optimizer, scheduler, make_batch(fresh_items, list(range(len(fresh_items)))), config)
 
@@ -134,7 +136,7 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
     recompute_per_sample = (time.perf_counter() - start) / max(done, 1)
     return {"cache_speedup": recompute_per_sample / cached_per_sample,
             "cached_epoch_s_per_sample": cached_per_sample, "cached_epoch_samples": len(items),
-            "cached_epoch_s": log["epoch_s"],
+            "cached_epoch_s": epoch_s,
             "recompute_s_per_sample": recompute_per_sample, "recompute_samples": done,
             "train_memory": train_memory,
             "train_memory_fresh": run_probe("train", backbone_source(subject.backbone), subject.pointer_dir,
@@ -146,28 +148,28 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     import torch
 
     from partpoint.baselines import minimal_answer_tokens, pointing_prompt, text_point
-    from partpoint.pointer import collate
-    from partpoint.predictor import Pointer, load_pointer_for
+    from partpoint.pointer import SampleFeatures, collate
+    from partpoint.predictor import load_pointer
 
     backbone, runs, warmup = subject.backbone, settings.speed_runs, settings.speed_warmup
-    pointer = load_pointer_for(backbone, subject.pointer_dir)
-    predictor = Pointer(backbone=backbone, model=pointer)
+    predictor = load_pointer(backbone, subject.pointer_dir)
+    pointer, heads, layers = predictor.model, predictor.heads, predictor.model.identity.layers
     image, text = sample.image, sample.instruction
-    last_layer = max(pointer.config.layers)
+    last_layer = max(layers)
 
-    features = backbone.encode(image, text, layers=pointer.config.layers)
+    features = backbone.encode(image, text, layers=layers)
 
     @torch.no_grad()
     def head_only():
-        batch = collate([pointer.gather(features)])
+        batch = collate([SampleFeatures.of(features, heads)])
         pointer.predict_point(pointer(batch), batch.grid)
 
     def point():
         predictor.point(image, text)
 
     def five_without_reuse():
-        features = backbone.encode(image, list(FIVE_INSTRUCTIONS), layers=pointer.config.layers, reuse_prefix=False)
-        batch = collate([pointer.gather(f) for f in features])
+        features = backbone.encode_many(image, list(FIVE_INSTRUCTIONS), layers=layers, reuse_prefix=False)
+        batch = collate([SampleFeatures.of(f, heads) for f in features])
         pointer.predict_point(pointer(batch), batch.grid)
 
     natural_tokens = backbone.generate(image, pointing_prompt(text, backbone.arch), max_new_tokens=64).new_tokens
@@ -175,9 +177,9 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     medians = interleaved_medians({
         "point": point,
         "floor": lambda: floor_forward(backbone, image, text, last_layer),
-        "encode_capture": lambda: backbone.encode(image, text, layers=pointer.config.layers),
+        "encode_capture": lambda: backbone.encode(image, text, layers=layers),
         "pointer_head": head_only,
-        "point_five": lambda: predictor.point(image, list(FIVE_INSTRUCTIONS)),
+        "point_five": lambda: predictor.point_many(image, list(FIVE_INSTRUCTIONS)),
         "point_five_without_reuse": torch.no_grad()(five_without_reuse),
         "text_pointing": lambda: text_point(backbone, image, text),
         "text_pointing_min_answer": lambda: text_point(backbone, image, text, min_new_tokens=answer_tokens,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from partpoint.data.paths import SHARED_DATA
+
 from .text import QA, coordinate_leaks
 
 CARPARTS_TRAIN = str(SHARED_DATA / "carparts" / "trainingset")

@@ -54,10 +54,10 @@ def heldout_scenes(n: int, *, seed: int = 1000, split: str = "val", progress: bo
     from tqdm import tqdm
 
     from partpoint.data.synth import SynthConfig, describe, render_scene
-
-    from .scene_qa import scene_qa
     from partpoint.data.synth.writer import scene_seed
     from partpoint.errors import DataError
+
+    from .scene_qa import scene_qa
 
     if split in PRETRAIN_SPLITS:
         raise DataError(f"split {split!r} is what pretraining renders; pass a held-out split name such as 'val'")

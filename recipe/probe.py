@@ -44,14 +44,13 @@ def key_probe(backbone, scenes, *, layers: list[int], alpha: float = 10.0, progr
     """Probe hit rates per LM layer (image-token keys) on ``scenes`` (``HeldoutScene`` list) + baselines."""
     from tqdm import tqdm
 
-    n_rep = backbone.num_heads // backbone.num_kv_heads
     keys = {layer: [] for layer in layers}
     per_scene = []
     for scene in tqdm(scenes, desc="key probe", disable=not progress):
         feats = backbone.encode(scene.image(), NEUTRAL_TEXT, layers=layers)
         for layer in layers:
-            k = feats.layers[layer].k_image[:, ::n_rep].float()  # (P, H_kv, d): one copy per KV head
-            keys[layer].append(k.reshape(k.shape[0], -1).numpy().astype(np.float64))
+            k = feats.layers[layer].k_image.float()  # (H_kv, P, d)
+            keys[layer].append(k.permute(1, 0, 2).reshape(k.shape[1], -1).numpy().astype(np.float64))  # (P, H_kv d)
         per_scene.append(_scene_items(feats, scene))
     rows = [{"layer": layer, **_ridge_probe(keys[layer], per_scene, alpha=alpha)} for layer in layers]
     return {"layers": rows, **_probe_context(per_scene, tuple(feats.grid)), "text": NEUTRAL_TEXT, "alpha": alpha}
@@ -69,7 +68,7 @@ def vision_probe(backbone, scenes, *, alpha: float = 10.0, progress: bool = True
     per_scene, by_layer = [], {}
     for scene in tqdm(scenes, desc="vision probe", disable=not progress):
         image = scene.image()
-        _, inputs, (geometry,) = backbone.prepare_inputs([image], [NEUTRAL_TEXT])
+        inputs, (geometry,) = backbone.prepare_inputs([image], [NEUTRAL_TEXT])
         with torch.no_grad():
             out = tower(inputs["pixel_values"], output_hidden_states=True)
         states = {f"hidden_states[{i - len(out.hidden_states)}]": h for i, h in enumerate(out.hidden_states)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from partpoint.data.paths import SHARED_DATA
+
 from .heldout import (
     QA_KINDS,
     answers_match,
@@ -178,6 +179,7 @@ def report(backbone_dir: str, *, out_dir: str | None = None, n_scenes: int = 150
     import torch
 
     from partpoint.backbones import load_backbone
+
     from .probe import key_probe, vision_probe
 
     torch.set_num_threads(threads)

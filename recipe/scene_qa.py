@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from partpoint.errors import DataError
 from partpoint.data.synth.affordances import AFFORDANCES
 from partpoint.data.synth.categories import CATEGORIES
+from partpoint.errors import DataError
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 PLURALS = {

@@ -36,10 +36,10 @@ def synth_train_items(n: int, *, n_single: int, seed: int, progress: bool = True
     from tqdm import tqdm
 
     from partpoint.data.synth import SynthConfig, describe, render_scene
-
-    from .scene_qa import scene_qa
     from partpoint.data.synth.writer import scene_seed
+
     from .corpus import Item, check_clean
+    from .scene_qa import scene_qa
 
     configs = {True: SynthConfig(objects_per_scene_p=(1.0,)), False: SynthConfig()}
     items = []

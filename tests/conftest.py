@@ -23,3 +23,16 @@ def shared_data():
     if not os.path.isdir(path):
         pytest.skip(f"shared data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_setup(tmp_path_factory):
+    """``(backbone_dir, backbone, train_spec, val_spec)``: a tiny LLaVA and tiny SynthParts splits, once."""
+    from helpers import tiny_backbone_dir, tiny_synth
+    from partpoint.backbones import load_backbone
+
+    root = tmp_path_factory.mktemp("train_setup")
+    backbone_dir = tiny_backbone_dir(root / "llava")
+    train = tiny_synth(root / "synth_train", n=4, seed=0)
+    val = tiny_synth(root / "synth_val", n=2, seed=1, split="val")
+    return backbone_dir, load_backbone(backbone_dir), f"{train}#2", f"{val}#2"

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from partpoint.backbones import SUPPORTED_ARCHS, load_backbone
-from tiny_models import build_tiny_backbone
 from partpoint.backbones.features import Features
+from tiny_models import build_tiny_backbone
 
 torch.set_num_threads(1)
 INSTRUCTION = "Point to the handle of the red mug."
@@ -65,17 +65,16 @@ def test_attention_matches_qk_and_models_own_eager_weights(arch, backbones, eage
     for layer in layers:
         f = feats.layers[layer]
         length = len(feats.text_tokens)
-        assert f.q_text.shape == (length, 4, bb.head_dim)
-        assert f.k_image.shape == f.v_image.shape == (p_h * p_w, 4, bb.head_dim)
+        assert f.q_text.shape == (4, length, bb.head_dim)  # head-first; the KV heads are not repeated
+        assert f.k_image.shape == f.v_image.shape == (2, p_h * p_w, bb.head_dim)
         assert f.attn_last.shape == (4, p_h * p_w) and f.attn_last_mass.shape == (4,)
-        logits = torch.einsum("hd,phd->hp", f.q_text[-1], f.k_image) * bb.head_dim**-0.5
+        assert [f.kv_head(h) for h in range(4)] == [0, 0, 1, 1]  # GQA: heads 0,1 read KV head 0; 2,3 KV head 1
+        keys = f.k_image[[f.kv_head(h) for h in range(4)]]  # (H, P, d)
+        logits = torch.einsum("hd,hpd->hp", f.q_text[:, -1], keys) * bb.head_dim**-0.5
         assert torch.allclose(torch.softmax(logits, -1), f.attn_last, atol=1e-5, rtol=0)
         row = ref.attentions[layer][0, :, -1, image_cols]  # (H, P) the model's own softmax over all keys
         assert (row.sum(-1) - f.attn_last_mass).abs().max() < 1e-5
         assert (row / row.sum(-1, keepdim=True) - f.attn_last).abs().max() < 1e-5
-        # GQA expansion: heads 0,1 share KV head 0; heads 2,3 share KV head 1
-        assert torch.equal(f.k_image[:, 0], f.k_image[:, 1]) and torch.equal(f.v_image[:, 2], f.v_image[:, 3])
-        assert not torch.equal(f.k_image[:, 1], f.k_image[:, 2])
 
 
 @pytest.mark.parametrize("arch", ["llava", "qwen2_5_vl", "molmo2", "fast_vlm"])
@@ -133,7 +132,7 @@ def test_image_prefix_reuse_equals_one_full_forward_per_instruction(arch, backbo
     image = _photo(500, 375, seed=4)
     texts = ["Point to the handle.", "Where is the spout of the teapot on the left? Point to it.", "The lid."]
     layers = [0, 2, 3]
-    many = bb.encode(image, texts, layers=layers)
+    many = bb.encode_many(image, texts, layers=layers)
     assert len(many) == 3
     for text, got in zip(texts, many):
         want = bb.encode(image, text, layers=layers)
@@ -144,63 +143,15 @@ def test_image_prefix_reuse_equals_one_full_forward_per_instruction(arch, backbo
                 assert diff <= 1e-5, (layer, name, float(diff))
 
 
-@pytest.mark.parametrize("arch", VARIANTS)
-def test_queries_before_rope_are_the_captured_queries_unrotated(arch, backbones):
-    """``pre_rope=True`` keeps the query source's output (q_norm, else q_proj): RoPE rotates each pair of
-    dimensions, so every pre-RoPE query has the post-RoPE query's norm and differs from it past position 0;
-    the post-RoPE capture is unchanged, and the image-prefix reuse gives the same pre-RoPE queries."""
-    bb = backbones[arch]
-    image, layers = _photo(400, 300, seed=5), [0, bb.num_layers - 1]
-    plain = bb.encode(image, INSTRUCTION, layers=layers)
-    feats = bb.encode(image, INSTRUCTION, layers=layers, pre_rope=True)
-    texts = [INSTRUCTION, "The lid."]
-    reused = bb.encode(image, texts, layers=layers, pre_rope=True)
-    for layer in layers:
-        post, pre = feats.layers[layer].q_text, feats.layers[layer].q_text_pre  # (L, H, d)
-        assert plain.layers[layer].q_text_pre is None and torch.equal(post, plain.layers[layer].q_text)
-        assert pre.shape == post.shape
-        assert torch.allclose(pre.norm(dim=-1), post.norm(dim=-1), rtol=1e-4, atol=1e-5)
-        assert (pre - post).abs().max() > 1e-3  # the text sits past position 0: it was rotated
-        post_k, pre_k = feats.layers[layer].k_image, feats.layers[layer].k_image_pre  # (P, H, d)
-        assert plain.layers[layer].k_image_pre is None and pre_k.shape == post_k.shape
-        assert torch.allclose(pre_k.norm(dim=-1), post_k.norm(dim=-1), rtol=1e-4, atol=1e-5)
-        assert (pre_k - post_k).abs().max() > 1e-3 * post_k.abs().max()  # relative: a tiny tower's keys are ~1e-25
-        for text, got in zip(texts, reused):
-            want = bb.encode(image, text, layers=layers, pre_rope=True).layers[layer]
-            assert (got.layers[layer].q_text_pre - want.q_text_pre).abs().max() <= 1e-5
-            assert (got.layers[layer].k_image_pre - want.k_image_pre).abs().max() <= 1e-5  # from the prefix pass
-
-
-def test_llama_queries_and_keys_before_rope_rotate_exactly_into_the_captured_ones(backbones):
-    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
-
-    bb = backbones["llava"]
-    image = _photo(400, 300, seed=6)
-    inputs = bb.adapter.process(bb.processor, [image], [bb.prompt(INSTRUCTION)])
-    feats = bb.encode(image, INSTRUCTION, layers=[1], pre_rope=True)
-    length = len(feats.text_tokens)
-    positions = torch.arange(inputs["input_ids"].shape[1])[-length:][None]  # (1, L): the text after the image
-    pre = feats.layers[1].q_text_pre.transpose(0, 1)[None]  # (1, H, L, d)
-    cos, sin = bb.model.model.language_model.rotary_emb(pre, positions)
-    rotated, _ = apply_rotary_pos_emb(pre, pre, cos, sin)
-    assert (rotated[0].transpose(0, 1) - feats.layers[1].q_text).abs().max() <= 1e-5
-
-    image_pos = (inputs["input_ids"][0] == bb.image_token_id).nonzero()[:, 0][None]  # (1, P): a square grid here
-    keys = feats.layers[1].k_image_pre.transpose(0, 1)[None]  # (1, H, P, d)
-    cos, sin = bb.model.model.language_model.rotary_emb(keys, image_pos)
-    _, rotated_keys = apply_rotary_pos_emb(keys, keys, cos, sin)
-    assert (rotated_keys[0].transpose(0, 1) - feats.layers[1].k_image).abs().max() <= 1e-5
-
-
 def test_prefix_reuse_runs_the_vision_tower_once(backbones):
     bb = backbones["llava"]
     calls = []
     handle = bb.model.model.vision_tower.register_forward_hook(lambda *a: calls.append(1))
     try:
-        bb.encode(_photo(320, 240), ["Point to the lid.", "Point to the handle.", "Point to the base."], layers=[1])
+        bb.encode_many(_photo(320, 240), ["Point to the lid.", "Point to the handle.", "Point to the base."], layers=[1])
         assert len(calls) == 1
         calls.clear()
-        bb.encode(_photo(320, 240), ["Point to the lid.", "Point to the handle."], layers=[1], reuse_prefix=False)
+        bb.encode_many(_photo(320, 240), ["Point to the lid.", "Point to the handle."], layers=[1], reuse_prefix=False)
         assert len(calls) == 1  # the fallback batches the copies: one tower call over the batch
     finally:
         handle.remove()
@@ -283,7 +234,7 @@ def test_to_image_xy_maps_each_cell_to_its_source_pixels(arch, size, backbones):
     bb = backbones[arch]
     geometry = bb.geometry(Image.new("RGB", size))
     image = _painted(geometry, *size)
-    _, inputs, (geometry2,) = bb.prepare_inputs([image], [INSTRUCTION])
+    inputs, (geometry2,) = bb.prepare_inputs([image], [INSTRUCTION])
     assert geometry2 == geometry
     rgb = _processed_rgb(bb, inputs)
     assert rgb.shape[:2] == geometry.input_size[::-1]

@@ -237,6 +237,7 @@ def attention_features(attn, mass, grid):
     return SimpleNamespace(
         layers={4: SimpleNamespace(attn_last=torch.tensor(attn), attn_last_mass=torch.tensor(mass))},
         grid=grid,
+        geometry=None,
         image_size=(200, 100),
         to_image_xy=lambda u, v: (25.0 * u, 25.0 * v),
     )
@@ -249,11 +250,10 @@ def test_attention_point_finds_smoothed_peak():
     attn[0, 3 * 8 + 0] = 0.9  # an isolated spike in head 0 only
     attn /= attn.sum(-1, keepdims=True)
     features = attention_features(attn, [0.5, 0.5], grid)
-    for combine in ("sum", "mean"):
-        result = attention_point(features, [(4, 0), (4, 1)], sigma=1.0, combine=combine)
-        assert (result.y, result.heatmap.shape) == (1.5 * 25, grid)
-        assert result.x in (5.5 * 25, 6.5 * 25)
-        assert result.heatmap.sum() == pytest.approx(1.0)
+    result = attention_point(features, [(4, 0), (4, 1)], sigma=1.0)
+    assert (result.y, result.heatmap.shape) == (1.5 * 25, grid)
+    assert result.x in (5.5 * 25, 6.5 * 25)
+    assert result.heatmap.sum() == pytest.approx(1.0)
     unsmoothed = attention_point(features, [(4, 0)], sigma=0.0)
     assert (unsmoothed.x, unsmoothed.y) == (5.5 * 25, 1.5 * 25)
 
@@ -264,20 +264,17 @@ def test_reference_attention_sums_raw_maps_and_reflects_at_borders():
     attn[0, 2 * 5 + 2] = 1.0  # head 0: peak at the centre
     attn[1, 0] = 1.0  # head 1: peak in the corner
     attn /= attn.sum(-1, keepdims=True)
-    # head 1 holds 4x the raw mass: the sum of raw maps follows it; the mean of renormalised maps weighs both alike
+    # head 1 holds 4x the raw mass: the sum of raw maps follows it (a mean of renormalised maps would not)
     features = attention_features(attn, [0.1, 0.4], grid)
     reference = attention_point(features, [(4, 0), (4, 1)], sigma=1.0)
     assert (reference.x, reference.y) == (0.5 * 25, 0.5 * 25)  # reflect padding keeps the corner peak
-    corner_only = attention_features(attn[[1]], [0.4], grid)
-    zero_padded = attention_point(corner_only, [(4, 0)], sigma=1.0, combine="mean")
-    reflected = attention_point(corner_only, [(4, 0)], sigma=1.0, combine="sum")
-    assert reflected.heatmap[0, 0] > zero_padded.heatmap[0, 0]  # zero padding loses mass at the border
     from scipy.ndimage import gaussian_filter
 
     expected = gaussian_filter((attn * np.array([[0.1], [0.4]])).sum(0).reshape(grid), 1.0, mode="reflect")
     np.testing.assert_allclose(reference.heatmap, expected / expected.sum(), rtol=1e-5)
-    with pytest.raises(ValueError, match="combine"):
-        attention_point(features, [(4, 0)], combine="max")
+    zero_padded = gaussian_filter(attn[1].reshape(grid), 1.0, mode="constant")
+    corner = attention_point(attention_features(attn[[1]], [0.4], grid), [(4, 0)], sigma=1.0)
+    assert corner.heatmap[0, 0] > zero_padded[0, 0] / zero_padded.sum()  # zero padding would lose border mass
 
 
 def test_centre_and_seeded_random():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers_eval import HEIGHT, WIDTH, build_llava, picture, save_pointer
+from helpers import HEIGHT, WIDTH, build_llava, picture, save_pointer
 from partpoint.commands import main
 from partpoint.io.camera import DepthError, Intrinsics, robust_depth, to_camera
 from partpoint.pointer.result import PointResult

@@ -60,10 +60,11 @@ def test_tiny_transformers_llava_is_captured_exactly(llava_dir):
     feats = bb.encode(image, "point to the handle of the red mug .", layers=[0, 1])
     assert feats.grid == (16, 16) and feats.image_size == (320, 240)
     for f in feats.layers.values():
-        length = f.q_text.shape[0]
-        assert length >= 8 and f.q_text.shape == (length, 4, 8)
-        assert f.k_image.shape == f.v_image.shape == (256, 4, 8) and f.attn_last.shape == (4, 256)
-        attn = torch.softmax(torch.einsum("hd,phd->hp", f.q_text[-1], f.k_image) * 8**-0.5, dim=-1)
+        length = f.q_text.shape[1]
+        assert length >= 8 and f.q_text.shape == (4, length, 8)
+        assert f.k_image.shape == f.v_image.shape == (2, 256, 8) and f.attn_last.shape == (4, 256)  # 2 KV heads
+        keys = f.k_image[[f.kv_head(h) for h in range(4)]]  # (H, P, d)
+        attn = torch.softmax(torch.einsum("hd,hpd->hp", f.q_text[:, -1], keys) * 8**-0.5, dim=-1)
         assert (attn - f.attn_last).abs().max() < 1e-5
         assert torch.allclose(f.attn_last.sum(-1), torch.ones(4), atol=1e-6)
 

@@ -34,19 +34,26 @@ def test_every_setting_has_one_name_and_override_routes_it_to_its_section():
 
 def test_train_flags_are_generated_from_the_fields_with_the_old_names():
     args = parse_train("--attn-heads", "4", "--ff-mult", "3", "--k", "3", "--no-qsynth", "--lam", "0.5",
-                       "--stage-dims", "16,8", "--rules", "paper", "--no-detach-attn", "--sdf-cap", "2")
+                       "--stage-dims", "16,8", "--padding", "zeros", "--no-detach-attn", "--sdf-cap", "2")
     config = config_from_args(args)
     assert (config.pointer.attn_heads, config.pointer.ff_mult, config.select.num_heads) == (4, 3, 3)
     assert not config.pointer.use_qsynth and not config.pointer.detach_attn and config.pointer.stage_dims == (16, 8)
-    assert (config.loss.lam, config.loss.sdf_cap, config.select.select_rules) == (0.5, 2.0, "paper")
+    assert (config.loss.lam, config.loss.sdf_cap, config.pointer.padding) == (0.5, 2.0, "zeros")
+    assert config_from_args(parse_train("--sdf-cap", "none")).loss.sdf_cap is None  # X | None reads "none"
+    with pytest.raises(SystemExit):
+        parse_train("--padding", "reflect")  # choices come from the field's Literal
     untouched = config_from_args(parse_train())
     assert untouched == TrainConfig()  # no flag given: every default is the dataclass's own
 
 
-def test_flag_help_shows_the_dataclass_default_and_flags_default_to_none():
+def test_flag_help_shows_the_dataclass_default_and_flags_not_given_are_absent():
     parser = build_parser()
     train = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith(" train"))
     by_dest = {action.dest: action for action in train._actions}
-    assert by_dest["tau"].default is None and f"default {LossConfig().tau}" in by_dest["tau"].help
+    assert by_dest["tau"].default is argparse.SUPPRESS and f"default {LossConfig().tau}" in by_dest["tau"].help
     assert isinstance(by_dest["use_values"], argparse.BooleanOptionalAction)
     assert "--no-values" in by_dest["use_values"].option_strings
+    for section in (PointerConfig, LossConfig, OptimConfig, SelectConfig):  # help written once, in the field
+        for f in dataclasses.fields(section):
+            if f.name in by_dest:
+                assert by_dest[f.name].help.startswith(f.metadata["help"])

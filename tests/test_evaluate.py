@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_eval import HEIGHT, WIDTH, box_mask, build_llava, sample, save_pointer
+from helpers import HEIGHT, WIDTH, box_mask, build_llava, sample, save_pointer
 from partpoint import predictor as api
 from partpoint.backbones import Generation, GridGeometry, load_backbone
 from partpoint.errors import CheckpointError, PartPointError

@@ -112,6 +112,8 @@ def test_pointer_loss_combines_terms_and_sdf_ablation():
 
 def test_cached_hit_and_outside_distance_of_points():
     """A point inside the part hits with distance 0; one 3 patches right of it misses by about 3 patches."""
+    from partpoint.backbones import GridGeometry
+    from partpoint.pointer import SampleFeatures
     from partpoint.training import hit_rate, mean_outside_distance
     from partpoint.training.hits import distance_at
     from partpoint.training.items import FINE_SCALE
@@ -120,7 +122,10 @@ def test_cached_hit_and_outside_distance_of_points():
     mask = np.zeros((32, 32), dtype=bool)
     mask[8:16, 8:16] = True  # patches 2..3 (rows and columns) at 4 cells per patch
     fine = mask.repeat(FINE_SCALE // scale, 0).repeat(FINE_SCALE // scale, 1)
-    item = {"grid": grid, "fine_mask": fine, "distance": torch.from_numpy(signed_distance(mask, unit=scale))}
+    geometry = GridGeometry(sx=1.0, ox=0.0, sy=1.0, oy=0.0, grid=grid, input_size=(8, 8), cell_px=(1.0, 1.0))
+    item = SampleFeatures(q_text=None, k_image=None, v_image=None, attn_last=None, attn_mass=None, geometry=geometry,
+                          image_size=(8, 8), masks={FINE_SCALE: torch.from_numpy(np.packbits(fine.ravel()))},
+                          distance=torch.from_numpy(signed_distance(mask, unit=scale)))
     inside, outside = (3.0, 3.0), (7.0, 3.0)
     assert distance_at(item, *inside) < 0 and distance_at(item, *outside) == pytest.approx(3.0, abs=0.2)
     assert hit_rate([item, item], [inside, outside]) == 0.5

@@ -9,12 +9,13 @@ import torch
 from PIL import Image
 
 import partpoint
-from helpers_demo import demo
-from helpers_eval import HEIGHT, WIDTH, box_mask, build_llava, picture, save_pointer, write_instructpart
+from helpers import HEIGHT, WIDTH, box_mask, build_llava, demo, picture, save_pointer, write_instructpart
 from partpoint import predictor as api
 from partpoint.backbones import load_backbone
 from partpoint.commands import main
 from partpoint.errors import CheckpointError
+from partpoint.io.images import load_image
+from partpoint.io.viz import overlay
 
 torch.set_num_threads(1)
 INSTRUCTION = "Point to the handle of the mug."
@@ -70,27 +71,29 @@ def test_point_several_instructions_equals_one_call_each(setup, capsys, tmp_path
         one = bound.point(setup["image"], text)
         assert record["x"] == pytest.approx(one.x, abs=1e-3) and record["y"] == pytest.approx(one.y, abs=1e-3)
         assert record["score"] == pytest.approx(one.score, abs=1e-4)
-    results = bound.point(setup["image"], texts)
+    results = bound.point_many(setup["image"], texts)
     assert [r.x for r in results] == pytest.approx([m["x"] for m in many], abs=1e-6)
     with Image.open(out) as overlay:
         assert overlay.size == (WIDTH, HEIGHT)
     with pytest.raises(partpoint.errors.InstructionError):
-        bound.point(setup["image"], [])
+        bound.point_many(setup["image"], [])
 
 
 def test_the_predictor_runs_the_processor_once_and_its_results_carry_the_geometry(setup, monkeypatch):
     pointer = partpoint.load_pointer(setup["backbone"], setup["pointer"])
-    assert isinstance(pointer, partpoint.Pointer) and pointer.heads == [(0, 0), (1, 1)]
-    calls = []
+    assert isinstance(pointer, partpoint.Pointer) and pointer.heads == ((0, 0), (1, 1))
+    calls, loads = [], []
     prepare = pointer.backbone.prepare_inputs
     monkeypatch.setattr(pointer.backbone, "prepare_inputs", lambda *a, **k: calls.append(1) or prepare(*a, **k))
+    monkeypatch.setattr(Image, "open", lambda *a, real=Image.open, **k: loads.append(1) or real(*a, **k))
     texts = [INSTRUCTION, "Point to the lid of the pot."]
-    results = pointer.point(setup["image"], texts)
-    assert len(calls) == 1  # one processor run for the image and both instructions
+    results = pointer.point_many(setup["image"], texts)
+    assert len(calls) == 1 and len(loads) == 1  # one processor run and one image read for both instructions
     assert [r.instruction for r in results] == texts
-    overlay = pointer.overlay_many(setup["image"], texts, results)
-    assert len(calls) == 1 and overlay.size == (WIDTH, HEIGHT)  # the overlay reuses the results' geometry
-    assert results[0].geometry == pointer.geometry(setup["image"]) and len(calls) == 1  # cached per image size
+    image = load_image(setup["image"])
+    assert load_image(image) is image  # an image load_image returned passes through as it is
+    assert overlay(image, results).size == (WIDTH, HEIGHT) and len(calls) == 1  # drawn from the results' geometry
+    assert results[0].geometry == pointer.backbone.geometry(image) and len(calls) == 1  # cached per image size
 
 
 def test_point_text_output(setup, capsys):
@@ -162,7 +165,7 @@ def test_load_pointer_binds_the_backbone_and_refuses_a_foreign_pointer(setup):
     bound = partpoint.load_pointer(backbone=setup["backbone"], pointer=setup["pointer"])
     result = bound.point(setup["image"], INSTRUCTION)
     assert (result.width, result.height) == (WIDTH, HEIGHT) and 0 <= result.x < WIDTH
-    assert bound.overlay(setup["image"], INSTRUCTION, result).size == (WIDTH, HEIGHT)
+    assert overlay(load_image(setup["image"]), [result]).size == (WIDTH, HEIGHT)
     with pytest.raises(CheckpointError, match="fingerprint"):
         partpoint.load_pointer(backbone=bound.backbone, pointer=setup["foreign"])
 

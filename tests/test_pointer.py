@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from partpoint.backbones import Features, GridGeometry, LayerFeatures
 from partpoint.errors import CheckpointError, LayerError
 from partpoint.losses import LossConfig, pointer_loss, signed_distance
 from partpoint.pointer import (
@@ -16,7 +17,9 @@ from partpoint.pointer import (
     PartPointer,
     PointerBatch,
     PointerConfig,
+    PointerIdentity,
     QSynth,
+    SampleFeatures,
     collate,
     heatmap_peak,
 )
@@ -25,21 +28,13 @@ torch.set_num_threads(1)
 PAPER_LOSS = LossConfig(sdf_cap=None, inside_slope=0.0)  # the paper's loss (unbounded penalty, no slope)
 
 
-def small_config(**overrides) -> PointerConfig:
-    base = dict(
-        backbone="fake",
-        fingerprint="abc123",
-        heads=[(2, 0), (3, 1)],
-        head_dim=16,
-        num_latents=4,
-        depth=1,
-        decoder_dim=16,
-        stage_dims=(16, 8),
-        detach_attn=False,  # the paper's decoder; the tests that need an option set it
-        a2p_residual=False,
-        padding="zeros",
-    )
-    return PointerConfig(**{**base, **overrides})
+IDENTITY = PointerIdentity(backbone="fake", fingerprint="abc123", heads=((2, 0), (3, 1)), head_dim=16)
+
+
+def small_pointer(identity: PointerIdentity = IDENTITY, **overrides) -> PartPointer:
+    base = dict(num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 8),
+                detach_attn=False, a2p_residual=False, padding="zeros")  # the paper's decoder unless a test sets one
+    return PartPointer(PointerConfig(**{**base, **overrides}), identity)
 
 
 def random_inputs(batch=2, k=2, length=5, grid=(3, 4), dim=16, seed=0):
@@ -141,7 +136,7 @@ def test_a2p_rejects_wrong_grid():
     [({}, 4), ({"use_qsynth": False}, 4), ({"use_a2p": False}, 1), ({"use_values": False}, 4)],
 )
 def test_pointer_forward_shapes_and_attention_sums_to_one(flags, upsample):
-    model = PartPointer(small_config(**flags))
+    model = small_pointer(**flags)
     out = model(random_inputs())
     assert out.patch_logits.shape == out.attn.shape == (2, 2, 12)
     torch.testing.assert_close(out.attn.sum(-1), torch.ones(2, 2))
@@ -149,7 +144,7 @@ def test_pointer_forward_shapes_and_attention_sums_to_one(flags, upsample):
 
 
 def test_pointer_without_qsynth_uses_final_real_token():
-    model = PartPointer(small_config(use_qsynth=False))
+    model = small_pointer(use_qsynth=False)
     batch = random_inputs()
     out = model(batch)
     expected = torch.einsum("kd,kpd->kp", batch.q_text[0, :, 2], batch.k_image[0]) / 4.0  # row 0 has 3 real tokens
@@ -157,7 +152,7 @@ def test_pointer_without_qsynth_uses_final_real_token():
 
 
 def test_pointer_gradients_reach_every_parameter():
-    model = PartPointer(small_config())
+    model = small_pointer()
     out = model(random_inputs())
     target = torch.zeros(2, 12)
     target[:, 5] = 1.0
@@ -172,7 +167,7 @@ def test_pointer_gradients_reach_every_parameter():
 
 
 def test_a2p_residual_starts_as_the_upsampled_log_mean_attention():
-    model = PartPointer(small_config(a2p_residual=True, padding="replicate"))
+    model = small_pointer(a2p_residual=True, padding="replicate")
     out = model(random_inputs())
     log_mean = out.attn.mean(dim=1).clamp_min(1e-12).log().reshape(2, 1, 3, 4)
     expected = torch.nn.functional.interpolate(log_mean, scale_factor=4, mode="bilinear", align_corners=False)[:, 0]
@@ -183,7 +178,7 @@ def test_a2p_residual_starts_as_the_upsampled_log_mean_attention():
 def test_detached_attention_keeps_the_heatmap_loss_off_qsynth():
     inputs = random_inputs()
     for detach in (False, True):
-        model = PartPointer(small_config(detach_attn=detach))
+        model = small_pointer(detach_attn=detach)
         out = model(inputs)
         out.heatmap.logsumexp(dim=(1, 2)).sum().backward()  # a heatmap-only loss
         grads = [p.grad for p in model.qsynth.parameters()]
@@ -202,7 +197,7 @@ def test_predict_point_has_sub_patch_precision(centre):
     cols = (torch.arange(grid[1] * scale) + 0.5) / scale
     u0, v0 = centre
     logits = -((cols[None, :] - u0) ** 2 + (rows[:, None] - v0) ** 2) / (2 * 0.4**2)
-    u, v, score = heatmap_peak(logits[None], grid)
+    u, v, score, _ = heatmap_peak(logits[None], grid)
     assert abs(float(u) - u0) < 0.01 and abs(float(v) - v0) < 0.01  # argmax alone is off by up to 0.125
     assert 0 < float(score) <= 1
 
@@ -210,8 +205,9 @@ def test_predict_point_has_sub_patch_precision(centre):
 def test_predict_point_cell_centre_convention_without_refinement():
     logits = torch.full((1, 3, 4), -10.0)
     logits[0, 1, 2] = 10.0  # symmetric neighbours: no offset
-    u, v, _ = heatmap_peak(logits, (3, 4))
+    u, v, _, probs = heatmap_peak(logits, (3, 4))
     assert (float(u), float(v)) == (2.5, 1.5)
+    torch.testing.assert_close(probs, logits.reshape(1, -1).softmax(-1).reshape(1, 3, 4))
     with pytest.raises(ValueError, match="upsampling"):
         heatmap_peak(torch.zeros(1, 6, 9), (3, 4))
 
@@ -220,47 +216,45 @@ def test_predict_point_cell_centre_convention_without_refinement():
 
 
 def fake_backbone(dim=16, grid=(3, 4), fingerprint="abc123", text_len=5):
+    """Features of layers 2 and 3 with 2 query heads sharing 1 KV head, on an 80 x 60 image (20 px cells)."""
     gen = torch.Generator().manual_seed(3)
-    heads, patches = 2, grid[0] * grid[1]
-    layers = {
-        layer: SimpleNamespace(
-            q_text=torch.randn(text_len, heads, dim, generator=gen),
-            k_image=torch.randn(patches, heads, dim, generator=gen),
-            v_image=torch.randn(patches, heads, dim, generator=gen),
-            q_text_pre=torch.randn(text_len, heads, dim, generator=gen),
-            k_image_pre=torch.randn(patches, heads, dim, generator=gen),
-        )
-        for layer in (2, 3)
-    }
-    features = SimpleNamespace(
-        layers=layers,
-        grid=grid,
-        image_size=(80, 60),
-        geometry=SimpleNamespace(grid=grid),
-        to_image_xy=lambda u, v: (u * 20.0, v * 20.0),  # 80 x 60 image, 4 x 3 grid
-    )
+    patches = grid[0] * grid[1]
+    layers = {layer: LayerFeatures(q_text=torch.randn(2, text_len, dim, generator=gen),
+                                   k_image=torch.randn(1, patches, dim, generator=gen),
+                                   v_image=torch.randn(1, patches, dim, generator=gen),
+                                   attn_last=torch.full((2, patches), 1 / patches), attn_last_mass=torch.ones(2),
+                                   scale=dim**-0.5)
+              for layer in (2, 3)}
+    geometry = GridGeometry(sx=20.0, ox=0.0, sy=20.0, oy=0.0, grid=grid, input_size=(80, 60), cell_px=(1.0, 1.0))
+    features = Features(layers=layers, geometry=geometry, image_size=(80, 60))
     calls = []
 
-    def encode(image, texts, layers, pre_rope=False):
+    def encode_many(image, texts, layers):
         calls.append(layers)
         return [features] * len(texts)
 
-    return SimpleNamespace(fingerprint=fingerprint, encode=encode, calls=calls, features=features)
+    return SimpleNamespace(name="fake", fingerprint=fingerprint, encode_many=encode_many, calls=calls,
+                           features=features)
 
 
-def test_gather_and_collate_pad_text():
+def test_sample_features_index_each_kv_head_once_and_collate_pads_text():
     backbone = fake_backbone()
-    model = PartPointer(small_config())
-    item = model.gather(backbone.features)
-    assert item["q_text"].shape == (2, 5, 16) and item["k_image"].shape == (2, 12, 16)
-    torch.testing.assert_close(item["k_image"][1], backbone.features.layers[3].k_image[:, 1])
-    short = {**item, "q_text": item["q_text"][:, :3], "text_mask": item["text_mask"][:3]}
+    item = SampleFeatures.of(backbone.features, IDENTITY.heads)
+    assert item.q_text.shape == (2, 5, 16) and item.k_image.shape == (2, 12, 16) and item.grid == (3, 4)
+    torch.testing.assert_close(item.q_text[1], backbone.features.layers[3].q_text[1])
+    torch.testing.assert_close(item.k_image[1], backbone.features.layers[3].k_image[0])  # query head 1 -> KV head 0
+    short = SampleFeatures.of(backbone.features, IDENTITY.heads)
+    short.q_text = short.q_text[:, :3]
     batch = collate([item, short])
     assert batch.q_text.shape == (2, 2, 5, 16) and batch.text_mask.tolist()[1] == [True] * 3 + [False] * 2
+    assert SampleFeatures.from_state(item.to_state()).geometry == item.geometry
     with pytest.raises(LayerError, match="layer 7"):
-        PartPointer(small_config(heads=[(7, 0)])).gather(backbone.features)
+        SampleFeatures.of(backbone.features, [(7, 0)])
+    with pytest.raises(LayerError, match="head 5"):
+        SampleFeatures.of(backbone.features, [(2, 5)])
+    other = SampleFeatures.of(fake_backbone(grid=(4, 3)).features, IDENTITY.heads)
     with pytest.raises(ValueError, match="one grid"):
-        collate([item, {**item, "grid": (4, 3)}])
+        collate([item, other])
 
 
 def test_predictor_points_in_original_pixels_with_the_geometry():
@@ -269,31 +263,27 @@ def test_predictor_points_in_original_pixels_with_the_geometry():
     from partpoint.predictor import Pointer
 
     backbone = fake_backbone()
-    model = PartPointer(small_config())
+    model = small_pointer()
     result = Pointer(backbone=backbone, model=model).point(Image.new("RGB", (80, 60)), "the handle")
     assert backbone.calls == [[2, 3]]
     assert 0 <= result.x <= 80 and 0 <= result.y <= 60 and (result.width, result.height) == (80, 60)
     assert result.heatmap.shape == (12, 16) and result.heatmap.sum() == pytest.approx(1.0, abs=1e-4)
     assert result.geometry is backbone.features.geometry and result.instruction == "the handle"
-    out = model(collate([model.gather(backbone.features)]))
-    u, v, _ = model.predict_point(out, (3, 4))
-    assert (result.x, result.y) == pytest.approx((float(u) * 20, float(v) * 20))
+    peak = model.predict_point(model(collate([SampleFeatures.of(backbone.features, IDENTITY.heads)])), (3, 4))
+    assert (result.x, result.y) == pytest.approx((float(peak.u) * 20, float(peak.v) * 20))
     with pytest.raises(CheckpointError, match="fingerprint other"):
         Pointer(backbone=fake_backbone(fingerprint="other"), model=model)
 
 
 def test_save_load_round_trip_and_refusals(tmp_path):
     torch.manual_seed(0)
-    model = PartPointer(small_config(use_values=False))
+    model = small_pointer(use_values=False)
     inputs = random_inputs()
     model.save_pretrained(tmp_path / "ptr")
     assert sorted(p.name for p in (tmp_path / "ptr").iterdir()) == ["config.json", "model.safetensors"]
-    loaded = PartPointer.from_pretrained(tmp_path / "ptr", backbone=SimpleNamespace(fingerprint="abc123"))
-    assert loaded.config == model.config
+    loaded = PartPointer.from_pretrained(tmp_path / "ptr")
+    assert loaded.config == model.config and loaded.identity == model.identity
     torch.testing.assert_close(loaded(inputs).heatmap, model(inputs).heatmap)
-
-    with pytest.raises(CheckpointError, match="fingerprint abc123.*other"):
-        PartPointer.from_pretrained(tmp_path / "ptr", backbone=SimpleNamespace(fingerprint="other"))
     with pytest.raises(CheckpointError, match="missing"):
         PartPointer.from_pretrained(tmp_path / "nowhere")
     (tmp_path / "ptr" / "model.safetensors").write_bytes(b"not a tensor file")
@@ -301,8 +291,12 @@ def test_save_load_round_trip_and_refusals(tmp_path):
         PartPointer.from_pretrained(tmp_path / "ptr")
     model.save_pretrained(tmp_path / "ptr")
     config = json.loads((tmp_path / "ptr" / "config.json").read_text())
-    (tmp_path / "ptr" / "config.json").write_text(json.dumps({**config, "use_values": True}))
+    (tmp_path / "ptr" / "config.json").write_text(json.dumps({**config, "pointer": {**config["pointer"],
+                                                                                      "use_values": True}}))
     with pytest.raises(CheckpointError, match="do not match"):
+        PartPointer.from_pretrained(tmp_path / "ptr")
+    (tmp_path / "ptr" / "config.json").write_text(json.dumps({**config, "pointer": {"qsynth_queries": "pre_rope"}}))
+    with pytest.raises(CheckpointError, match="unknown pointer settings"):
         PartPointer.from_pretrained(tmp_path / "ptr")
     (tmp_path / "ptr" / "config.json").write_text("{broken")
     with pytest.raises(CheckpointError, match="corrupt"):
@@ -354,7 +348,7 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
         torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
         torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
     )
-    model = PartPointer(small_config())
+    model = small_pointer()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     scale = model.config.upsample
     for _ in range(200):
@@ -372,48 +366,9 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
     )
     with torch.no_grad():
         batch = PointerBatch(q_text=text, text_mask=mask, k_image=keys, v_image=values, grid=GRID)
-        u, v, _ = model.predict_point(model.eval()(batch), GRID)
+        u, v, _, _ = model.predict_point(model.eval()(batch), GRID)
     index = torch.arange(256), v.long().clamp(max=GRID[0] - 1), u.long().clamp(max=GRID[1] - 1)
     hit_rate = target[index].float().mean()
     chance = target.float().mean()  # uniform pointing: ~0.11
     foreground_chance = (target.sum((1, 2)) / foreground.sum((1, 2))).mean()  # any part: 1/3
     assert hit_rate > 0.8 and hit_rate > 2 * foreground_chance and hit_rate > 5 * chance
-
-
-def test_pre_rope_pointer_reads_the_queries_before_rope():
-    backbone = fake_backbone()
-    post = PartPointer(small_config()).gather(backbone.features)
-    pre = PartPointer(small_config(qsynth_queries="pre_rope")).gather(backbone.features)
-    torch.testing.assert_close(pre["q_text"][1], backbone.features.layers[3].q_text_pre[:, 1])
-    torch.testing.assert_close(pre["k_image"], post["k_image"])  # q_s K_v^T keeps the post-RoPE keys
-    backbone.features.layers[3].q_text_pre = None
-    with pytest.raises(LayerError, match="pre_rope=True"):
-        PartPointer(small_config(qsynth_queries="pre_rope")).gather(backbone.features)
-
-
-def test_pre_rope_keys_pointer_matches_q_s_against_the_keys_before_rope():
-    backbone = fake_backbone()
-    post = PartPointer(small_config()).gather(backbone.features)
-    pre = PartPointer(small_config(image_keys="pre_rope")).gather(backbone.features)
-    torch.testing.assert_close(pre["k_image"][1], backbone.features.layers[3].k_image_pre[:, 1])
-    torch.testing.assert_close(pre["q_text"], post["q_text"])  # Q-Synth's input is its own option
-    torch.testing.assert_close(pre["v_image"], post["v_image"])  # values carry no RoPE
-    assert PartPointer(small_config(image_keys="pre_rope")).needs_pre_rope and not PartPointer(small_config()).needs_pre_rope
-    backbone.features.layers[3].k_image_pre = None
-    with pytest.raises(LayerError, match="no keys before RoPE"):
-        PartPointer(small_config(image_keys="pre_rope")).gather(backbone.features)
-
-
-def test_configs_saved_before_an_option_existed_read_back_without_it():
-    old = json.loads(small_config().to_json())
-    for key in ("detach_attn", "a2p_residual", "padding", "qsynth_queries", "image_keys"):
-        old.pop(key)
-    config = PointerConfig.from_json(json.dumps({**old, "tau": 2.0, "lam": 1.0}))  # loss keys of old pointers
-    assert (config.detach_attn, config.a2p_residual, config.padding, config.qsynth_queries, config.image_keys) == \
-        (False, False, "zeros", "post_rope", "post_rope")
-    assert PointerConfig().a2p_residual and PointerConfig().padding == "replicate"  # today's defaults
-
-
-def test_gather_refuses_other_head_dim():
-    with pytest.raises(CheckpointError, match="head_dim 32"):
-        PartPointer(small_config(head_dim=32)).gather(fake_backbone(dim=16).features)

@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from PIL import Image  # noqa: E402
-
-from partpoint.backbones.defaults import ASSET_DIR  # noqa: E402
 from recipe.corpus import Item, carparts_items  # noqa: E402
 from recipe.text import QA, coordinate_leaks  # noqa: E402
+
+from partpoint.backbones.defaults import ASSET_DIR  # noqa: E402
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 190, 40)}
 
@@ -31,11 +31,11 @@ def fake_synth(n, *, n_single, seed, progress=False):
 
 
 def _packer_and_records(tmp_path):
+    from recipe.packing import ChatPacker
+    from recipe.pool import build_records
     from transformers import AutoProcessor
 
     from partpoint.backbones.llava import LlavaAdapter  # noqa: F401
-    from recipe.packing import ChatPacker
-    from recipe.pool import build_records
     from tiny_models import build_tiny_backbone
 
     path = build_tiny_backbone("llava", tmp_path / "m", image_size=64, patch_size=16, vision_hidden=32,
@@ -90,10 +90,9 @@ def test_car_corpus_has_no_coordinates(shared_data):
 
 @pytest.mark.slow
 def test_alignment_trains_only_the_projector_and_resumes_exactly(tmp_path, monkeypatch):
-    from safetensors.torch import load_file
-
     from recipe import align as align_module
     from recipe.align import AlignRecipe, align
+    from safetensors.torch import load_file
 
     recipe = AlignRecipe(n_scenes=4, n_single_scenes=1, use_carparts=False, steps=3, batch_size=1, turns=2,
                          warmup_steps=1, curriculum_steps=1, checkpoint_every=1)

@@ -9,9 +9,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from partpoint.backbones.features import Features, LayerFeatures  # noqa: E402
-from partpoint.backbones.geometry import GridGeometry  # noqa: E402
-from partpoint.errors import DataError  # noqa: E402
 from recipe.heldout import (  # noqa: E402
     QA_KINDS,
     answers_match,
@@ -21,6 +18,10 @@ from recipe.heldout import (  # noqa: E402
     sample_questions,
 )
 from recipe.peaks import PeakRecords, PeakTarget, cell_classes, peak_records, summarize_peaks  # noqa: E402
+
+from partpoint.backbones.features import Features, LayerFeatures  # noqa: E402
+from partpoint.backbones.geometry import GridGeometry  # noqa: E402
+from partpoint.errors import DataError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,9 @@ def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_
 
 
 def test_report_cli_refuses_a_folder_without_a_model(tmp_path, capsys):
-    from partpoint.errors import BackboneError
     from recipe.__main__ import main
+
+    from partpoint.errors import BackboneError
 
     with pytest.raises(BackboneError, match="no config.json"):
         main(["report", str(tmp_path), "--out", str(tmp_path)])

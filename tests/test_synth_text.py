@@ -1,4 +1,4 @@
-"""SynthParts text: disjoint train/test templates, reasoning never names the part, scene QA."""
+"""SynthParts text: disjoint train/test templates, reasoning never names the part; the recipe's scene QA."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import json
 import re
 
 import numpy as np
+from recipe.scene_qa import iter_scene_qa, scene_qa
 
-from partpoint.data.synth import (
-    AFFORDANCES,
-    CATEGORIES,
-    TEMPLATES,
-    build_instructions,
-    iter_scene_qa,
-    scene_qa,
-)
+from partpoint.data.synth import AFFORDANCES, CATEGORIES, TEMPLATES, build_instructions
 
 
 def _instructions(category, part, split, seeds=60):

@@ -21,7 +21,6 @@ from partpoint.pointer import PartPointer
 from partpoint.predictor import Pointer
 from partpoint.training import TrainConfig, plan_epoch, pointer_hit_rate, prepare_items, train_pointer
 from partpoint.training.cache import FeatureCache
-from test_train_support import tiny_setup  # noqa: F401  (fixture)
 
 torch.set_num_threads(1)
 HEADS = [(1, 0), (2, 3), (2, 1)]
@@ -38,7 +37,7 @@ def same_weights(a: dict, b: dict) -> bool:
 
 
 @pytest.fixture(scope="module")
-def data(tiny_setup, tmp_path_factory):  # noqa: F811
+def data(tiny_setup, tmp_path_factory):
     _, backbone, train_spec, val_spec = tiny_setup
     cache_dir = tmp_path_factory.mktemp("shared_cache")
     return backbone, open_dataset(train_spec), open_dataset(val_spec), SMALL.override(cache_dir=str(cache_dir))
@@ -68,14 +67,15 @@ def test_training_lowers_the_loss_and_saves_a_loadable_pointer(data, tmp_path):
     assert result.completed and len(losses) == 6
     assert losses[-1] < losses[0] and bce[-1] < 0.8 * bce[0]
     log = json.loads((tmp_path / "train_log.json").read_text())
-    assert log["status"] == "completed" and log["heads"] == [list(h) for h in HEADS]
-    assert log["fingerprint"] == backbone.fingerprint and log["config"]["optim"]["epochs"] == 6
-    loaded = PartPointer.from_pretrained(tmp_path, backbone=backbone)
-    assert loaded.config.heads == HEADS and loaded.config.stage_dims == (16, 16)
+    assert log["status"] == "completed" and log["identity"]["heads"] == [list(h) for h in HEADS]
+    assert log["identity"]["fingerprint"] == backbone.fingerprint and log["config"]["optim"]["epochs"] == 6
+    loaded = PartPointer.from_pretrained(tmp_path)
+    assert loaded.identity.heads == tuple(HEADS) and loaded.config.stage_dims == (16, 16)
     point = Pointer(backbone=backbone, model=loaded).point(train[0].image, train[0].instruction)
     assert 0 <= point.x <= train[0].image.width and 0 <= point.y <= train[0].image.height
+    foreign = SimpleNamespace(name="other", fingerprint="0123456789abcdef")
     with pytest.raises(CheckpointError, match="fingerprint"):
-        PartPointer.from_pretrained(tmp_path, backbone=SimpleNamespace(fingerprint="0123456789abcdef"))
+        Pointer(backbone=foreign, model=loaded)
 
 
 def test_same_seed_same_weights(data, tmp_path):
@@ -107,7 +107,7 @@ def test_selects_heads_and_keeps_the_best_val_epoch(data, tmp_path):
     backbone, train, val, config = data
     result = train_pointer(backbone, [train], val_dataset=val, out_dir=tmp_path, config=config.override(epochs=4))
     selection = json.loads((tmp_path / "heads.json").read_text())
-    assert len(selection["heads"]) == 3 and result.log["heads"] == selection["heads"]
+    assert len(selection["heads"]) == 3 and result.log["identity"]["heads"] == selection["heads"]
     hits = [record["val_hit_rate"] for record in result.log["epochs"]]
     assert result.log["best"]["val_hit_rate"] == max(hits) and hits[result.log["best"]["epoch"] - 1] == max(hits)
     assert 0.0 <= result.log["val_attention_baseline_hit_rate"] <= 1.0
@@ -118,12 +118,10 @@ def test_selects_heads_and_keeps_the_best_val_epoch(data, tmp_path):
     from partpoint.losses import part_cells
 
     for item in items:  # the BCE trains on the patch mask that patch accuracy scores
-        assert item["patch_target"].tolist() == part_cells(item["coverage"].float().numpy()).astype(float).tolist()
-    soft, _ = prepare_items(val_cache.entries(), scale=result.pointer.config.upsample, target="coverage")
-    assert all(torch.equal(a["patch_target"], a["coverage"]) for a in soft)
+        assert item.patch_target.tolist() == part_cells(item.coverage.numpy()).astype(float).tolist()
 
 
-def test_cli_select_heads_json_and_train(tiny_setup, tmp_path, capsys):  # noqa: F811
+def test_cli_select_heads_json_and_train(tiny_setup, tmp_path, capsys):
     backbone_dir, _, train_spec, val_spec = tiny_setup
     heads_file = tmp_path / "heads.json"
     code = cli_main(["select-heads", "--backbone", str(backbone_dir), "--data", train_spec, "--k", "2",
@@ -138,8 +136,9 @@ def test_cli_select_heads_json_and_train(tiny_setup, tmp_path, capsys):  # noqa:
                      "--val", val_spec, "--out", str(out), "--heads", str(heads_file), "--epochs", "1",
                      "--batch-size", "8", "--num-latents", "2", "--depth", "1", "--no-values", "--quiet"])
     assert code == 0 and "best val hit rate" in capsys.readouterr().out
-    config = PartPointer.from_pretrained(out).config
-    assert config.heads == [tuple(h) for h in printed["heads"]] and not config.use_values and config.num_latents == 2
+    trained = PartPointer.from_pretrained(out)
+    assert trained.identity.heads == tuple(tuple(h) for h in printed["heads"])
+    assert not trained.config.use_values and trained.config.num_latents == 2
     assert cli_main(["train", "--backbone", str(backbone_dir), "--data", train_spec, "--out", str(out),
                      "--heads", str(tmp_path / "missing.json"), "--quiet"]) == 2
 
@@ -150,7 +149,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_accelerate_run(tiny_setup, tmp_path):  # noqa: F811
+def test_two_process_accelerate_run(tiny_setup, tmp_path):
     backbone_dir, _, train_spec, val_spec = tiny_setup
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
@@ -182,11 +181,11 @@ cache = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=
                            wait=accelerator.wait_for_everyone)
 if accelerator.is_main_process:
     with open(sys.argv[4], "w") as f:
-        json.dump({"keys": [e["key"] for e in cache.entries()], "skipped": cache.skipped, "index": cache.index}, f)
+        json.dump({"keys": [e.key for e in cache.entries()], "skipped": cache.skipped, "index": cache.index}, f)
 """
 
 
-def test_two_processes_build_one_cache_without_duplicate_or_missing_samples(tiny_setup, tmp_path):  # noqa: F811
+def test_two_processes_build_one_cache_without_duplicate_or_missing_samples(tiny_setup, tmp_path):
     backbone_dir, backbone, train_spec, _ = tiny_setup
     script, report = tmp_path / "build.py", tmp_path / "report.json"
     script.write_text(SHARDED_BUILD)
@@ -209,6 +208,6 @@ def test_two_processes_build_one_cache_without_duplicate_or_missing_samples(tiny
     single = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=tmp_path / "one", shard_size=2,
                                 batch_size=2, progress=False)
     shared = FeatureCache.open(next((tmp_path / "cache").iterdir()))
-    assert [e["key"] for e in single] == result["keys"]
+    assert [e.key for e in single] == result["keys"]
     for a, b in zip(single, shared):
-        assert torch.allclose(a["k_image"].float(), b["k_image"].float(), atol=2e-3)
+        assert torch.allclose(a.k_image.float(), b.k_image.float(), atol=2e-3)

@@ -35,8 +35,9 @@ def test_heatmap_of_grid_resolution_maps_cell_to_cell():
 
 def test_overlay_keeps_the_size_draws_the_marker_and_caption_and_leaves_cropped_pixels():
     image = Image.new("RGB", (120, 80), (128, 128, 128))
-    result = PointResult(x=75.0, y=35.0, score=0.5, heatmap=one_hot_heatmap(3, 5), width=120, height=80)
-    overlay = draw_overlay(image, result, geometry=CROP, caption="Point to the handle.")
+    result = PointResult(x=75.0, y=35.0, score=0.5, heatmap=one_hot_heatmap(3, 5), width=120, height=80,
+                         geometry=CROP, instruction="Point to the handle.")
+    overlay = draw_overlay(image, result)
     pixels = np.asarray(overlay).astype(int)
     assert overlay.size == (120, 80) and overlay.mode == "RGB"
     assert tuple(pixels[35, 75]) == (255, 0, 200)  # marker core

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers_eval import build_llava, picture, save_pointer
+from helpers import build_llava, picture, save_pointer
 
 CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 HAVE_BROWSER = Path(CHROMIUM).is_file() and Path(DRIVER).is_file()
@@ -148,6 +148,7 @@ def test_a_corrupt_upload_shows_its_error_on_the_page(server, models, browser, t
 
 def test_instructions_methods_and_models_are_loaded_once(models):
     from partpoint.errors import InstructionError, PartPointError
+    from partpoint.io.images import load_image
     from partpoint.web.app import Models, parse_instructions, point_image
 
     assert parse_instructions(" Point to the lid.\n\n  Where is the handle?  \n") == ["Point to the lid.",
@@ -157,8 +158,10 @@ def test_instructions_methods_and_models_are_loaded_once(models):
     loaded = Models()
     bound = loaded.get(models["backbone"], models["pointer"])
     assert loaded.get(models["backbone"], models["pointer"]) is bound  # no second load
-    ours = point_image(bound, models["image"], ["Point to the lid.", INSTRUCTION])
-    attention = point_image(bound, models["image"], ["Point to the lid.", INSTRUCTION], "attention")
+    image = load_image(models["image"])  # the page reads the upload once, then points
+    ours = point_image(bound, image, ["Point to the lid.", INSTRUCTION])
+    attention = point_image(bound, image, ["Point to the lid.", INSTRUCTION], "attention")
     assert len(ours) == len(attention) == 2 and all(r.heatmap is not None for r in ours + attention)
+    assert all(r.geometry is not None and r.instruction for r in ours + attention)  # what the overlay draws from
     with pytest.raises(PartPointError, match="unknown method"):
-        point_image(bound, models["image"], [INSTRUCTION], "text")
+        point_image(bound, image, [INSTRUCTION], "text")

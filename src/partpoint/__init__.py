@@ -23,19 +23,9 @@ from .io.images import check_instruction, load_image
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackboneError",
-    "CaptureError",
-    "CheckpointError",
-    "DataError",
-    "ImageError",
-    "InstructionError",
-    "LayerError",
-    "PartPointError",
-    "check_instruction",
-    "load_backbone",
-    "load_image",
-    "load_pointer",
-    "Pointer",
+    "BackboneError", "CaptureError", "CheckpointError", "DataError", "ImageError", "InstructionError",
+    "LayerError", "PartPointError", "check_instruction", "load_backbone", "load_image", "load_pointer",
+    "Pointer"
 ]
 
 

@@ -93,10 +93,10 @@ class Pointer:
         return results
 
 
-def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="auto") -> Pointer:
+def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="float32") -> Pointer:
     """Load ``backbone`` (a default name, a model directory, or a loaded ``Backbone``) and ``pointer``
     (a directory, a ``PartPointer``, or None for the one bundled with the backbone). ``dtype`` of the
-    backbone: ``"auto"`` (bf16 where it is fast, else float32), or a name / ``torch.dtype``.
+    backbone: float32 (the default), ``"auto"`` (bf16 where it is fast), or a name / ``torch.dtype``.
 
     Raises:
         BackboneError: the backbone cannot be loaded.

@@ -17,12 +17,6 @@ from .geometry import GridGeometry
 SUPPORTED_ARCHS = tuple(supported_archs())
 
 __all__ = [
-    "DEFAULT_BACKBONES",
-    "SUPPORTED_ARCHS",
-    "Backbone",
-    "Features",
-    "Generation",
-    "GridGeometry",
-    "LayerFeatures",
-    "load_backbone",
+    "DEFAULT_BACKBONES", "SUPPORTED_ARCHS", "Backbone", "Features", "Generation", "GridGeometry",
+    "LayerFeatures", "load_backbone"
 ]

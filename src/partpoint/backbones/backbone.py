@@ -19,6 +19,7 @@ from PIL import Image
 from ..errors import BackboneError, CaptureError, ImageError, LayerError
 from .adapter import adapter_for, check_model_dir
 from .capture import Recorder, recording, register
+from .dtypes import DEFAULT_DTYPE
 from .features import Features, LayerFeatures
 from .geometry import GridGeometry
 
@@ -241,11 +242,11 @@ class Backbone:
         return Generation(text, geometries[0], image.size, int(new_tokens.shape[0]), raw_text)
 
 
-def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype="auto") -> Backbone:
+def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=DEFAULT_DTYPE) -> Backbone:
     """Load a backbone: a known default name (``default-llava``...) or a ``save_pretrained`` directory.
 
-    ``dtype``: ``"auto"`` (the default: bf16 where it is fast, else float32; see ``dtypes.py``), or a name /
-    ``torch.dtype``. ``default-llava`` is assembled from its carrier wheels on first use.
+    ``dtype``: float32 by default (exact), ``"auto"`` (bf16 where it is fast, else float32; see ``dtypes.py``),
+    or a name / ``torch.dtype``. ``default-llava`` is assembled from its carrier wheels on first use.
     """
     from . import adapters  # noqa: F401  (registers every architecture's adapter)
     from .defaults import resolve

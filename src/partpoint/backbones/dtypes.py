@@ -1,4 +1,5 @@
-"""Which torch dtype a backbone runs in: ``"auto"`` picks bf16 only where it is fast.
+"""Which torch dtype a backbone runs in: :data:`DEFAULT_DTYPE` (float32: exact, the same numbers on every
+machine) unless asked otherwise; ``"auto"`` picks bf16 only where it is fast.
 
 bf16 is fast on GPUs and on CPUs with AMX or AVX512-BF16 units. On a CPU without them PyTorch
 emulates bf16 matrix products: on the AMD EPYC (AVX2) machine partpoint is built on, a
@@ -14,6 +15,8 @@ from functools import lru_cache
 from ..errors import BackboneError
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+#: The one default of every entry point (load_backbone, load_pointer, the CLI's --dtype, the web page).
+DEFAULT_DTYPE = "float32"
 _ALIASES = {"fp32": "float32", "float": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
 
 

@@ -11,6 +11,7 @@ from scipy.ndimage import gaussian_filter
 
 from ..pointer.result import PointResult
 
+
 def _numpy(tensor) -> np.ndarray:
     if hasattr(tensor, "detach"):
         tensor = tensor.detach().float().cpu().numpy()

@@ -1,9 +1,9 @@
 """``partpoint train`` flags generated from the fields of :class:`TrainConfig` and its sections.
 
 Every setting is a flag named after its field (``lam`` -> ``--lam``, ``use_values`` -> ``--values`` /
-``--no-values``); its help is the field's ``metadata["help"]``, its choices the field's ``Literal`` type, and
-its default None, meaning "the dataclass default", which the help shows. ``config_from_args`` applies the
-flags that were given (``TrainConfig.override``).
+``--no-values``); its help is the field's ``metadata["help"]``, its choices the field's ``Literal`` type; a flag not given leaves
+no attribute (``argparse.SUPPRESS``), so the dataclass default, which the help shows, applies and a given
+``none`` is told apart from "not given". ``config_from_args`` applies the flags that were given.
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ def add_config_arguments(parser) -> None:
         text = f"{f.metadata['help']} (default {shown})"
         flags = (_flag(name), *ALIASES.get(name, ()))
         if isinstance(default, bool):
-            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=text)
         else:
             parse, choices = _parse(hints[section][name])
-            group.add_argument(*flags, dest=name, type=parse, default=None, choices=choices, help=text,
+            group.add_argument(*flags, dest=name, type=parse, default=argparse.SUPPRESS, choices=choices, help=text,
                                metavar=None if choices else name.upper())
 
 
@@ -63,6 +64,5 @@ def config_from_args(args, **settings):
     """``TrainConfig`` with every generated flag that was given, plus ``settings``."""
     from ..training.config import TrainConfig
 
-    given = {name: getattr(args, name) for name in TrainConfig.settable()
-             if name not in SKIP and getattr(args, name, None) is not None}
+    given = {name: getattr(args, name) for name in TrainConfig.settable() if name not in SKIP and hasattr(args, name)}
     return TrainConfig.of(**given, **settings)

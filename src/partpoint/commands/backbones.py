@@ -14,7 +14,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..backbones.defaults import CARRIERS, DEFAULT_BACKBONES, assembled_dir, built_defaults, partpoint_home
+    from ..backbones.defaults import (
+        CARRIERS,
+        DEFAULT_BACKBONES,
+        assembled_dir,
+        built_defaults,
+        partpoint_home,
+    )
     from ..errors import BackboneError
 
     if args.action == "build":

@@ -5,10 +5,8 @@ from __future__ import annotations
 from ._backbone_options import add_backbone_options, backbone_kwargs
 
 NAME = "select-heads"
-HELP = "Select the k localization heads of a backbone (attention-mass elbow + spatial entropy votes)."
-RULE_HELP = ("selection rules: 'reference' (default) = the authors' public code (mean factor 2, mass-weighted "
-             "entropy, any last-row value > 0.05, top-by-mass fallback, shallower layer on ties, most_common votes); "
-             "'paper' = partpoint's earlier reading (mean factor 1, size-weighted, argmax in the last row)")
+HELP = ("Select the k localization heads of a backbone (attention-mass elbow + spatial entropy votes, the rules of "
+        "the authors' public code).")
 
 
 def add_arguments(p) -> None:
@@ -18,7 +16,6 @@ def add_arguments(p) -> None:
     p.add_argument("--k", type=int, default=5, help="number of heads (default 5)")
     p.add_argument("--n-samples", type=int, default=32, help="samples that vote (default 32)")
     p.add_argument("--layers", type=int, nargs="+", default=None, help="only these layers (default: all >= 2)")
-    p.add_argument("--rules", choices=("reference", "paper"), default="reference", help=RULE_HELP)
     p.add_argument("--seed", type=int, default=0, help="which samples vote (default 0)")
     p.add_argument("--json", action="store_true", help="print the HeadSelection JSON instead of a table")
     p.add_argument("--out", default=None, help="also write the HeadSelection JSON to this file")
@@ -49,7 +46,7 @@ def run(args) -> int:
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     dataset = ConcatDataset([open_dataset(spec) for spec in args.data])
     selection = select_heads(
-        backbone, dataset, k=args.k, n_samples=args.n_samples, layers=args.layers, rules=args.rules, seed=args.seed,
+        backbone, dataset, k=args.k, n_samples=args.n_samples, layers=args.layers, seed=args.seed,
         progress=not args.quiet,
     )
     if args.out:

@@ -10,14 +10,6 @@ from .registry import FORMATS, open_dataset
 from .sample import PartDataset, Record, Sample
 
 __all__ = [
-    "FORMATS",
-    "PartDataset",
-    "Record",
-    "Sample",
-    "load_carparts",
-    "load_instructpart",
-    "load_paco",
-    "load_pointarena",
-    "open_dataset",
-    "parse_instructions",
+    "FORMATS", "PartDataset", "Record", "Sample", "load_carparts", "load_instructpart", "load_paco",
+    "load_pointarena", "open_dataset", "parse_instructions"
 ]

@@ -14,16 +14,6 @@ from .criteria import (
 from .selection import HeadSelection, aggregate_votes, read_heads, sample_scores, select_heads
 
 __all__ = [
-    "REFERENCE",
-    "HeadScores",
-    "HeadSelection",
-    "SelectionRules",
-    "aggregate_votes",
-    "elbow_threshold",
-    "read_heads",
-    "sample_scores",
-    "score_heads",
-    "select_heads",
-    "spatial_entropy",
-    "vote_heads",
+    "REFERENCE", "HeadScores", "HeadSelection", "SelectionRules", "aggregate_votes", "elbow_threshold",
+    "read_heads", "sample_scores", "score_heads", "select_heads", "spatial_entropy", "vote_heads"
 ]

@@ -11,18 +11,6 @@ from .qsynth import QSynth
 from .result import PointerOutput, PointResult
 
 __all__ = [
-    "A2PDecoder",
-    "PartPointer",
-    "Peak",
-    "PointResult",
-    "PointerBatch",
-    "PointerConfig",
-    "PointerIdentity",
-    "PointerOutput",
-    "QSynth",
-    "SampleFeatures",
-    "collate",
-    "heatmap_peak",
-    "last_token_query",
-    "setting",
+    "A2PDecoder", "PartPointer", "Peak", "PointResult", "PointerBatch", "PointerConfig", "PointerIdentity",
+    "PointerOutput", "QSynth", "SampleFeatures", "collate", "heatmap_peak", "last_token_query", "setting"
 ]

@@ -68,6 +68,10 @@ class PointerIdentity:
         """Sorted distinct layers the heads live in (what the backbone must capture)."""
         return sorted({layer for layer, _ in self.heads})
 
+    def to_dict(self) -> dict:
+        """Plain data (heads as lists), as ``config.json`` and ``train_log.json`` hold it."""
+        return {**asdict(self), "heads": [list(pair) for pair in self.heads]}
+
     @classmethod
     def of(cls, backbone, heads) -> PointerIdentity:
         """The identity of a pointer reading ``heads`` of the loaded ``backbone``."""
@@ -77,7 +81,7 @@ class PointerIdentity:
 
 def config_to_json(config: PointerConfig, identity: PointerIdentity) -> str:
     """A saved pointer's ``config.json``: ``{"identity": {...}, "pointer": {...}}``."""
-    return json.dumps({"identity": asdict(identity), "pointer": asdict(config)}, indent=2, sort_keys=True)
+    return json.dumps({"identity": identity.to_dict(), "pointer": asdict(config)}, indent=2, sort_keys=True)
 
 
 def config_from_json(text: str) -> tuple[PointerConfig, PointerIdentity]:

@@ -18,25 +18,8 @@ from .prepare import ConcatDataset
 from .schedule import warmup_cosine
 
 __all__ = [
-    "ConcatDataset",
-    "TrainConfig",
-    "LossConfig",
-    "OptimConfig",
-    "PointerConfig",
-    "SelectConfig",
-    "TrainResult",
-    "attention_hit_rate",
-    "attention_points",
-    "fit",
-    "hit_rate",
-    "make_batch",
-    "mean_outside_distance",
-    "plan_epoch",
-    "point_hits",
-    "pointer_hit_rate",
-    "pointer_points",
-    "prepare_items",
-    "train_pointer",
-    "train_step",
-    "warmup_cosine",
+    "ConcatDataset", "TrainConfig", "LossConfig", "OptimConfig", "PointerConfig", "SelectConfig",
+    "TrainResult", "attention_hit_rate", "attention_points", "fit", "hit_rate", "make_batch",
+    "mean_outside_distance", "plan_epoch", "point_hits", "pointer_hit_rate", "pointer_points",
+    "prepare_items", "train_pointer", "train_step", "warmup_cosine"
 ]

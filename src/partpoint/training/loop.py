@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
@@ -128,7 +128,7 @@ def train_pointer(
     val_items = prepare_items(val_cache.entries(), scale=scale)[0] if val_cache is not None else []
     log = {
         "command": command,
-        "identity": asdict(identity),
+        "identity": identity.to_dict(),
         "config": config.to_dict(),
         "world_size": accelerator.num_processes,
         "train": [{"dataset": c.key["dataset"], "cache": str(c.directory), "samples": len(c),
@@ -167,7 +167,7 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
     pointer = PartPointer(config.pointer, identity)
     optimizer, scheduler = make_optimizer(pointer, config.optim, total_steps)
     model, optimizer = accelerator.prepare(pointer, optimizer)
-    signature = {"train": config.signature(), "identity": asdict(identity), "data": {**(data or {}), "world": world}}
+    signature = {"train": config.signature(), "identity": identity.to_dict(), "data": {**(data or {}), "world": world}}
     state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_sums": [0.0, 0.0, 0.0, 0], "log": [],
              "best": {"epoch": None, "val_hit_rate": -1.0}, "wall_s": 0.0}
     checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None

@@ -26,7 +26,7 @@ CUSTOM = "(directory below)"
 class Models:
     """Loaded ``Pointer`` predictors by ``(backbone, pointer, device, dtype)``; loads each once."""
 
-    def __init__(self, *, device: str = "cpu", dtype: str = "auto"):
+    def __init__(self, *, device: str = "cpu", dtype: str = "float32"):
         self.device, self.dtype = device, dtype
         self._loaded: dict[tuple, object] = {}
         self._lock = threading.Lock()
@@ -114,7 +114,7 @@ def require_gradio():
 
 
 def build_app(*, backbones: list[str], default_backbone: str, default_pointer: str | None = None,
-              device: str = "cpu", dtype: str = "auto", examples_dir: Path | None = None):
+              device: str = "cpu", dtype: str = "float32", examples_dir: Path | None = None):
     """The Gradio ``Blocks`` of the page (not launched)."""
     require_gradio()
     import gradio as gr

@@ -13,22 +13,7 @@ from .templates import TEMPLATES, build_instructions, template_set
 from .writer import SplitSummary, category_table, generate_split, make_scene, record_key
 
 __all__ = [
-    "AFFORDANCES",
-    "Affordance",
-    "CATEGORIES",
-    "COLOR_NAMES",
-    "Category",
-    "PALETTE",
-    "Scene",
-    "SplitSummary",
-    "SynthConfig",
-    "TEMPLATES",
-    "build_instructions",
-    "category_table",
-    "describe",
-    "generate_split",
-    "make_scene",
-    "record_key",
-    "render_scene",
-    "template_set",
+    "AFFORDANCES", "Affordance", "CATEGORIES", "COLOR_NAMES", "Category", "PALETTE", "Scene", "SplitSummary",
+    "SynthConfig", "TEMPLATES", "build_instructions", "category_table", "describe", "generate_split",
+    "make_scene", "record_key", "render_scene", "template_set"
 ]

@@ -18,7 +18,8 @@ from partpoint.data.paths import SHARED_DATA  # noqa: E402
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """Path of the shared real photos (``partpoint.data.paths``); tests that need it skip where it is absent."""
+    """Path of the shared real photos (``partpoint.data.paths``); tests that need it skip where it is
+    absent."""
     path = str(SHARED_DATA)
     if not os.path.isdir(path):
         pytest.skip(f"shared data not found at {path}")

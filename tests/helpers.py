@@ -1,4 +1,5 @@
-"""Shared test helpers: tiny LLaVAs and SynthParts splits, untrained pointers, small datasets, the demo script."""
+"""Shared test helpers: tiny LLaVAs and SynthParts splits, untrained pointers, small datasets, the demo
+script."""
 
 from __future__ import annotations
 
@@ -23,10 +24,8 @@ WIDTH, HEIGHT = 120, 80  # LLaVA (64 px, 16 px patches) crops the centre 80 x 80
 
 
 def build_llava(path: Path, *, seed: int = 0) -> Path:
-    return build_tiny_backbone(
-        "llava", path, seed=seed, image_size=64, patch_size=16, vision_hidden=32, vision_layers=1,
-        text_hidden=32, text_layers=2, text_heads=2, text_kv_heads=1,
-    )
+    return build_tiny_backbone("llava", path, seed=seed, image_size=64, patch_size=16, vision_hidden=32,
+                               vision_layers=1, text_hidden=32, text_layers=2, text_heads=2, text_kv_heads=1)
 
 
 def save_pointer(backbone, path: Path, *, seed: int = 0) -> Path:
@@ -59,7 +58,8 @@ def sample(mask: np.ndarray, *, category: str = "mug:handle", key: str = "s0", s
 
 
 def write_instructpart(root: Path, masks: dict[str, tuple[str, np.ndarray]]) -> Path:
-    """A SynthParts-style folder (``instructpart_test.json``, images/, masks/): ``stem -> (category, mask)``."""
+    """A SynthParts-style folder (``instructpart_test.json``, images/, masks/): ``stem -> (category,
+    mask)``."""
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
     entries = []

@@ -44,7 +44,8 @@ def eager_models(backbones):
     models = {}
     for arch, bb in backbones.items():
         path = Path(bb.model.config._name_or_path)
-        models[arch] = type(bb.model).from_pretrained(path, attn_implementation={"text_config": "eager"}).eval()
+        models[arch] = type(bb.model).from_pretrained(path,
+                                                      attn_implementation={"text_config": "eager"}).eval()
     return models
 
 
@@ -68,7 +69,8 @@ def test_attention_matches_qk_and_models_own_eager_weights(arch, backbones, eage
         assert f.q_text.shape == (4, length, bb.head_dim)  # head-first; the KV heads are not repeated
         assert f.k_image.shape == f.v_image.shape == (2, p_h * p_w, bb.head_dim)
         assert f.attn_last.shape == (4, p_h * p_w) and f.attn_last_mass.shape == (4,)
-        assert [f.kv_head(h) for h in range(4)] == [0, 0, 1, 1]  # GQA: heads 0,1 read KV head 0; 2,3 KV head 1
+        assert [f.kv_head(h) for h in range(4)] == [0, 0, 1,
+                                                    1]  # GQA: heads 0,1 read KV head 0; 2,3 KV head 1
         keys = f.k_image[[f.kv_head(h) for h in range(4)]]  # (H, P, d)
         logits = torch.einsum("hd,hpd->hp", f.q_text[:, -1], keys) * bb.head_dim**-0.5
         assert torch.allclose(torch.softmax(logits, -1), f.attn_last, atol=1e-5, rtol=0)
@@ -105,7 +107,8 @@ def test_encode_batch_matches_single_encodes(arch, backbones):
         assert got.grid == want.grid and got.text_tokens == want.text_tokens
         for layer in (0, 3):
             for name in ("q_text", "k_image", "v_image", "attn_last"):
-                assert torch.allclose(getattr(got.layers[layer], name), getattr(want.layers[layer], name), atol=1e-5)
+                assert torch.allclose(getattr(got.layers[layer], name), getattr(want.layers[layer], name),
+                                      atol=1e-5)
 
 
 def test_molmo2_points_on_the_global_view_and_text_follows_both_views(backbones):
@@ -126,7 +129,9 @@ def test_molmo2_points_on_the_global_view_and_text_follows_both_views(backbones)
     assert "<im_patch>" not in feats.text_tokens and feats.text_tokens[:2] == ["<im_col>", "<im_end>"]
 
 
-@pytest.mark.parametrize("arch", ["llava", "llava-dinov2", "qwen2_5_vl", "qwen2_vl", "fast_vlm", "paligemma", "molmo2"])
+@pytest.mark.parametrize("arch",
+                         ["llava", "llava-dinov2", "qwen2_5_vl", "qwen2_vl", "fast_vlm", "paligemma",
+                          "molmo2"])
 def test_image_prefix_reuse_equals_one_full_forward_per_instruction(arch, backbones):
     bb = backbones[arch]
     image = _photo(500, 375, seed=4)
@@ -148,10 +153,12 @@ def test_prefix_reuse_runs_the_vision_tower_once(backbones):
     calls = []
     handle = bb.model.model.vision_tower.register_forward_hook(lambda *a: calls.append(1))
     try:
-        bb.encode_many(_photo(320, 240), ["Point to the lid.", "Point to the handle.", "Point to the base."], layers=[1])
+        bb.encode_many(_photo(320, 240), ["Point to the lid.", "Point to the handle.", "Point to the base."],
+                       layers=[1])
         assert len(calls) == 1
         calls.clear()
-        bb.encode_many(_photo(320, 240), ["Point to the lid.", "Point to the handle."], layers=[1], reuse_prefix=False)
+        bb.encode_many(_photo(320, 240), ["Point to the lid.", "Point to the handle."], layers=[1],
+                       reuse_prefix=False)
         assert len(calls) == 1  # the fallback batches the copies: one tower call over the batch
     finally:
         handle.remove()
@@ -171,7 +178,8 @@ def test_fingerprint_is_stable_and_tracks_weights(backbones, tmp_path):
     bb = backbones["llava"]
     again = load_backbone(bb.model.config._name_or_path)
     assert again.fingerprint == bb.fingerprint and len(bb.fingerprint) == 16
-    other = load_backbone(build_tiny_backbone("llava", tmp_path / "seed1", seed=1, text_heads=4, text_kv_heads=2))
+    other = load_backbone(build_tiny_backbone("llava", tmp_path / "seed1", seed=1, text_heads=4,
+                                              text_kv_heads=2))
     assert other.fingerprint != bb.fingerprint
 
 
@@ -256,7 +264,8 @@ def test_to_image_xy_maps_each_cell_to_its_source_pixels(arch, size, backbones):
 
 
 def test_grid_mask_and_sample_mask(backbones):
-    feats = backbones["paligemma"].encode(_photo(320, 160), INSTRUCTION, layers=[0])  # 16x16 grid, 20x10 px cells
+    feats = backbones["paligemma"].encode(_photo(320, 160), INSTRUCTION,
+                                          layers=[0])  # 16x16 grid, 20x10 px cells
     mask = np.zeros((160, 320), bool)
     mask[:, :100] = True  # 5 full columns of cells
     frac = feats.grid_mask(mask)

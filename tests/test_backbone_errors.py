@@ -32,7 +32,8 @@ def test_layer_outside_the_model(llava, layers):
 
 
 def test_the_backbone_reads_no_files(llava, tmp_path):
-    with pytest.raises(ImageError, match="load_image"):  # the predictor and the datasets read and check images
+    with pytest.raises(ImageError,
+                       match="load_image"):  # the predictor and the datasets read and check images
         llava.encode(tmp_path / "missing.jpg", "Point to the mug.", layers=[0])
 
 
@@ -69,7 +70,8 @@ def test_default_llava_without_its_weights_package_names_the_install_command(mon
 def test_architecture_without_adapter_cannot_be_captured(tmp_path):
     from transformers import LlamaConfig
 
-    LlamaConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64).save_pretrained(tmp_path)
+    LlamaConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=64).save_pretrained(tmp_path)
     with pytest.raises(CaptureError) as err:
         load_backbone(tmp_path)
     assert "llama" in _one_line(err) and "llava" in _one_line(err)

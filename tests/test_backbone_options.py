@@ -14,7 +14,8 @@ def test_dtype_auto_takes_bf16_only_where_it_is_fast(monkeypatch):
     from partpoint.errors import BackboneError
 
     assert dtypes.resolve_dtype(None) is torch.float32  # the library default stays exact
-    assert dtypes.resolve_dtype("bf16") is torch.bfloat16 and dtypes.resolve_dtype(torch.float16) is torch.float16
+    assert dtypes.resolve_dtype("bf16") is torch.bfloat16
+    assert dtypes.resolve_dtype(torch.float16) is torch.float16
     monkeypatch.setattr(dtypes, "cpu_has_fast_bf16", lambda: False)
     assert dtypes.resolve_dtype("auto", "cpu") is torch.float32
     monkeypatch.setattr(dtypes, "cpu_has_fast_bf16", lambda: True)
@@ -28,7 +29,8 @@ def test_train_layer_ranges_and_seeded_subsets():
     from partpoint.data.sample import PartDataset, Record
     from partpoint.errors import DataError, LayerError
 
-    assert parse_layers("2-5") == (2, 3, 4, 5) and parse_layers("2,4") == (2, 4) and parse_layers(None) is None
+    assert parse_layers("2-5") == (2, 3, 4, 5) and parse_layers("2,4") == (2,
+                                                                           4) and parse_layers(None) is None
     with pytest.raises(LayerError):
         parse_layers("two-five")
     records = [Record(key=f"k{i}", image_paths=(Path(f"{i}.jpg"),), instruction="x", mask=None, object="o",

@@ -61,7 +61,8 @@ QWEN25 = [
 ]
 QWEN2 = [
     ("(523,287)", (523.0, 287.0)),
-    ("<|object_ref_start|>handle<|object_ref_end|><|box_start|>(100,200),(300,400)<|box_end|>", (200.0, 300.0)),
+    ("<|object_ref_start|>handle<|object_ref_end|><|box_start|>(100,200),(300,400)<|box_end|>",
+     (200.0, 300.0)),
     ("The point is (1500, 20).", None),  # outside 0-1000
     ("no idea", None),
 ]
@@ -121,20 +122,27 @@ def test_parse_all_points_in_text_order():
 
 def test_qwen2_box_survives_generation_decoding():
     """``generate`` strips special tokens for display; the parser reads the raw decode (box intact)."""
-    generation = Generation(text="handle(100,200),(300,400)", geometry=geometry(), image_size=SIZE, new_tokens=9,
+    generation = Generation(text="handle(100,200),(300,400)", geometry=geometry(), image_size=SIZE,
+                            new_tokens=9,
                             raw_text="handle<|box_start|>(100,200),(300,400)<|box_end|><|im_end|>")
     backbone = SimpleNamespace(arch="qwen2_vl", generate=lambda *a, **k: generation)
     result = text_point(backbone, None, "Point to the handle.")
-    assert (result.x, result.y) == pytest.approx(to_image_point(ParsedPoint(200.0, 300.0, INPUT_PER_MILLE), geometry(), SIZE))
-    assert parse_point(generation.text, "qwen2_vl") == ParsedPoint(100.0, 200.0, INPUT_PER_MILLE)  # the old bug
+    assert (result.x,
+            result.y) == pytest.approx(to_image_point(ParsedPoint(200.0, 300.0, INPUT_PER_MILLE), geometry(),
+                                                      SIZE))
+    assert parse_point(generation.text, "qwen2_vl") == ParsedPoint(100.0, 200.0,
+                                                                   INPUT_PER_MILLE)  # the old bug
 
 
-NUMBER = st.one_of(st.integers(-2000, 2000).map(str), st.floats(-5, 1500, allow_nan=False).map(lambda v: f"{v:.3f}"),
+NUMBER = st.one_of(st.integers(-2000, 2000).map(str),
+                   st.floats(-5, 1500, allow_nan=False).map(lambda v: f"{v:.3f}"),
                    st.sampled_from(["nan", "inf", "1e999", "9" * 400, ".5", "-0", "+3", "1.", ""]))
 PIECES = st.one_of(
     st.text(max_size=20),
-    st.sampled_from(['<point ', '<points ', '>', '</point>', 'x="', 'y="', 'x1=', '"', "'", "Click(", "(", ")",
-                     "[", "]", ",", '"point_2d": [', '"bbox_2d": [', "<|box_start|>", "<|box_end|>", "x: ", "y: ",
+    st.sampled_from(['<point ', '<points ', '>', '</point>', 'x="', 'y="', 'x1=', '"', "'", "Click(", "(",
+                     ")",
+                     "[", "]", ",", '"point_2d": [', '"bbox_2d": [', "<|box_start|>", "<|box_end|>", "x: ",
+                     "y: ",
                      "```json", "{", "}", " ", "\n"]),
     NUMBER,
 )
@@ -172,15 +180,9 @@ def test_parsers_are_linear_on_long_adversarial_input():
 
 
 def test_families_and_prompts():
-    assert [family_of(a) for a in ("molmo", "molmo2", "qwen2_5_vl", "qwen3_vl", "qwen2_vl", "llava", "idefics3")] == [
-        "molmo",
-        "molmo",
-        "qwen2_5_vl",
-        "qwen3_vl",
-        "qwen2_vl",
-        "generic",
-        "generic",
-    ]
+    assert [family_of(a) for a in ("molmo", "molmo2", "qwen2_5_vl", "qwen3_vl", "qwen2_vl", "llava",
+                                   "idefics3")] == ["molmo", "molmo", "qwen2_5_vl", "qwen3_vl", "qwen2_vl",
+                                                    "generic", "generic"]
     assert "point_2d" in pointing_prompt("Where do I hold the mug?", "qwen2_5_vl")
     assert pointing_prompt("  Point to the lid. ", "molmo").startswith("Point to the lid.\n")
     assert parse_point(None, "molmo") is None
@@ -191,7 +193,8 @@ SIZE = (200, 100)
 
 def geometry():
     """A 200 x 100 image resized to a 112 x 56 input, 14-px cells: grid 4 x 8; x = 25 u, y = 25 v."""
-    return GridGeometry(sx=25.0, ox=0.0, sy=25.0, oy=0.0, grid=(4, 8), input_size=(112, 56), cell_px=(14.0, 14.0))
+    return GridGeometry(sx=25.0, ox=0.0, sy=25.0, oy=0.0, grid=(4, 8), input_size=(112, 56),
+                        cell_px=(14.0, 14.0))
 
 
 @pytest.mark.parametrize(
@@ -214,7 +217,8 @@ def test_llava_adapter_names_the_frame_of_normalised_answers():
     def processor(crop):
         return SimpleNamespace(image_processor=SimpleNamespace(do_center_crop=crop))
 
-    assert LlavaAdapter().text_unit_frame(processor(True)) == PAD_SQUARE_UNIT  # LLaVA-1.5 (HF processor crops)
+    # LLaVA-1.5 (HF processor crops)
+    assert LlavaAdapter().text_unit_frame(processor(True)) == PAD_SQUARE_UNIT
     assert LlavaAdapter().text_unit_frame(processor(False)) == INPUT_UNIT  # default-llava squeezes
 
 
@@ -285,18 +289,19 @@ def test_centre_and_seeded_random():
     stream = np.random.default_rng(0)
     points = [random_point(200, 100, rng=stream) for _ in range(200)]
     xs, ys = np.array([p.x for p in points]), np.array([p.y for p in points])
-    assert (
-        len(set(xs)) == 200 and (0 <= xs).all() and (xs < 200).all() and (0 <= ys).all() and (ys < 100).all()
-    )
+    assert len(set(xs)) == 200 and (0 <= xs).all() and (xs < 200).all()
+    assert (0 <= ys).all() and (ys < 100).all()
     assert 80 < xs.mean() < 120
 
 
-@pytest.mark.parametrize("family, arch", [("molmo", "molmo"), ("qwen2_5_vl", "qwen2_5_vl"), ("qwen2_vl", "qwen2_vl"),
+@pytest.mark.parametrize("family, arch",
+                         [("molmo", "molmo"), ("qwen2_5_vl", "qwen2_5_vl"), ("qwen2_vl", "qwen2_vl"),
                                           ("generic", "llava")])
 def test_minimal_answers_parse_and_count_tokens(family, arch):
     from partpoint.baselines import MINIMAL_ANSWERS, minimal_answer_tokens
 
-    assert parse_point(MINIMAL_ANSWERS[family], arch) is not None  # each is a well-formed answer of its family
+    assert parse_point(MINIMAL_ANSWERS[family],
+                       arch) is not None  # each is a well-formed answer of its family
     tokenizer = lambda text, add_special_tokens: {"input_ids": text.split(" ")}  # noqa: E731
     backbone = SimpleNamespace(arch=arch, processor=SimpleNamespace(tokenizer=tokenizer))
     assert minimal_answer_tokens(backbone) == len(MINIMAL_ANSWERS[family].split(" "))

@@ -82,7 +82,8 @@ def test_batch_points_every_line_reports_bad_ones_and_resumes(setup, capsys):
     root = setup["root"]
     items = root / "items.jsonl"
     write_items(items, [
-        json.dumps({"id": "a", "image": "im0.png", "instructions": ["Point to the lid.", "Point to the handle."]}),
+        json.dumps({"id": "a", "image": "im0.png",
+                    "instructions": ["Point to the lid.", "Point to the handle."]}),
         "{not json",
         json.dumps({"image": "broken.png", "instruction": "Point to the lid."}),
         json.dumps({"id": "d", "image": "im1.png", "instruction": "Point to the spout."}),

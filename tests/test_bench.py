@@ -14,33 +14,42 @@ from benchmarks.run import main as bench_main
 from benchmarks.settings import BenchSettings
 
 torch.set_num_threads(1)
-SPEED_KEYS = {"point_over_floor", "text_over_point", "text_over_point_min_answer", "text_tokens", "cache_speedup", "medians_s", "point_memory", "train_memory",
+SPEED_KEYS = {"point_over_floor", "text_over_point", "text_over_point_min_answer", "text_tokens",
+              "cache_speedup", "medians_s", "point_memory", "train_memory",
               "targets", "runs", "warmup", "recompute_samples", "cached_epoch_samples"}
 
 
 def fake_results(folder: Path) -> None:
     settings = BenchSettings.for_mode("quick").to_json()
     parts = {
-        "machine": {"cores": 2, "cpu_model": "Test CPU 9000", "torch_threads": 2, "python": "3.11", "torch": "2.13",
+        "machine": {"cores": 2, "cpu_model": "Test CPU 9000", "torch_threads": 2, "python": "3.11",
+                    "torch": "2.13",
                     "transformers": "5.24", "platform": "linux", "date_utc": "2026-11-24 17:00 UTC",
                     "git_commit": "abc1234"},
         "settings": settings,
         "accuracy": {"methods": ["text", "ours"], "cap": 20, "text_cap": 6,
                      "cells": [{"name": "SynthParts direct", "spec": "x#2", "missing": None},
-                               {"name": "Car-Parts test", "spec": None, "missing": "data not found at /nowhere"}],
+                               {"name": "Car-Parts test", "spec": None,
+                                "missing": "data not found at /nowhere"}],
                      "skipped_backbones": {"default-other": "default backbone is not built yet"},
-                     "results": [{"backbone": "default-llava", "dataset": "SynthParts direct", "method": "text",
+                     "results": [{"backbone": "default-llava", "dataset": "SynthParts direct",
+                                  "method": "text",
                                   "n": 6, "hit_rate": 1 / 6, "patch_acc": 0.5, "unparsed": 4, "available": 9},
-                                 {"backbone": "default-llava", "dataset": "SynthParts direct", "method": "ours",
-                                  "n": 20, "hit_rate": 0.4567, "patch_acc": 0.61, "unparsed": None, "available": 9}]},
-        "ablations": {"backbone": "default-llava", "heads": [[5, 1], [6, 2]], "train_samples": 64, "val_samples": 30,
+                                 {"backbone": "default-llava", "dataset": "SynthParts direct",
+                                  "method": "ours",
+                                  "n": 20, "hit_rate": 0.4567, "patch_acc": 0.61, "unparsed": None,
+                                  "available": 9}]},
+        "ablations": {"backbone": "default-llava", "heads": [[5, 1], [6, 2]], "train_samples": 64,
+                      "val_samples": 30,
                       "epochs": 2, "batch_size": 16, "defaults": {"tau": 2.0, "gamma": 4.0, "lam": 1.0},
                       "attention_val_hit_rate": {"2": 0.25}, "attention_val_outside_distance": {"2": 2.5},
                       "centre_val": {"hit_rate": 0.1, "outside_distance": 3.0},
                       "runs": [{"name": "without SDF", "group": "components", "k": 2, "val_hit_rate": 0.3333,
-                                "val_outside_distance": 1.234, "final_loss": 0.5, "steps": 8, "wall_s": 1.0}]},
+                                "val_outside_distance": 1.234, "final_loss": 0.5, "steps": 8,
+                                "wall_s": 1.0}]},
         "speed": {"backbone": "default-llava", "runs": 20, "warmup": 3,
-                  "input": {"image_size": [640, 480], "instruction": "Point.", "deepest_layer": 7, "num_layers": 12},
+                  "input": {"image_size": [640, 480], "instruction": "Point.", "deepest_layer": 7,
+                            "num_layers": 12},
                   "point_over_floor": 1.42, "text_over_point": 5.0, "text_over_point_min_answer": 6.0,
                   "text_tokens": {"generated": 30, "min_answer": 9}, "cache_speedup": 31.0,
                   "medians_s": {"point": 0.142, "floor": 0.1, "encode_capture": 0.12, "pointer_head": 0.01,
@@ -48,8 +57,10 @@ def fake_results(folder: Path) -> None:
                   "recompute_s_per_sample": 0.31, "recompute_samples": 4, "cached_epoch_s_per_sample": 0.01,
                   "cached_epoch_samples": 64,
                   "point_memory": {"peak_delta_mib": 12.5, "peak_mib": 900.0, "method": "VmHWM"},
-                  "point_memory_fresh": {"loaded_mib": 500.0, "peak_mib": 540.0, "peak_over_loaded_mib": 40.0},
-                  "train_memory_fresh": {"loaded_mib": 300.0, "peak_mib": 420.0, "peak_over_loaded_mib": 120.0},
+                  "point_memory_fresh": {"loaded_mib": 500.0, "peak_mib": 540.0,
+                                         "peak_over_loaded_mib": 40.0},
+                  "train_memory_fresh": {"loaded_mib": 300.0, "peak_mib": 420.0,
+                                         "peak_over_loaded_mib": 120.0},
                   "train_memory": {"peak_delta_mib": 40.0, "peak_mib": 950.0, "method": "VmHWM"},
                   "targets": {"point_over_floor": {"op": "<=", "value": 1.10, "met": False},
                               "text_over_point": {"op": ">=", "value": 3.0, "met": True},
@@ -64,13 +75,15 @@ def fake_results(folder: Path) -> None:
 def test_report_renders_every_section_from_the_json(tmp_path):
     fake_results(tmp_path / "results")
     text = write_report(tmp_path / "results", tmp_path / "docs" / "RESULTS.md").read_text()
-    for heading in ("## Machine", "## 1. Main table", "## 2. Ablations", "## 3. Gallery", "## 4. Speed and memory"):
+    for heading in ("## Machine", "## 1. Main table", "## 2. Ablations", "## 3. Gallery",
+                    "## 4. Speed and memory"):
         assert heading in text
     assert "Test CPU 9000" in text and "abc1234" in text and "transformers 5.24" in text
     assert "45.7 / 61.0 (n=20)" in text and "16.7 / 50.0 (n=6) [4 unparsed]" in text
     assert "default-other skipped" in text and "Car-Parts test skipped" in text
     assert "| without SDF | 2 | 33.3 | 1.23 |" in text
-    assert "k=2: 25.0 (outside distance 2.50)" in text and "Image centre: 10.0 (outside distance 3.00)" in text
+    assert "k=2: 25.0 (outside distance 2.50)" in text
+    assert "Image centre: 10.0 (outside distance 3.00)" in text
     assert "| point_over_floor | 1.42 |" in text and "**NOT met**" in text and "capture dominates." in text
     assert "process peak 900 and 950 MiB" in text
     assert "text_over_point_min_answer | 6.00" in text and "wrote 30 tokens" in text
@@ -143,10 +156,12 @@ def test_tiny_ablations_train_every_variant_from_one_head_list(tiny_run):
     names = [run["name"] for run in ablations["runs"]]
     assert names[:6] == ["full", "without V_v", "without A2P", "without Q-Synth", "without SDF",
                          "BCE only (argmax of A_s)"]
-    assert all(math.isfinite(run["val_outside_distance"]) and run["val_outside_distance"] >= 0 for run in ablations["runs"])
+    assert all(math.isfinite(run["val_outside_distance"]) and run["val_outside_distance"] >= 0
+               for run in ablations["runs"])
     assert 0 <= ablations["centre_val"]["hit_rate"] <= 1
     assert {"k=1", "tau=1", "tau=4", "gamma=2", "gamma=8", "lambda=0.5", "lambda=2"} <= set(names)
-    assert len(ablations["heads"]) == 3 and all(run["steps"] == ablations["runs"][0]["steps"] for run in ablations["runs"])
+    assert len(ablations["heads"]) == 3
+    assert all(run["steps"] == ablations["runs"][0]["steps"] for run in ablations["runs"])
 
 
 def test_speed_harness_returns_the_documented_keys(tiny_run):
@@ -155,10 +170,12 @@ def test_speed_harness_returns_the_documented_keys(tiny_run):
     for key in ("point_over_floor", "text_over_point", "cache_speedup", "multi_over_single"):
         assert math.isfinite(speed[key]) and speed[key] > 0
         target = speed["targets"][key]
-        assert target["met"] == (speed[key] <= target["value"] if target["op"] == "<=" else speed[key] >= target["value"])
+        met = speed[key] <= target["value"] if target["op"] == "<=" else speed[key] >= target["value"]
+        assert target["met"] == met
     medians = speed["medians_s"]
     assert speed["point_over_floor"] == pytest.approx(medians["point"] / medians["floor"])
-    assert speed["text_over_point_min_answer"] == pytest.approx(medians["text_pointing_min_answer"] / medians["point"])
+    min_answer = medians["text_pointing_min_answer"] / medians["point"]
+    assert speed["text_over_point_min_answer"] == pytest.approx(min_answer)
     assert speed["text_tokens"]["min_answer"] > 0 and 0 < speed["text_tokens"]["generated"] <= 64
     assert speed["runs"] >= 20 and "method" in speed["point_memory"]
     for key in ("point_memory_fresh", "train_memory_fresh"):  # measured in a child process
@@ -212,7 +229,9 @@ def test_default_rules_pick_what_the_reference_rule_picks_on_random_attention():
     compared = 0
     for trial in range(60):
         n_layers, n_heads, side = 6, 4, 6
-        raw = rng.dirichlet(np.ones(side * side), size=(n_layers, n_heads)) * rng.uniform(0.02, 0.9, (n_layers, n_heads, 1))
+        raw = rng.dirichlet(np.ones(side * side), size=(n_layers, n_heads)) * rng.uniform(0.02, 0.9,
+                                                                                          (n_layers, n_heads,
+                                                                                           1))
         for _ in range(4):  # planted compact blobs, some on the bottom row
             layer, head = rng.integers(0, n_layers), rng.integers(0, n_heads)
             grid = np.zeros((side, side))

@@ -17,7 +17,8 @@ HEADS = [(1, 0), (2, 3), (2, 1)]
 def test_round_trip_matches_the_backbone(tiny_setup, tmp_path):
     _, backbone, train_spec, _ = tiny_setup
     dataset = open_dataset(train_spec)[:5]
-    cache = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, progress=False)
+    cache = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2,
+                               progress=False)
     assert len(cache) == 5 and cache.complete and cache.num_shards == 3
     n_rep = backbone.num_heads // backbone.num_kv_heads  # GQA: query head h reads KV head h // n_rep
     for i, record in enumerate(cache):
@@ -30,12 +31,14 @@ def test_round_trip_matches_the_backbone(tiny_setup, tmp_path):
                     "v_image": [lf.v_image[h // n_rep] for lf, (_, h) in zip(layers, HEADS)]}
         for name, tensors in expected.items():
             assert getattr(record, name).dtype == torch.float16
-            torch.testing.assert_close(getattr(record, name).float(), torch.stack(tensors), atol=2e-3, rtol=2e-3)
+            torch.testing.assert_close(getattr(record, name).float(), torch.stack(tensors), atol=2e-3,
+                                       rtol=2e-3)
         attn = torch.stack([lf.attn_last[h] for lf, (_, h) in zip(layers, HEADS)])  # (k, P)
         torch.testing.assert_close(record.attn_last.float(), attn, atol=1e-3, rtol=2e-3)
         mass = torch.stack([lf.attn_last_mass[h] for lf, (_, h) in zip(layers, HEADS)])  # (k,)
         torch.testing.assert_close(record.attn_mass, mass, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(record.coverage, torch.from_numpy(features.grid_mask(sample.mask).ravel()).float())
+        torch.testing.assert_close(record.coverage,
+                                   torch.from_numpy(features.grid_mask(sample.mask).ravel()).float())
         for scale in (1, 4, 8):
             assert (record.mask(scale) == features.sample_mask(sample.mask, scale=scale)).all()
         assert record.image_size == sample.image.size and record.geometry == features.geometry
@@ -47,13 +50,17 @@ def test_reuse_and_rebuild_on_key_change(tiny_setup, tmp_path):
     _, backbone, train_spec, _ = tiny_setup
     dataset = open_dataset(train_spec)[:4]
     counting = CountingBackbone(backbone)
-    first = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
+    first = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2,
+                               progress=False, reuse_prefix=False)
     assert counting.calls == 2
-    again = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
+    again = FeatureCache.build(counting, dataset, heads=HEADS, cache_dir=tmp_path, batch_size=2,
+                               progress=False, reuse_prefix=False)
     assert counting.calls == 2 and again.directory == first.directory  # reused, nothing encoded
-    other_heads = FeatureCache.build(counting, dataset, heads=HEADS[:2], cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
+    other_heads = FeatureCache.build(counting, dataset, heads=HEADS[:2], cache_dir=tmp_path, batch_size=2,
+                                     progress=False, reuse_prefix=False)
     assert counting.calls == 4 and other_heads.directory != first.directory
-    other_data = FeatureCache.build(counting, dataset[:3], heads=HEADS, cache_dir=tmp_path, batch_size=2, progress=False, reuse_prefix=False)
+    other_data = FeatureCache.build(counting, dataset[:3], heads=HEADS, cache_dir=tmp_path, batch_size=2,
+                                    progress=False, reuse_prefix=False)
     assert counting.calls == 6 and other_data.directory != first.directory
     with pytest.raises(CacheError, match="heads"):
         FeatureCache.open(first.directory, expect=other_heads.key)
@@ -65,14 +72,17 @@ def test_interrupted_build_resumes(tiny_setup, tmp_path):
     dataset = open_dataset(train_spec)[:6]
     flaky = CountingBackbone(backbone, fail_after=3)  # batch_size 1, shard_size 2: shard 0 done, shard 1 half
     with pytest.raises(KeyboardInterrupt):
-        FeatureCache.build(flaky, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1, progress=False, reuse_prefix=False)
+        FeatureCache.build(flaky, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1,
+                           progress=False, reuse_prefix=False)
     partial = FeatureCache.open(next(tmp_path.iterdir()))
     assert partial.missing_shards() == [1, 2]
     assert not [p for p in partial.directory.iterdir() if p.name.endswith(".tmp")]  # nothing half-written
     resumed = CountingBackbone(backbone)
-    cache = FeatureCache.build(resumed, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1, progress=False, reuse_prefix=False)
+    cache = FeatureCache.build(resumed, dataset, heads=HEADS, cache_dir=tmp_path, shard_size=2, batch_size=1,
+                               progress=False, reuse_prefix=False)
     assert resumed.calls == 4 and cache.complete
-    fresh = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path / "fresh", shard_size=2, progress=False)
+    fresh = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path / "fresh", shard_size=2,
+                               progress=False)
     assert [e.key for e in cache] == [e.key for e in fresh] == dataset.keys
     for a, b in zip(cache, fresh):
         torch.testing.assert_close(a.k_image, b.k_image, atol=1e-3, rtol=1e-3)
@@ -93,9 +103,11 @@ def test_samples_of_one_image_share_one_prefix_pass(tiny_setup, tmp_path):
 
     groups = [g for one_image, g in _image_groups(dataset, list(range(len(dataset))), 8) if one_image]
     assert groups and all(len({dataset.image_id(i) for i in g}) == 1 for g in groups)
-    shared = FeatureCache.build(Recording(backbone), dataset, heads=HEADS, cache_dir=tmp_path / "a", shard_size=len(dataset),
+    shared = FeatureCache.build(Recording(backbone), dataset, heads=HEADS, cache_dir=tmp_path / "a",
+                                shard_size=len(dataset),
                                 progress=False)
-    plain = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path / "b", shard_size=len(dataset),
+    plain = FeatureCache.build(backbone, dataset, heads=HEADS, cache_dir=tmp_path / "b",
+                               shard_size=len(dataset),
                                progress=False, reuse_prefix=False)
     assert calls == [len(g) for g in groups]  # one prefix pass per multi-sample image
     assert [e.key for e in shared] == [e.key for e in plain]

@@ -33,19 +33,24 @@ def llava_dir(tmp_path_factory):
     vocab = {w: i for i, w in enumerate(words)} | {"[UNK]": len(words)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
+                                        pad_token="<pad>",
                                         unk_token="[UNK]", additional_special_tokens=["<image>"])
     torch.manual_seed(0)
     config = LlavaConfig(
-        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                       num_attention_heads=2,
                                        image_size=224, patch_size=14),
-        text_config=LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        text_config=LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
+                                num_hidden_layers=2,
                                 num_attention_heads=4, num_key_value_heads=2, pad_token_id=0),
         image_token_index=vocab["<image>"], image_seq_length=256, vision_feature_layer=-1,
     )
     processor = LlavaProcessor(
-        image_processor=LlavaImageProcessorPil(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}),
-        tokenizer=tokenizer, patch_size=14, vision_feature_select_strategy="default", num_additional_image_tokens=1,
+        image_processor=LlavaImageProcessorPil(size={"shortest_edge": 224},
+                                               crop_size={"height": 224, "width": 224}),
+        tokenizer=tokenizer, patch_size=14, vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
     )
     out = tmp_path_factory.mktemp("acceptance-llava")
     LlavaForConditionalGeneration(config).save_pretrained(out)
@@ -62,7 +67,8 @@ def test_tiny_transformers_llava_is_captured_exactly(llava_dir):
     for f in feats.layers.values():
         length = f.q_text.shape[1]
         assert length >= 8 and f.q_text.shape == (4, length, 8)
-        assert f.k_image.shape == f.v_image.shape == (2, 256, 8) and f.attn_last.shape == (4, 256)  # 2 KV heads
+        assert f.k_image.shape == f.v_image.shape == (2, 256, 8) and f.attn_last.shape == (4,
+                                                                                           256)  # 2 KV heads
         keys = f.k_image[[f.kv_head(h) for h in range(4)]]  # (H, P, d)
         attn = torch.softmax(torch.einsum("hd,hpd->hp", f.q_text[:, -1], keys) * 8**-0.5, dim=-1)
         assert (attn - f.attn_last).abs().max() < 1e-5

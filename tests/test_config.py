@@ -20,10 +20,12 @@ def parse_train(*flags: str):
 
 
 def test_every_setting_has_one_name_and_override_routes_it_to_its_section():
-    names = [f.name for cls in (PointerConfig, LossConfig, OptimConfig, SelectConfig) for f in dataclasses.fields(cls)]
+    names = [f.name for cls in (PointerConfig, LossConfig, OptimConfig,
+                                SelectConfig) for f in dataclasses.fields(cls)]
     assert len(names) == len(set(names))  # unique across sections, so a flat name is never ambiguous
     config = TrainConfig.of(lam=0.5, epochs=3, attn_heads=4, num_heads=2, seed=7)
-    assert (config.loss.lam, config.optim.epochs, config.pointer.attn_heads, config.select.num_heads, config.seed) == \
+    assert (config.loss.lam, config.optim.epochs, config.pointer.attn_heads, config.select.num_heads,
+            config.seed) == \
         (0.5, 3, 4, 2, 7)
     assert config.loss.tau == LossConfig().tau and config.pointer.ff_mult == PointerConfig().ff_mult
     with pytest.raises(TypeError, match="heads"):
@@ -37,7 +39,8 @@ def test_train_flags_are_generated_from_the_fields_with_the_old_names():
                        "--stage-dims", "16,8", "--padding", "zeros", "--no-detach-attn", "--sdf-cap", "2")
     config = config_from_args(args)
     assert (config.pointer.attn_heads, config.pointer.ff_mult, config.select.num_heads) == (4, 3, 3)
-    assert not config.pointer.use_qsynth and not config.pointer.detach_attn and config.pointer.stage_dims == (16, 8)
+    assert not config.pointer.use_qsynth and not config.pointer.detach_attn
+    assert config.pointer.stage_dims == (16, 8)
     assert (config.loss.lam, config.loss.sdf_cap, config.pointer.padding) == (0.5, 2.0, "zeros")
     assert config_from_args(parse_train("--sdf-cap", "none")).loss.sdf_cap is None  # X | None reads "none"
     with pytest.raises(SystemExit):
@@ -48,9 +51,11 @@ def test_train_flags_are_generated_from_the_fields_with_the_old_names():
 
 def test_flag_help_shows_the_dataclass_default_and_flags_not_given_are_absent():
     parser = build_parser()
-    train = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith(" train"))
+    commands = parser._subparsers._group_actions[0].choices.values()
+    train = next(a for a in commands if a.prog.endswith(" train"))
     by_dest = {action.dest: action for action in train._actions}
-    assert by_dest["tau"].default is argparse.SUPPRESS and f"default {LossConfig().tau}" in by_dest["tau"].help
+    assert by_dest["tau"].default is argparse.SUPPRESS
+    assert f"default {LossConfig().tau}" in by_dest["tau"].help
     assert isinstance(by_dest["use_values"], argparse.BooleanOptionalAction)
     assert "--no-values" in by_dest["use_values"].option_strings
     for section in (PointerConfig, LossConfig, OptimConfig, SelectConfig):  # help written once, in the field

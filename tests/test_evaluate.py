@@ -1,4 +1,5 @@
-"""evaluate(): hit / patch definitions, per-category aggregation, every method's plumbing, unparsed answers."""
+"""evaluate(): hit / patch definitions, per-category aggregation, every method's plumbing, unparsed
+answers."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def test_part_cells_half_coverage_else_the_best_cells():
 
 def test_patch_hit_uses_the_cell_under_the_point_through_the_geometry():
     # 2 x 2 grid of 10-px cells starting 20 px right of the image's left edge (like a centre crop)
-    geometry = GridGeometry(sx=10.0, ox=20.0, sy=10.0, oy=0.0, grid=(2, 2), input_size=(20, 20), cell_px=(1.0, 1.0))
+    geometry = GridGeometry(sx=10.0, ox=20.0, sy=10.0, oy=0.0, grid=(2, 2), input_size=(20, 20),
+                            cell_px=(1.0, 1.0))
     coverage = np.array([[0.0, 0.7], [0.2, 0.0]])
     assert patch_hit(coverage, geometry, 35.0, 5.0)  # cell (row 0, col 1)
     assert not patch_hit(coverage, geometry, 25.0, 5.0)  # cell (0, 0)
@@ -115,7 +117,8 @@ def test_patch_acc_follows_the_crop_for_centre(tiny):
     # the centre (60, 40) is in grid cell (row 2, col 2) of the 4 x 4 grid over x in [20, 100)
     cell = box_mask(60, 40, 80, 60)
     neighbour = box_mask(40, 40, 60, 60)
-    result = evaluate("center", backbone=backbone, dataset=[sample(cell, key="a"), sample(neighbour, key="b")],
+    result = evaluate("center", backbone=backbone,
+                      dataset=[sample(cell, key="a"), sample(neighbour, key="b")],
                       progress=False)
     assert [s["patch_hit"] for s in result.samples] == [True, False]
 
@@ -126,10 +129,12 @@ def test_attention_takes_heads_json_and_refuses_a_missing_one(tiny, tmp_path):
     backbone, _ = tiny
     heads = tmp_path / "heads.json"
     heads.write_text(HeadSelection(heads=[(1, 0)]).to_json())
-    result = evaluate("attention", backbone=backbone, dataset=[sample(EVERYWHERE)], heads=str(heads), progress=False)
+    result = evaluate("attention", backbone=backbone, dataset=[sample(EVERYWHERE)], heads=str(heads),
+                      progress=False)
     assert result.hit_rate == 1.0
     with pytest.raises(CheckpointError, match="heads file not found"):
-        evaluate("attention", backbone=backbone, dataset=[sample(EVERYWHERE)], heads=str(tmp_path / "no.json"),
+        evaluate("attention", backbone=backbone, dataset=[sample(EVERYWHERE)],
+                 heads=str(tmp_path / "no.json"),
                  progress=False)
 
 
@@ -175,8 +180,10 @@ def test_counting_needs_exactly_count_points_all_inside(tiny, monkeypatch):
     backbone, _ = tiny
     geometry = backbone.geometry(sample(CENTRE).image)
     two_boxes = box_mask(20, 0, 40, 80) | box_mask(80, 0, 100, 80)  # x in [20, 40) and [80, 100)
-    # the tiny LLaVA centre-crops, so its normalised answers are in the pad-to-square frame: x = 120 u, y = 120 v - 20
-    answers = iter(["(0.25, 0.5) and (0.75, 0.5)", "(0.25, 0.5)", "(0.25, 0.5), (0.5, 0.5)", "(0.25, 0.5) (0.75, 0.5)"])
+    # the tiny LLaVA centre-crops, so its normalised answers are in the pad-to-square frame: x = 120 u, y =
+    # 120 v - 20
+    answers = iter(["(0.25, 0.5) and (0.75, 0.5)", "(0.25, 0.5)", "(0.25, 0.5), (0.5, 0.5)",
+                    "(0.25, 0.5) (0.75, 0.5)"])
 
     def fake_generate(image, prompt, *, max_new_tokens=32, min_new_tokens=0):
         return Generation(next(answers), geometry, (WIDTH, HEIGHT))
@@ -193,7 +200,8 @@ def test_counting_with_heatmap_methods_takes_separated_peaks(tiny):
     backbone, pointer = tiny
     item = counting(EVERYWHERE, "all", 3)
     for method in ("ours", "attention", "center"):
-        record = evaluate(method, backbone=backbone, dataset=[item], pointer=pointer, progress=False).samples[0]
+        record = evaluate(method, backbone=backbone, dataset=[item], pointer=pointer,
+                          progress=False).samples[0]
         if method == "center":
             assert record["hit"] is False and len(record["points"]) == 1  # one point for three
             continue

@@ -127,7 +127,8 @@ def test_entropy_ties_go_to_the_shallower_layer():
 def test_votes_counted_as_most_common():
     a, b, c = (2, 0), (3, 1), (4, 2)
     samples = [raw_layers({b: blob(1, 1)}, seed=1), raw_layers({a: blob(1, 1)}, seed=2),
-               raw_layers({a: blob(2, 2)}, seed=3), raw_layers({b: blob(0, 0), c: blob(3, 3, mass=0.5)}, seed=4)]
+               raw_layers({a: blob(2, 2)}, seed=3),
+               raw_layers({b: blob(0, 0), c: blob(3, 3, mass=0.5)}, seed=4)]
     scores = [score_heads(raw, list(range(NUM_LAYERS)), GRID) for raw in samples]
     heads, votes, _ = aggregate_votes(scores, k=1)
     assert votes[a] == votes[b] == 2 and heads == [b]  # tie: b was voted for first (Counter.most_common)
@@ -164,14 +165,10 @@ def planted_features(seed: int):
             else:
                 noise = rng.uniform(0, 1, GRID[0] * GRID[1])
                 maps.append(noise / noise.sum())
-            mass.append(
-                {PLANTED[0]: 0.6, PLANTED[1]: 0.55, EARLY: 0.7, SINK: 0.65, WEAK: 0.01}.get(
-                    pair, rng.uniform(0.05, 0.1)
-                )
-            )
-        layers[layer] = SimpleNamespace(
-            attn_last=torch.tensor(np.stack(maps), dtype=torch.float32), attn_last_mass=torch.tensor(mass)
-        )
+            planted_mass = {PLANTED[0]: 0.6, PLANTED[1]: 0.55, EARLY: 0.7, SINK: 0.65, WEAK: 0.01}
+            mass.append(planted_mass.get(pair, rng.uniform(0.05, 0.1)))
+        layers[layer] = SimpleNamespace(attn_last=torch.tensor(np.stack(maps), dtype=torch.float32),
+                                        attn_last_mass=torch.tensor(mass))
     return SimpleNamespace(layers=layers, grid=GRID)
 
 
@@ -194,7 +191,8 @@ DATASET = [SimpleNamespace(image=i, instruction=f"point to part {i}") for i in r
 def test_per_sample_scores_and_vote():
     features = planted_features(seed=0)
     layers = list(range(NUM_LAYERS))
-    raw = np.stack([(features.layers[layer].attn_last * features.layers[layer].attn_last_mass[:, None]).numpy()
+    raw = np.stack([(features.layers[layer].attn_last * features.layers[layer].attn_last_mass[:,
+                                                                                              None]).numpy()
                     for layer in layers])
     scores = score_heads(raw, layers, GRID)
     assert scores.last_row[SINK] and not scores.last_row[PLANTED[0]]
@@ -212,9 +210,8 @@ def test_select_heads_finds_planted_heads():
     assert not {EARLY, SINK, WEAK} & set(selection.heads)
     assert selection.layer == 4 and len(backbone.requested) == 8
     again = HeadSelection.from_json(selection.to_json())
-    assert (
-        again.heads == selection.heads and again.votes == selection.votes and again.layer == selection.layer
-    )
+    assert again.heads == selection.heads and again.votes == selection.votes
+    assert again.layer == selection.layer
 
 
 def test_select_heads_restricted_to_one_layer():

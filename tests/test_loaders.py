@@ -40,7 +40,8 @@ def _instructions(obj: str, part: str) -> list[str]:
     ]
 
 
-def _write_instructpart(root: Path, *, json_name="data_test.json", n=3, size=(24, 16), extra=None) -> list[dict]:
+def _write_instructpart(root: Path, *, json_name="data_test.json", n=3, size=(24, 16),
+                        extra=None) -> list[dict]:
     """A tiny InstructPart-layout dataset: grey images, a rectangle mask per record."""
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "masks").mkdir(exist_ok=True)
@@ -179,7 +180,8 @@ def test_missing_json_is_detected_at_construction(tmp_path):
 
 
 def test_unknown_format_lists_formats(tmp_path):
-    with pytest.raises(DataError, match="unknown dataset format 'coco'.*instructpart.*paco.*carparts.*pointarena"):
+    with pytest.raises(DataError,
+                       match="unknown dataset format 'coco'.*instructpart.*paco.*carparts.*pointarena"):
         open_dataset("coco:/some/where")
     with pytest.raises(DataError, match="cannot tell the dataset format"):
         open_dataset(tmp_path)

@@ -59,9 +59,8 @@ def test_sdf_penalty_monotone_positive_asymmetric(tau, gamma):
     assert (outside > inside).all()
     ratio = outside / inside
     assert (ratio[1:] > ratio[:-1]).all() and float(ratio[3]) > gamma  # d = 1: at least gamma times
-    slope_out = sdf_penalty(torch.tensor(5.0), tau=tau, gamma=gamma) - sdf_penalty(
-        torch.tensor(4.0), tau=tau, gamma=gamma
-    )
+    slope_out = sdf_penalty(torch.tensor(5.0), tau=tau, gamma=gamma) - sdf_penalty(torch.tensor(4.0),
+                                                                                   tau=tau, gamma=gamma)
     assert float(slope_out) == pytest.approx(gamma, rel=0.05)  # grows like gamma * x outside
 
 
@@ -123,7 +122,8 @@ def test_cached_hit_and_outside_distance_of_points():
     mask[8:16, 8:16] = True  # patches 2..3 (rows and columns) at 4 cells per patch
     fine = mask.repeat(FINE_SCALE // scale, 0).repeat(FINE_SCALE // scale, 1)
     geometry = GridGeometry(sx=1.0, ox=0.0, sy=1.0, oy=0.0, grid=grid, input_size=(8, 8), cell_px=(1.0, 1.0))
-    item = SampleFeatures(q_text=None, k_image=None, v_image=None, attn_last=None, attn_mass=None, geometry=geometry,
+    item = SampleFeatures(q_text=None, k_image=None, v_image=None, attn_last=None, attn_mass=None,
+                          geometry=geometry,
                           image_size=(8, 8), masks={FINE_SCALE: torch.from_numpy(np.packbits(fine.ravel()))},
                           distance=torch.from_numpy(signed_distance(mask, unit=scale)))
     inside, outside = (3.0, 3.0), (7.0, 3.0)
@@ -141,8 +141,10 @@ def test_capped_penalty_is_bounded_and_inside_slope_pulls_deeper():
         return float(sdf_loss(logits, distance, **kwargs))
 
     assert cost_at(4) > cost_at(3) > cost_at(2)  # unbounded: far outside costs more
-    assert cost_at(4, cap=1.0) == pytest.approx(cost_at(3, cap=1.0)) == pytest.approx(float(sdf_penalty(torch.tensor(1.0))))
+    capped = pytest.approx(float(sdf_penalty(torch.tensor(1.0))))
+    assert cost_at(4, cap=1.0) == pytest.approx(cost_at(3, cap=1.0)) == capped
     assert cost_at(2, cap=1.0) == pytest.approx(cost_at(2))  # below the cap nothing changes
     assert cost_at(0, cap=100.0) == pytest.approx(cost_at(0))
     flat = cost_at(1) - cost_at(0)
-    assert cost_at(1, inside_slope=0.1) - cost_at(0, inside_slope=0.1) == pytest.approx(flat + 0.25)  # 0.1 * 2.5
+    assert cost_at(1, inside_slope=0.1) - cost_at(0,
+                                                  inside_slope=0.1) == pytest.approx(flat + 0.25)  # 0.1 * 2.5

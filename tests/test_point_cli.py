@@ -30,10 +30,9 @@ def setup(tmp_path_factory):
     other = load_backbone(build_llava(root / "other", seed=1))
     foreign = save_pointer(other, root / "foreign")
     picture().save(root / "image.png")
-    data = write_instructpart(root / "synth", {
-        "a": ("mug:handle", box_mask(0, 0, WIDTH, HEIGHT)),
-        "b": ("car:wheel", box_mask(0, 0, 10, 10)),
-    })
+    data = write_instructpart(root / "synth",
+                              {"a": ("mug:handle", box_mask(0, 0, WIDTH, HEIGHT)),
+                               "b": ("car:wheel", box_mask(0, 0, 10, 10))})
     return dict(root=root, backbone=str(backbone_dir), pointer=str(pointer), foreign=str(foreign),
                 image=str(root / "image.png"), data=str(data))
 
@@ -84,7 +83,8 @@ def test_the_predictor_runs_the_processor_once_and_its_results_carry_the_geometr
     assert isinstance(pointer, partpoint.Pointer) and pointer.heads == ((0, 0), (1, 1))
     calls, loads = [], []
     prepare = pointer.backbone.prepare_inputs
-    monkeypatch.setattr(pointer.backbone, "prepare_inputs", lambda *a, **k: calls.append(1) or prepare(*a, **k))
+    monkeypatch.setattr(pointer.backbone, "prepare_inputs", lambda *a,
+                        **k: calls.append(1) or prepare(*a, **k))
     monkeypatch.setattr(Image, "open", lambda *a, real=Image.open, **k: loads.append(1) or real(*a, **k))
     texts = [INSTRUCTION, "Point to the lid of the pot."]
     results = pointer.point_many(setup["image"], texts)
@@ -92,8 +92,10 @@ def test_the_predictor_runs_the_processor_once_and_its_results_carry_the_geometr
     assert [r.instruction for r in results] == texts
     image = load_image(setup["image"])
     assert load_image(image) is image  # an image load_image returned passes through as it is
-    assert overlay(image, results).size == (WIDTH, HEIGHT) and len(calls) == 1  # drawn from the results' geometry
-    assert results[0].geometry == pointer.backbone.geometry(image) and len(calls) == 1  # cached per image size
+    assert overlay(image, results).size == (WIDTH,
+                                            HEIGHT) and len(calls) == 1  # drawn from the results' geometry
+    # cached per image size
+    assert results[0].geometry == pointer.backbone.geometry(image) and len(calls) == 1
 
 
 def test_point_text_output(setup, capsys):
@@ -115,7 +117,8 @@ def test_point_text_output(setup, capsys):
     ],
 )
 def test_point_bad_input_exits_2_with_one_line(setup, capsys, tmp_path, monkeypatch, case, needle):
-    image, text, extra = setup["image"], INSTRUCTION, ["--backbone", setup["backbone"], "--pointer", setup["pointer"]]
+    image, text, extra = setup["image"], INSTRUCTION, ["--backbone", setup["backbone"], "--pointer",
+                                                       setup["pointer"]]
     if case == "unreadable":
         image = tmp_path / "notes.png"
         image.write_text("not an image")
@@ -140,7 +143,8 @@ def test_point_bad_input_exits_2_with_one_line(setup, capsys, tmp_path, monkeypa
 def test_eval_json_keys_and_limit(setup, capsys, tmp_path):
     results = tmp_path / "results.json"
     status, stdout, _ = run_cli(["eval", "--backbone", setup["backbone"], "--pointer", setup["pointer"],
-                                 "--method", "ours", "--data", setup["data"], "--json", "--out", str(results)], capsys)
+                                 "--method", "ours", "--data", setup["data"], "--json", "--out",
+                                 str(results)], capsys)
     assert status == 0
     summary = json.loads(stdout)
     assert {"method", "backbone", "n", "hit_rate", "patch_acc", "per_category"} <= set(summary)

@@ -33,7 +33,8 @@ IDENTITY = PointerIdentity(backbone="fake", fingerprint="abc123", heads=((2, 0),
 
 def small_pointer(identity: PointerIdentity = IDENTITY, **overrides) -> PartPointer:
     base = dict(num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 8),
-                detach_attn=False, a2p_residual=False, padding="zeros")  # the paper's decoder unless a test sets one
+                detach_attn=False, a2p_residual=False,
+                padding="zeros")  # the paper's decoder unless a test sets one
     return PartPointer(PointerConfig(**{**base, **overrides}), identity)
 
 
@@ -69,7 +70,8 @@ def test_qsynth_shape_and_padding_is_ignored():
 
 
 def test_qsynth_heads_have_independent_weights():
-    """Head h's query depends on head h's weights only: perturbing head 0's weights leaves head 1 unchanged."""
+    """Head h's query depends on head h's weights only: perturbing head 0's weights leaves head 1
+    unchanged."""
     torch.manual_seed(0)
     qsynth = QSynth(dim=16, num_heads=2, num_latents=4, depth=1)
     text, mask = torch.randn(2, 2, 5, 16), torch.ones(2, 5, dtype=torch.bool)
@@ -131,10 +133,9 @@ def test_a2p_rejects_wrong_grid():
 # ---------------------------------------------------------------- PartPointer
 
 
-@pytest.mark.parametrize(
-    "flags,upsample",
-    [({}, 4), ({"use_qsynth": False}, 4), ({"use_a2p": False}, 1), ({"use_values": False}, 4)],
-)
+@pytest.mark.parametrize("flags,upsample",
+                         [({}, 4), ({"use_qsynth": False}, 4), ({"use_a2p": False}, 1),
+                          ({"use_values": False}, 4)])
 def test_pointer_forward_shapes_and_attention_sums_to_one(flags, upsample):
     model = small_pointer(**flags)
     out = model(random_inputs())
@@ -147,7 +148,8 @@ def test_pointer_without_qsynth_uses_final_real_token():
     model = small_pointer(use_qsynth=False)
     batch = random_inputs()
     out = model(batch)
-    expected = torch.einsum("kd,kpd->kp", batch.q_text[0, :, 2], batch.k_image[0]) / 4.0  # row 0 has 3 real tokens
+    expected = torch.einsum("kd,kpd->kp", batch.q_text[0, :, 2],
+                            batch.k_image[0]) / 4.0  # row 0 has 3 real tokens
     torch.testing.assert_close(out.attn[0], expected.softmax(-1))
 
 
@@ -156,11 +158,8 @@ def test_pointer_gradients_reach_every_parameter():
     out = model(random_inputs())
     target = torch.zeros(2, 12)
     target[:, 5] = 1.0
-    dist = torch.from_numpy(
-        np.stack(
-            [signed_distance(np.kron(target[0].reshape(3, 4).numpy() > 0, np.ones((4, 4))) > 0, unit=4)] * 2
-        )
-    )
+    dist = torch.from_numpy(np.stack([signed_distance(np.kron(target[0].reshape(3, 4).numpy() > 0,
+                                                              np.ones((4, 4))) > 0, unit=4)] * 2))
     pointer_loss(out, target, dist, PAPER_LOSS).total.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert not missing
@@ -170,7 +169,8 @@ def test_a2p_residual_starts_as_the_upsampled_log_mean_attention():
     model = small_pointer(a2p_residual=True, padding="replicate")
     out = model(random_inputs())
     log_mean = out.attn.mean(dim=1).clamp_min(1e-12).log().reshape(2, 1, 3, 4)
-    expected = torch.nn.functional.interpolate(log_mean, scale_factor=4, mode="bilinear", align_corners=False)[:, 0]
+    expected = torch.nn.functional.interpolate(log_mean, scale_factor=4, mode="bilinear",
+                                               align_corners=False)[:, 0]
     assert torch.allclose(out.heatmap, expected, atol=1e-6)  # the last conv starts at zero
     assert model.decoder.stages[0][0].padding_mode == "replicate"
 
@@ -222,10 +222,12 @@ def fake_backbone(dim=16, grid=(3, 4), fingerprint="abc123", text_len=5):
     layers = {layer: LayerFeatures(q_text=torch.randn(2, text_len, dim, generator=gen),
                                    k_image=torch.randn(1, patches, dim, generator=gen),
                                    v_image=torch.randn(1, patches, dim, generator=gen),
-                                   attn_last=torch.full((2, patches), 1 / patches), attn_last_mass=torch.ones(2),
+                                   attn_last=torch.full((2, patches), 1 / patches),
+                                   attn_last_mass=torch.ones(2),
                                    scale=dim**-0.5)
               for layer in (2, 3)}
-    geometry = GridGeometry(sx=20.0, ox=0.0, sy=20.0, oy=0.0, grid=grid, input_size=(80, 60), cell_px=(1.0, 1.0))
+    geometry = GridGeometry(sx=20.0, ox=0.0, sy=20.0, oy=0.0, grid=grid, input_size=(80, 60),
+                            cell_px=(1.0, 1.0))
     features = Features(layers=layers, geometry=geometry, image_size=(80, 60))
     calls = []
 
@@ -242,7 +244,8 @@ def test_sample_features_index_each_kv_head_once_and_collate_pads_text():
     item = SampleFeatures.of(backbone.features, IDENTITY.heads)
     assert item.q_text.shape == (2, 5, 16) and item.k_image.shape == (2, 12, 16) and item.grid == (3, 4)
     torch.testing.assert_close(item.q_text[1], backbone.features.layers[3].q_text[1])
-    torch.testing.assert_close(item.k_image[1], backbone.features.layers[3].k_image[0])  # query head 1 -> KV head 0
+    torch.testing.assert_close(item.k_image[1],
+                               backbone.features.layers[3].k_image[0])  # query head 1 -> KV head 0
     short = SampleFeatures.of(backbone.features, IDENTITY.heads)
     short.q_text = short.q_text[:, :3]
     batch = collate([item, short])
@@ -295,7 +298,8 @@ def test_save_load_round_trip_and_refusals(tmp_path):
                                                                                       "use_values": True}}))
     with pytest.raises(CheckpointError, match="do not match"):
         PartPointer.from_pretrained(tmp_path / "ptr")
-    (tmp_path / "ptr" / "config.json").write_text(json.dumps({**config, "pointer": {"qsynth_queries": "pre_rope"}}))
+    (tmp_path / "ptr" / "config.json").write_text(json.dumps({**config,
+                                                              "pointer": {"qsynth_queries": "pre_rope"}}))
     with pytest.raises(CheckpointError, match="unknown pointer settings"):
         PartPointer.from_pretrained(tmp_path / "ptr")
     (tmp_path / "ptr" / "config.json").write_text("{broken")
@@ -323,31 +327,22 @@ def planted_batch(batch, gen, part_keys, part_words):
             col = (quadrant % 2) * 3 + int(torch.randint(0, 2, (1,), generator=gen))
             labels[b, row : row + 2, col : col + 2] = part
     flat = labels.reshape(batch, -1)
-    one_hot = (
-        torch.nn.functional.one_hot(flat.clamp_min(0), NUM_PARTS).float() * (flat >= 0).float()[..., None]
-    )
+    one_hot = (torch.nn.functional.one_hot(flat.clamp_min(0), NUM_PARTS).float() * (flat >= 0).float()[...,
+                                                                                                       None])
     keys = torch.randn(batch, HEADS, flat.shape[1], DIM, generator=gen) * 0.5 + (one_hot @ part_keys)[:, None]
     values = keys + torch.randn(keys.shape, generator=gen) * 0.5
     text = torch.randn(batch, HEADS, TEXT_LEN, DIM, generator=gen)
     where = torch.randint(0, TEXT_LEN - 1, (batch,), generator=gen)
     text[torch.arange(batch), :, where] = part_words[asked][:, None]
-    return (
-        text,
-        torch.ones(batch, TEXT_LEN, dtype=torch.bool),
-        keys,
-        values,
-        labels == asked[:, None, None],
-        labels >= 0,
-    )
+    return (text, torch.ones(batch, TEXT_LEN, dtype=torch.bool), keys, values,
+            labels == asked[:, None, None], labels >= 0)
 
 
 def test_training_on_planted_parts_beats_chance_and_foreground():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    part_keys, part_words = (
-        torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
-        torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
-    )
+    part_keys, part_words = (torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
+                             torch.randn(NUM_PARTS, DIM, generator=gen) * 2)
     model = small_pointer()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     scale = model.config.upsample
@@ -361,9 +356,8 @@ def test_training_on_planted_parts_beats_chance_and_foreground():
         loss.total.backward()
         optimizer.step()
 
-    text, mask, keys, values, target, foreground = planted_batch(
-        256, torch.Generator().manual_seed(99), part_keys, part_words
-    )
+    text, mask, keys, values, target, foreground = planted_batch(256, torch.Generator().manual_seed(99),
+                                                                 part_keys, part_words)
     with torch.no_grad():
         batch = PointerBatch(q_text=text, text_mask=mask, k_image=keys, v_image=values, grid=GRID)
         u, v, _, _ = model.predict_point(model.eval()(batch), GRID)

@@ -63,11 +63,13 @@ def test_dinov2_conversion_reproduces_the_onnx_graph():
 
     path = DINOV2_VITS14.verified_path()
     graph = onnx.load(str(path))
-    final_norm = "/backbone/layernorm/Add_1_output_0"  # the backbone's patch features before the saliency head
+    # the backbone's patch features before the saliency head
+    final_norm = "/backbone/layernorm/Add_1_output_0"
     graph.graph.output.append(onnx.helper.make_tensor_value_info(final_norm, onnx.TensorProto.FLOAT, None))
     session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     image = np.asarray(Image.open(EXAMPLE).convert("RGB").resize((224, 224)), dtype=np.float32) / 255
-    pixels = ((image - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]).transpose(2, 0, 1)[None].astype(np.float32)
+    pixels = ((image - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]).transpose(2, 0,
+                                                                                 1)[None].astype(np.float32)
     reference = session.run([final_norm], {"input_image": pixels})[0]  # (1, 257, 384)
     model = load_dinov2(path)
     assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 12
@@ -88,18 +90,21 @@ def test_smollm2_conversion_equals_transformers_gguf_load_and_answers_in_english
     model, tokenizer = load_smollm2(path), load_smollm2_tokenizer(path)
     assert (model.config.num_hidden_layers, model.config.hidden_size) == (30, 576)
     messages = [{"role": "user", "content": "Which part of a knife do you hold?"}]
-    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                           return_dict=True)
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=16, do_sample=False)
         logits = model(**inputs).logits
     answer = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     words = [w for w in answer.split() if w.strip(".,\"'").isalpha() and w.isascii()]
     assert len(words) >= 5, answer  # non-empty English, not a run of newlines or one repeated token
-    reference = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
+    reference = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                     dtype=torch.float32).eval()
     with torch.no_grad():
         expected = reference(**inputs).logits
     ours, theirs = model.state_dict(), reference.state_dict()
-    assert set(ours) == set(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)  # measured: identical
+    assert set(ours) == set(theirs) and all(torch.equal(ours[k],
+                                                        theirs[k]) for k in ours)  # measured: identical
     assert (logits - expected).abs().max() <= 1e-5
 
 
@@ -141,7 +146,8 @@ def test_default_llava_is_assembled_from_the_carriers_on_first_use(empty_home):
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
     assert assemble.assembled_dir() == folder
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
-    listed = subprocess.run([sys.executable, "-m", "partpoint", "backbones", "list"], capture_output=True, text=True,
+    listed = subprocess.run([sys.executable, "-m", "partpoint", "backbones", "list"], capture_output=True,
+                            text=True,
                             env={**os.environ}, check=True).stdout
     assert folder.name.rsplit("-", 1)[-1] in listed and "current" in listed
 
@@ -165,12 +171,14 @@ def _fake_writer_script(home: Path, log: Path) -> str:
 def test_two_processes_assembling_at_once_build_one_folder(tmp_path):
     home, log = tmp_path / "home", tmp_path / "builds.log"
     script = _fake_writer_script(home, log)
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert outputs[0] == outputs[1] and Path(outputs[0]).is_dir()
     assert len(log.read_text().split()) == 1  # the second process waited and reused the first one's folder
-    assert [p.name for p in (home / "backbones").iterdir() if not p.name.startswith(".")] == [Path(outputs[0]).name]
+    built = [p.name for p in (home / "backbones").iterdir() if not p.name.startswith(".")]
+    assert built == [Path(outputs[0]).name]
 
 
 def test_incomplete_or_stale_folders_are_rebuilt_and_sources_are_fingerprinted(tmp_path, monkeypatch):
@@ -202,4 +210,5 @@ def test_committed_config_matches_the_carriers():
     assert config["vision_config"]["model_type"] == "dinov2" and config["vision_feature_layer"] == -1
     assert config["image_token_index"] == config["text_config"]["vocab_size"] - 1 == 49152
     assert processor["image_processor"]["size"] == {"height": 224, "width": 224}
-    assert processor["image_processor"]["do_center_crop"] is False  # the whole image is seen: no part is cropped
+    # the whole image is seen: no part is cropped
+    assert processor["image_processor"]["do_center_crop"] is False

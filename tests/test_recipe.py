@@ -26,7 +26,8 @@ def fake_synth(n, *, n_single, seed, progress=False):
         colour = rng.choice(sorted(COLOURS))
         qas = [QA("What colour is the image?", colour, "colour"), QA("Is there a mug?", "no", "exist"),
                QA("How many objects are there?", "one", "count")]
-        items.append(Item(f"synth/{i}", lambda c=colour: Image.new("RGB", (72, 72), COLOURS[c]), qas, i < n_single))
+        items.append(Item(f"synth/{i}", lambda c=colour: Image.new("RGB", (72, 72), COLOURS[c]), qas,
+                          i < n_single))
     return items
 
 
@@ -51,7 +52,8 @@ def test_packing_matches_the_processor_and_labels_only_answers(tmp_path):
     turns = records[0].qas
     ids, labels = packer.encode(turns, n_image_tokens=records[0].n_image_tokens)
     text = packer.render(turns)
-    reference = processor(text=[text], images=[Image.new("RGB", (64, 64))], return_tensors="pt")["input_ids"][0]
+    reference = processor(text=[text], images=[Image.new("RGB", (64, 64))],
+                          return_tensors="pt")["input_ids"][0]
     assert ids == reference.tolist()
     supervised = processor.tokenizer.decode([t for t in labels if t != -100])
     assert supervised.replace(" ", "") == "".join(f"{qa.answer}</s>" for qa in turns).replace(" ", "")
@@ -73,7 +75,8 @@ def test_batch_order_is_deterministic_for_a_seed(tmp_path):
 
 
 def test_leak_scan_catches_coordinates_and_pointing_words():
-    for bad in ["(x, y)", "at 120, 64", "<point x=1>", "the box around it", "Point to the mug", "x=0.4", "its mask"]:
+    for bad in ["(x, y)", "at 120, 64", "<point x=1>", "the box around it", "Point to the mug", "x=0.4",
+                "its mask"]:
         assert coordinate_leaks(bad), bad
     assert coordinate_leaks("What colour is the handle of the mug? red") == []
 
@@ -99,7 +102,8 @@ def test_alignment_trains_only_the_projector_and_resumes_exactly(tmp_path, monke
 
     def assets(name):
         folder = tmp_path / name
-        shutil.copytree(ASSET_DIR, folder, ignore=shutil.ignore_patterns("_align", "REPORT.md", "report.json"))
+        shutil.copytree(ASSET_DIR, folder,
+                        ignore=shutil.ignore_patterns("_align", "REPORT.md", "report.json"))
         return folder
 
     straight = assets("straight")

@@ -1,4 +1,5 @@
-"""The recipe's backbone report: end to end on a tiny LLaVA, answer matching, held-out scenes, peak classing."""
+"""The recipe's backbone report: end to end on a tiny LLaVA, answer matching, held-out scenes, peak
+classing."""
 
 from __future__ import annotations
 
@@ -34,14 +35,16 @@ def toy_backbone_dir(tmp_path_factory):
     from tiny_models import build_tiny_backbone
 
     torch.set_num_threads(1)
-    return build_tiny_backbone("llava", tmp_path_factory.mktemp("bb") / "tiny-llava", image_size=72, patch_size=18,
+    return build_tiny_backbone("llava", tmp_path_factory.mktemp("bb") / "tiny-llava", image_size=72,
+                               patch_size=18,
                                text_layers=2, text_heads=2, text_kv_heads=1)
 
 
 def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_backbone_dir, capsys):
     from recipe.__main__ import main
 
-    code = main(["report", str(toy_backbone_dir), "--out", str(toy_backbone_dir), "--scenes", "6", "--questions", "24", "--peak-targets", "8",
+    code = main(["report", str(toy_backbone_dir), "--out", str(toy_backbone_dir), "--scenes", "6",
+                 "--questions", "24", "--peak-targets", "8",
                  "--car-questions", "3", "--threads", "1"])
     assert code == 0
     data = json.loads((toy_backbone_dir / "report.json").read_text())
@@ -58,7 +61,8 @@ def test_report_cli_writes_both_files_with_every_question_type_and_baseline(toy_
         summary = data["attention"][source]
         assert summary["n_select"] + summary["n_report"] == 8
         assert len(summary["per_layer"]) == 2  # 2 text layers
-        assert set(summary["baselines"]) == {"chance", "sibling_chance", "foreground_uniform", "object_uniform"}
+        assert set(summary["baselines"]) == {"chance", "sibling_chance", "foreground_uniform",
+                                             "object_uniform"}
         assert 0 < summary["baselines"]["chance"] <= summary["baselines"]["foreground_uniform"] <= 1
     assert data["pretraining"]["weights_bytes"] > 0
     assert "Baselines (half B): uniform chance" in markdown and "## Pretraining record" in markdown
@@ -76,7 +80,8 @@ def test_report_cli_refuses_a_folder_without_a_model(tmp_path, capsys):
 def test_exact_match_normalises_case_punctuation_and_spaces_only():
     assert normalize_answer("  Wine   Glass! ") == "wine glass"
     assert answers_match("Red.", "red") and answers_match("YES", "yes") and answers_match("two,", "two")
-    assert not answers_match("red car", "red") and not answers_match("", "red") and not answers_match("reds", "red")
+    assert not answers_match("red car", "red") and not answers_match("", "red") and not answers_match("reds",
+                                                                                                      "red")
 
 
 def test_heldout_scenes_are_not_pretraining_scenes(scenes):
@@ -104,7 +109,8 @@ def test_every_part_colour_question_maps_to_its_part_and_sampling_is_per_kind(sc
     assert n_part_questions > 0
     asked = sample_questions(scenes, per_kind=2, seed=0)
     kinds = [qa.kind for _, qa in asked]
-    assert all(kinds.count(k) == 2 for k in QA_KINDS) and asked == sample_questions(scenes, per_kind=2, seed=0)
+    assert all(kinds.count(k) == 2 for k in QA_KINDS) and asked == sample_questions(scenes, per_kind=2,
+                                                                                    seed=0)
 
 
 class _OracleBackbone:
@@ -145,12 +151,15 @@ def test_peak_records_class_an_oracle_peak_as_the_asked_part(scenes):
                 targets.append(PeakTarget(index, *target, f"{index}:{qa.question}", "part_color"))
     records = peak_records(_OracleBackbone(scenes, targets), scenes, targets, batch_size=3, progress=False)
     assert records.part_hit.shape == (len(targets), 2, 3)
-    assert records.part_hit[:, 0].all() and records.object_hit[:, 0].all() and records.foreground_hit[:, 0].all()
+    assert records.part_hit[:, 0].all() and records.object_hit[:, 0].all() and records.foreground_hit[:,
+                                                                                                      0].all()
     assert not records.sibling_hit[:, 0].any()
     has_sibling = records.sibling_chance > 0  # layer 1 peaks on a sibling cell when the object has one
     assert has_sibling.any() and (records.sibling_hit[:, 1].all(-1) == has_sibling).all()
-    assert (records.object_hit[:, 1].all(-1) == has_sibling).all() and not records.part_hit[has_sibling, 1].any()
-    assert ((records.chance <= records.foreground_uniform) & (records.foreground_uniform <= records.object_uniform)).all()
+    assert (records.object_hit[:, 1].all(-1) == has_sibling).all() and not records.part_hit[has_sibling,
+                                                                                            1].any()
+    assert (records.chance <= records.foreground_uniform).all()
+    assert (records.foreground_uniform <= records.object_uniform).all()
     summary = summarize_peaks(records)
     assert summary["per_layer"][0]["part"] == 1.0 and summary["best"]["layer"] == 0
 

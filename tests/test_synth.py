@@ -42,10 +42,8 @@ def test_different_seed_or_split_gives_different_scenes(train_dir, tmp_path):
     generate_split(str(tmp_path / "v"), split="val", n=12, seed=3, workers=1, progress=False)
     a = open(os.path.join(train_dir, "images", "train_000000.jpg"), "rb").read()
     assert a != open(tmp_path / "s" / "images" / "train_000000.jpg", "rb").read()
-    scenes = [
-        json.load(open(p))["scenes"]
-        for p in (tmp_path / "s" / "scenes_train.json", tmp_path / "v" / "scenes_val.json")
-    ]
+    scenes = [json.load(open(p))["scenes"] for p in (tmp_path / "s" / "scenes_train.json",
+                                                     tmp_path / "v" / "scenes_val.json")]
     assert scenes[0] != scenes[1]
 
 
@@ -83,9 +81,8 @@ def test_part_masks_are_disjoint_inside_their_object_and_show_their_colour(train
     palette = {name: np.asarray(rgb, dtype=np.float32) for name, rgb in PALETTE.items()}
     checked, right_colour = 0, 0
     for image_id, info in coco.imgs.items():
-        pixels = np.asarray(
-            Image.open(os.path.join(train_dir, "images", info["file_name"])), dtype=np.float32
-        )
+        pixels = np.asarray(Image.open(os.path.join(train_dir, "images", info["file_name"])),
+                            dtype=np.float32)
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
         objects = {a["id"]: coco.annToMask(a).astype(bool) for a in anns if "obj_ann_id" not in a}
         union = {k: np.zeros_like(m) for k, m in objects.items()}
@@ -128,15 +125,13 @@ def test_instructpart_records_have_six_instructions_and_their_mask(train_dir):
     for record in records:
         (part,) = record["part_list"]
         key = record["image_path"][: -len(".jpg")]
-        assert key == f"{record['scene']}_{record['instance']}-{part['object']}-{part['part']}".replace(
-            " ", "_"
-        )
+        assert key == f"{record['scene']}_{record['instance']}-{part['object']}-{part['part']}".replace(" ",
+                                                                                                        "_")
         assert len(part["instruction"]) == 6 and all(s.strip() for s in part["instruction"])
         mask = np.asarray(Image.open(os.path.join(train_dir, "masks", f"{key}.png")))
         assert mask.ndim == 2 and set(np.unique(mask)) <= {0, 1} and mask.any()
-        assert np.array_equal(
-            mask.astype(bool), mask_utils.decode(part_anns[key]["segmentation"]).astype(bool)
-        )
+        assert np.array_equal(mask.astype(bool),
+                              mask_utils.decode(part_anns[key]["segmentation"]).astype(bool))
         image = os.path.join(train_dir, "images", record["image_path"])
         scene_image = os.path.join(train_dir, "images", f"{record['scene']}.jpg")
         assert os.path.samefile(image, scene_image) or filecmp.cmp(image, scene_image, shallow=False)
@@ -172,12 +167,8 @@ def test_refexp_prefers_category_then_colour_then_position_then_size():
 
 def test_cli_writes_a_split_and_rejects_bad_arguments(tmp_path, capsys):
     out = str(tmp_path / "cli")
-    assert (
-        main(
-            ["synth", "--out", out, "--split", "test", "--n", "3", "--seed", "2", "--workers", "1", "--quiet"]
-        )
-        == 0
-    )
+    assert (main(["synth", "--out", out, "--split", "test", "--n", "3", "--seed", "2", "--workers", "1",
+                  "--quiet"]) == 0)
     assert "3 scenes" in capsys.readouterr().out
     for name in ("paco_test.json", "instructpart_test.json", "scenes_test.json"):
         assert os.path.getsize(os.path.join(out, name)) > 0
@@ -201,6 +192,5 @@ def test_config_rejects_unknown_fields_and_categories(tmp_path):
     with pytest.raises(DataError, match="unknown SynthConfig"):
         SynthConfig.from_json({"nope": 1})
     with pytest.raises(DataError, match="unknown categories"):
-        generate_split(
-            str(tmp_path), split="train", n=1, config=SynthConfig(categories=("spoon",)), progress=False
-        )
+        generate_split(str(tmp_path), split="train", n=1, config=SynthConfig(categories=("spoon",)),
+                       progress=False)

@@ -15,9 +15,8 @@ from partpoint.data.synth import AFFORDANCES, CATEGORIES, TEMPLATES, build_instr
 def _instructions(category, part, split, seeds=60):
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
-        yield build_instructions(
-            category=category, part=part, refexp=f"the red {category}", split=split, rng=rng
-        )
+        yield build_instructions(category=category, part=part, refexp=f"the red {category}", split=split,
+                                 rng=rng)
 
 
 def test_every_part_has_an_affordance_entry():
@@ -37,9 +36,8 @@ def test_test_templates_are_disjoint_from_train_templates():
 
 
 def test_instruction_order_and_template_ids():
-    texts, ids = build_instructions(
-        category="mug", part="handle", refexp="the red mug", split="test", rng=np.random.default_rng(0)
-    )
+    texts, ids = build_instructions(category="mug", part="handle", refexp="the red mug", split="test",
+                                    rng=np.random.default_rng(0))
     assert len(texts) == 6 and all(i.split(".")[1] == "test" for i in ids)
     assert [i.split(".")[0] for i in ids[2:]] == ["direct", "direct_aff", "name", "name_aff"]
     assert all(i.split(".")[0].startswith("reason") for i in ids[:2]) and texts[0] != texts[1]
@@ -62,9 +60,8 @@ def test_reason_instructions_never_name_the_part():
 
 def test_reason_phrasings_single_out_one_part_per_object():
     for category, cat in CATEGORIES.items():
-        phrasings = [
-            set(AFFORDANCES[(category, p)].tasks + AFFORDANCES[(category, p)].functions) for p in cat.parts
-        ]
+        phrasings = [set(AFFORDANCES[(category, p)].tasks + AFFORDANCES[(category,
+                                                                         p)].functions) for p in cat.parts]
         for a, b in itertools.combinations(phrasings, 2):
             assert not a & b, (category, a & b)
 
@@ -75,17 +72,20 @@ SCENE = {
     "height": 300,
     "objects": [
         {
-            "instance": 0, "category": "mug", "color": "red", "part_colors": {"body": "red", "handle": "blue", "rim": "red"},
+            "instance": 0, "category": "mug", "color": "red",
+            "part_colors": {"body": "red", "handle": "blue", "rim": "red"},
             "center": [60.0, 150.0], "area": 900, "refexp": "the red mug", "refexp_kind": "color",
             "emitted_parts": ["body", "handle"],
         },
         {
-            "instance": 1, "category": "mug", "color": "green", "part_colors": {"body": "green", "handle": "green", "rim": "pink"},
+            "instance": 1, "category": "mug", "color": "green",
+            "part_colors": {"body": "green", "handle": "green", "rim": "pink"},
             "center": [200.0, 150.0], "area": 900, "refexp": "the green mug", "refexp_kind": "color",
             "emitted_parts": ["rim"],
         },
         {
-            "instance": 2, "category": "knife", "color": "yellow", "part_colors": {"blade": "gray", "handle": "yellow"},
+            "instance": 2, "category": "knife", "color": "yellow",
+            "part_colors": {"blade": "gray", "handle": "yellow"},
             "center": [350.0, 100.0], "area": 500, "refexp": "the knife", "refexp_kind": "category",
             "emitted_parts": ["blade"],
         },
@@ -98,19 +98,13 @@ def test_scene_qa_answers_from_the_scene_graph():
     count = [a for q, a in qa.items() if q.startswith("How many mugs")]
     assert count == ["two"]
     assert [a for q, a in qa.items() if "knife" in q and q.startswith(("Is there", "Can you see"))] == ["yes"]
-    assert (
-        qa.get(
-            "What colour is the handle of the red mug?",
-            qa.get("What is the colour of the handle of the red mug?"),
-        )
-        == "blue"
-    )
+    assert (qa.get("What colour is the handle of the red mug?",
+                   qa.get("What is the colour of the handle of the red mug?")) == "blue")
     assert any(a == "no" for q, a in qa.items() if q.startswith(("Is there", "Can you see")))
     assert any(a == "blade" for q, a in qa.items() if "knife" in q and q.startswith("Which part"))
     for q, a in qa.items():
-        if q.startswith("Which is further left, the red mug or the knife") or q.startswith(
-            "Which is further left, the knife or the red mug"
-        ):
+        if q.startswith(("Which is further left, the red mug or the knife",
+                         "Which is further left, the knife or the red mug")):
             assert a == "mug"
         if "further right" in q and "red mug" in q and "green mug" in q:
             assert a == "green"

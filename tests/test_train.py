@@ -24,7 +24,8 @@ from partpoint.training.cache import FeatureCache
 
 torch.set_num_threads(1)
 HEADS = [(1, 0), (2, 3), (2, 1)]
-SMALL = TrainConfig.of(epochs=3, batch_size=4, num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 16), num_heads=3,
+SMALL = TrainConfig.of(epochs=3, batch_size=4, num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 16),
+                       num_heads=3,
                        select_samples=4, lr=3e-3, progress=False)
 
 
@@ -40,7 +41,8 @@ def same_weights(a: dict, b: dict) -> bool:
 def data(tiny_setup, tmp_path_factory):
     _, backbone, train_spec, val_spec = tiny_setup
     cache_dir = tmp_path_factory.mktemp("shared_cache")
-    return backbone, open_dataset(train_spec), open_dataset(val_spec), SMALL.override(cache_dir=str(cache_dir))
+    config = SMALL.override(cache_dir=str(cache_dir))
+    return backbone, open_dataset(train_spec), open_dataset(val_spec), config
 
 
 def test_plan_buckets_by_grid_and_repeats():
@@ -48,7 +50,8 @@ def test_plan_buckets_by_grid_and_repeats():
     plan = plan_epoch(grids, batch_size=2, seed=0, epoch=1)
     assert sorted(i for batch in plan for i in batch) == list(range(8))
     assert all(len({grids[i] for i in batch}) == 1 for batch in plan)
-    assert plan == plan_epoch(grids, batch_size=2, seed=0, epoch=1) != plan_epoch(grids, batch_size=2, seed=0, epoch=2)
+    assert plan == plan_epoch(grids, batch_size=2, seed=0, epoch=1) != plan_epoch(grids, batch_size=2,
+                                                                                  seed=0, epoch=2)
 
 
 PAPER_LOSS = dict(sdf_cap=None, detach_attn=False, a2p_residual=False, padding="zeros", inside_slope=0.0)
@@ -81,7 +84,8 @@ def test_training_lowers_the_loss_and_saves_a_loadable_pointer(data, tmp_path):
 def test_same_seed_same_weights(data, tmp_path):
     backbone, train, _, config = data
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / name, config=config.override(seed=seed))
+        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / name,
+                      config=config.override(seed=seed))
     assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
     assert not same_weights(weights(tmp_path / "a"), weights(tmp_path / "c"))
 
@@ -94,9 +98,11 @@ def test_resume_after_interruption_gives_the_same_weights(data, tmp_path):
     assert not stopped.completed and not (tmp_path / "split" / "model.safetensors").exists()
     assert json.loads((tmp_path / "split" / "train_log.json").read_text())["status"] == "running"
     with pytest.raises(CheckpointError, match="lr"):
-        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=config.override(lr=1e-2),
+        train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split",
+                      config=config.override(lr=1e-2),
                       resume=True)
-    resumed = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=config, resume=True)
+    resumed = train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "split", config=config,
+                            resume=True)
     assert resumed.completed
     assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "split"))
     whole_log = json.loads((tmp_path / "whole" / "train_log.json").read_text())
@@ -105,16 +111,19 @@ def test_resume_after_interruption_gives_the_same_weights(data, tmp_path):
 
 def test_selects_heads_and_keeps_the_best_val_epoch(data, tmp_path):
     backbone, train, val, config = data
-    result = train_pointer(backbone, [train], val_dataset=val, out_dir=tmp_path, config=config.override(epochs=4))
+    result = train_pointer(backbone, [train], val_dataset=val, out_dir=tmp_path,
+                           config=config.override(epochs=4))
     selection = json.loads((tmp_path / "heads.json").read_text())
     assert len(selection["heads"]) == 3 and result.log["identity"]["heads"] == selection["heads"]
     hits = [record["val_hit_rate"] for record in result.log["epochs"]]
-    assert result.log["best"]["val_hit_rate"] == max(hits) and hits[result.log["best"]["epoch"] - 1] == max(hits)
+    best = result.log["best"]
+    assert best["val_hit_rate"] == max(hits) and hits[best["epoch"] - 1] == max(hits)
     assert 0.0 <= result.log["val_attention_baseline_hit_rate"] <= 1.0
     heads = [tuple(h) for h in selection["heads"]]
     val_cache = FeatureCache.build(backbone, val, heads=heads, cache_dir=config.cache_dir, progress=False)
     items, _ = prepare_items(val_cache.entries(), scale=result.pointer.config.upsample)
-    assert pointer_hit_rate(result.pointer, items) == pytest.approx(max(hits))  # the saved pointer is the best epoch
+    assert pointer_hit_rate(result.pointer,
+                            items) == pytest.approx(max(hits))  # the saved pointer is the best epoch
     from partpoint.losses import part_cells
 
     for item in items:  # the BCE trains on the patch mask that patch accuracy scores
@@ -128,7 +137,8 @@ def test_cli_select_heads_json_and_train(tiny_setup, tmp_path, capsys):
                      "--n-samples", "4", "--json", "--out", str(heads_file), "--quiet"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0 and len(printed["heads"]) == 2 and json.loads(heads_file.read_text()) == printed
-    assert cli_main(["select-heads", "--backbone", str(backbone_dir), "--data", train_spec, "--data", val_spec,
+    assert cli_main(["select-heads", "--backbone", str(backbone_dir), "--data", train_spec, "--data",
+                     val_spec,
                      "--k", "2", "--n-samples", "4", "--quiet"]) == 0
     assert "rank  layer  head  votes" in capsys.readouterr().out
     out = tmp_path / "pointer"
@@ -155,7 +165,8 @@ def test_two_process_accelerate_run(tiny_setup, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(free_port()), "-m", "partpoint", "train", "--backbone", str(backbone_dir),
+               "--main_process_port", str(free_port()), "-m", "partpoint", "train", "--backbone",
+               str(backbone_dir),
                "--data", train_spec, "--val", val_spec, "--out", str(out), "--k", "2", "--epochs", "2",
                "--batch-size", "4", "--num-latents", "2", "--depth", "1", "--threads", "1", "--quiet"]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
@@ -176,12 +187,14 @@ from partpoint.data import open_dataset
 
 accelerator = Accelerator(cpu=True)
 backbone, dataset = load_backbone(sys.argv[1]), open_dataset(sys.argv[2])
-cache = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=sys.argv[3], shard_size=2, batch_size=2,
+cache = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=sys.argv[3], shard_size=2,
+batch_size=2,
                            progress=False, rank=accelerator.process_index, world=accelerator.num_processes,
                            wait=accelerator.wait_for_everyone)
 if accelerator.is_main_process:
     with open(sys.argv[4], "w") as f:
-        json.dump({"keys": [e.key for e in cache.entries()], "skipped": cache.skipped, "index": cache.index}, f)
+        json.dump({"keys": [e.key for e in cache.entries()], "skipped": cache.skipped, "index": cache.index},
+        f)
 """
 
 
@@ -205,7 +218,8 @@ def test_two_processes_build_one_cache_without_duplicate_or_missing_samples(tiny
     assert index["written_by"] == [shard % 2 for shard in range(index["num_shards"])]
     assert index["entries"] == len(result["keys"]) and index["skipped"] == len(result["skipped"])
     # the same cache as one process builds
-    single = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=tmp_path / "one", shard_size=2,
+    single = FeatureCache.build(backbone, dataset, heads=[(0, 0), (1, 1)], cache_dir=tmp_path / "one",
+                                shard_size=2,
                                 batch_size=2, progress=False)
     shared = FeatureCache.open(next((tmp_path / "cache").iterdir()))
     assert [e.key for e in single] == result["keys"]

@@ -22,14 +22,16 @@ def one_hot_heatmap(row: int, col: int, scale: int = 2) -> np.ndarray:
 def test_heatmap_is_placed_through_the_geometry_and_blank_outside_the_crop():
     heat = heatmap_on_image(one_hot_heatmap(3, 5), CROP, (120, 80))  # cell centre: u = 2.75, v = 1.75
     assert heat.shape == (80, 120)
-    assert np.isnan(heat[:, :20]).all() and np.isnan(heat[:, 100:]).all() and np.isfinite(heat[:, 20:100]).all()
+    assert np.isnan(heat[:, :20]).all() and np.isnan(heat[:, 100:]).all() and np.isfinite(heat[:,
+                                                                                               20:100]).all()
     row, col = np.unravel_index(np.nanargmax(heat), heat.shape)
     assert abs(col + 0.5 - (20 + 20 * 2.75)) <= 5 and abs(row + 0.5 - 20 * 1.75) <= 5
 
 
 def test_heatmap_of_grid_resolution_maps_cell_to_cell():
     heat = heatmap_on_image(one_hot_heatmap(0, 3, scale=1), CROP, (120, 80))
-    assert heat[10, 90] > 0.95  # pixel centre (90.5, 10.5), next to the centre (90, 10) of cell (row 0, col 3)
+    assert heat[10,
+                90] > 0.95  # pixel centre (90.5, 10.5), next to the centre (90, 10) of cell (row 0, col 3)
     assert heat[70, 30] == 0.0
 
 

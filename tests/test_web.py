@@ -22,7 +22,8 @@ import pytest
 
 from helpers import build_llava, picture, save_pointer
 
-CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 HAVE_BROWSER = Path(CHROMIUM).is_file() and Path(DRIVER).is_file()
 INSTRUCTION = "Point to the handle of the mug."
 
@@ -44,14 +45,16 @@ def models(tmp_path_factory):
     picture(seed=3).save(image)
     broken = root / "broken.png"
     broken.write_bytes(os.urandom(3000))
-    return {"backbone": str(backbone_dir), "pointer": str(pointer_dir), "image": str(image), "broken": str(broken)}
+    return {"backbone": str(backbone_dir), "pointer": str(pointer_dir), "image": str(image),
+            "broken": str(broken)}
 
 
 @pytest.fixture(scope="module")
 def server(models):
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "-m", "partpoint", "serve", "--host", "127.0.0.1", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "partpoint", "serve", "--host", "127.0.0.1", "--port",
+                             str(port),
                              "--backbone", models["backbone"], "--pointer", models["pointer"], "--examples",
                              str(Path(models["image"]).parent)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -81,7 +84,8 @@ def server(models):
 def browser():
     if not HAVE_BROWSER:
         if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests: install Debian's chromium and chromium-driver (.ci/run does)")
+            pytest.fail("CI must run the browser tests: install Debian's chromium and chromium-driver "
+                        "(.ci/run does)")
         pytest.skip("no chromium / chromedriver here (Debian: apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
@@ -89,7 +93,8 @@ def browser():
 
     options = Options()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,1000"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
@@ -102,7 +107,8 @@ def ask(driver, url: str, image: str, instructions: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(url)
-    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#image-upload input[type=file]"))
+    WebDriverWait(driver,
+                  60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#image-upload input[type=file]"))
     driver.find_element(By.CSS_SELECTOR, "#image-upload input[type=file]").send_keys(image)
     WebDriverWait(driver, 30).until(lambda d: Path(image).stem in d.find_element(By.ID, "image-upload").text)
     driver.find_element(By.CSS_SELECTOR, "#instructions textarea").send_keys(instructions)
@@ -162,6 +168,7 @@ def test_instructions_methods_and_models_are_loaded_once(models):
     ours = point_image(bound, image, ["Point to the lid.", INSTRUCTION])
     attention = point_image(bound, image, ["Point to the lid.", INSTRUCTION], "attention")
     assert len(ours) == len(attention) == 2 and all(r.heatmap is not None for r in ours + attention)
-    assert all(r.geometry is not None and r.instruction for r in ours + attention)  # what the overlay draws from
+    # what the overlay draws from
+    assert all(r.geometry is not None and r.instruction for r in ours + attention)
     with pytest.raises(PartPointError, match="unknown method"):
         point_image(bound, image, [INSTRUCTION], "text")

@@ -1,4 +1,5 @@
-"""The predictor: ``load_pointer(backbone=..., pointer=...)`` -> a :class:`Pointer` (backbone + trained pointer).
+"""The predictor: ``load_pointer(backbone=..., pointer=...)`` -> a :class:`Pointer` (backbone + trained
+pointer).
 
     pointer = partpoint.load_pointer()                       # default-llava + its bundled pointer
     result = pointer.point("mug.jpg", "Point to the handle of the mug.")
@@ -36,13 +37,14 @@ def resolve_pointer_dir(backbone_name: str, pointer: str | os.PathLike | None) -
         return path
     path = Path(pointer).expanduser()
     if not path.is_dir():
-        raise CheckpointError(f"pointer directory not found: {path}; pass a folder written by `partpoint train` "
-                              "(config.json + model.safetensors)")
+        raise CheckpointError(f"pointer directory not found: {path}; pass a folder written by `partpoint "
+                              "train` (config.json + model.safetensors)")
     return path
 
 
 class Pointer:
-    """A trained :class:`PartPointer` on the frozen backbone it was trained on; build it with :func:`load_pointer`.
+    """A trained :class:`PartPointer` on the frozen backbone it was trained on; build it with
+    :func:`load_pointer`.
 
     The predictor owns everything around the model: it checks the image and the instructions once at its
     entry, encodes the image prefix once for all the instructions of a call (``Backbone.encode_many``), runs
@@ -56,7 +58,8 @@ class Pointer:
         if identity.fingerprint != backbone.fingerprint:
             raise CheckpointError(
                 f"pointer was trained on backbone {identity.backbone!r} (fingerprint {identity.fingerprint}) "
-                f"but got {backbone.name!r} (fingerprint {backbone.fingerprint}); use the matching backbone or retrain"
+                f"but got {backbone.name!r} (fingerprint {backbone.fingerprint}); use the matching backbone "
+                "or retrain"
             )
         self.backbone = backbone
         self.model = model.eval()
@@ -104,7 +107,8 @@ def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu"
     """
     from .backbones import Backbone, load_backbone
 
-    directory = None if pointer is None or isinstance(pointer, PartPointer) else resolve_pointer_dir("", pointer)
+    directory = None if pointer is None or isinstance(pointer, PartPointer) else resolve_pointer_dir("",
+                                                                                                     pointer)
     if not isinstance(backbone, Backbone):  # a missing pointer directory failed above, before this slow load
         backbone = load_backbone(backbone, device=device, dtype=dtype)
     if pointer is None:

@@ -16,7 +16,5 @@ from .geometry import GridGeometry
 #: The ``config.model_type`` values partpoint can capture: the adapter registry, nothing restated.
 SUPPORTED_ARCHS = tuple(supported_archs())
 
-__all__ = [
-    "DEFAULT_BACKBONES", "SUPPORTED_ARCHS", "Backbone", "Features", "Generation", "GridGeometry",
-    "LayerFeatures", "load_backbone"
-]
+__all__ = ["DEFAULT_BACKBONES", "SUPPORTED_ARCHS", "Backbone", "Features", "Generation", "GridGeometry",
+           "LayerFeatures", "load_backbone"]

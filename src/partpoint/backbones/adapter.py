@@ -53,9 +53,11 @@ class Adapter:
         """Load the model with the capture attention on the language model only (vision keeps its own)."""
         from .capture import CAPTURE_ATTN
 
-        model = self.model_class().from_pretrained(path, dtype=dtype, attn_implementation={"text_config": CAPTURE_ATTN})
+        model = self.model_class().from_pretrained(path, dtype=dtype,
+                                                   attn_implementation={"text_config": CAPTURE_ATTN})
         if self.text_config(model)._attn_implementation != CAPTURE_ATTN:
-            raise CaptureError(f"{type(model).__name__} did not accept the capture attention; it cannot be captured")
+            raise CaptureError(f"{type(model).__name__} did not accept the capture attention; it cannot be "
+                               "captured")
         return model.to(device).eval()
 
     def load_processor(self, path: Path):
@@ -73,7 +75,8 @@ class Adapter:
     def prompt(self, processor, instruction: str) -> str:
         """The model's chat template around one image and ``instruction``, generation prompt added."""
         if getattr(processor, "chat_template", None):
-            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]
+            messages = [{"role": "user",
+                         "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]
             return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return self.plain_prompt(processor, instruction)
 
@@ -122,4 +125,5 @@ class Adapter:
 
 def check_model_dir(path: Path) -> None:
     if not (path / "config.json").is_file():
-        raise BackboneError(f"{path} has no config.json, so it is not a saved model; pass a save_pretrained directory")
+        raise BackboneError(f"{path} has no config.json, so it is not a saved model; pass a save_pretrained "
+                            "directory")

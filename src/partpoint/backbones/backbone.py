@@ -23,7 +23,8 @@ from .dtypes import DEFAULT_DTYPE
 from .features import Features, LayerFeatures
 from .geometry import GridGeometry
 
-_VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torch_dtype", "_attn_implementation",
+_VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torch_dtype",
+                         "_attn_implementation",
                          "_attn_implementation_internal", "_commit_hash", "use_cache", "architectures"}
 
 
@@ -67,8 +68,8 @@ class Backbone:
         self._geometry_by_size: dict[tuple[int, int], GridGeometry] = {}
 
     def __repr__(self) -> str:
-        return (f"Backbone(name={self.name!r}, arch={self.arch!r}, layers={self.num_layers}, heads={self.num_heads}, "
-                f"head_dim={self.head_dim})")
+        return (f"Backbone(name={self.name!r}, arch={self.arch!r}, layers={self.num_layers}, "
+                f"heads={self.num_heads}, head_dim={self.head_dim})")
 
     @property
     def device(self) -> torch.device:
@@ -111,12 +112,14 @@ class Backbone:
         """What the model is fed for each (image, instruction or full prompt): the processor's batch on the
         backbone's device and each image's :class:`GridGeometry` (also cached per image size for
         :meth:`geometry`). Images are PIL images as :func:`partpoint.load_image` returns them and instructions
-        checked strings: the backbone reads no files and checks nothing twice (its callers' entry points do)."""
+        checked strings: the backbone reads no files and checks nothing twice (its callers' entry points
+        do)."""
         for image in images:
             if not isinstance(image, Image.Image):
                 raise ImageError(f"the backbone takes PIL images, got a {type(image).__name__}; read it with "
                                  "partpoint.load_image")
-        prompts = [t if self.adapter.is_full_prompt(self.processor, t) else self.adapter.prompt(self.processor, t)
+        prompts = [t if self.adapter.is_full_prompt(self.processor,
+                                                    t) else self.adapter.prompt(self.processor, t)
                    for t in texts]
         inputs = self.adapter.process(self.processor, list(images), prompts).to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
@@ -135,7 +138,8 @@ class Backbone:
         return self._geometry_by_size[image.size]
 
     def encode(self, image: Image.Image, instruction: str, *, layers: Sequence[int] | int) -> Features:
-        """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as is)."""
+        """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as
+        is)."""
         return self.encode_batch([image], [instruction], layers=layers)[0]
 
     @torch.no_grad()
@@ -178,7 +182,8 @@ class Backbone:
             self.model(input_ids=ids[:, split:], attention_mask=inputs["attention_mask"],
                        position_ids=positions[..., split:], cache=cache, use_cache=True)
         self._check_recorded(recorder, layers)
-        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b], query_offset=split)
+        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b],
+                               query_offset=split)
                 for b in range(len(instructions))]
 
     @torch.no_grad()
@@ -186,7 +191,8 @@ class Backbone:
                      layers: Sequence[int] | int, early_exit: bool = True) -> list[Features]:
         """Capture ``layers`` for each (image, instruction) pair in one right-padded forward pass."""
         if len(images) != len(instructions):
-            raise BackboneError(f"got {len(images)} images for {len(instructions)} instructions; pass one per image")
+            raise BackboneError(f"got {len(images)} images for {len(instructions)} instructions; pass one "
+                                "per image")
         layers = self._check_layers(layers)
         inputs, geometries = self.prepare_inputs(images, instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
@@ -195,7 +201,8 @@ class Backbone:
         with recording(recorder):
             self.model(**inputs, use_cache=False)
         self._check_recorded(recorder, layers)
-        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b]) for b in range(len(images))]
+        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b],
+                               images[b]) for b in range(len(images))]
 
     def _check_recorded(self, recorder: Recorder, layers: list[int]) -> None:
         missing = [layer for layer in layers if layer not in recorder.records]
@@ -212,7 +219,8 @@ class Backbone:
         if image_pos.numel() != p_h * p_w:
             raise CaptureError(f"{image_pos.numel()} image tokens for a {p_h}x{p_w} grid; this model's image "
                                "layout is unsupported")
-        text_pos = torch.arange(int(all_image_pos[-1]) + 1, final + 1, device=ids.device)  # (L,) after the image
+        text_pos = torch.arange(int(all_image_pos[-1]) + 1, final + 1,
+                                device=ids.device)  # (L,) after the image
         layers = {}
         for layer, rec in recorder.records.items():
             row = rec.last_row[b][:, image_pos].float()  # (H, P)
@@ -234,7 +242,8 @@ class Backbone:
         """Greedy decoding; returns the new text and the geometry to map model-input pixels back.
         ``min_new_tokens`` > 0 suppresses end-of-sequence until that many tokens are written."""
         inputs, geometries = self.prepare_inputs([image], [instruction_or_prompt])
-        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens,
+                                  min_new_tokens=min_new_tokens or None,
                                   do_sample=False, num_beams=1)
         new_tokens = out[0, inputs["input_ids"].shape[1]:]
         text = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True)
@@ -245,7 +254,8 @@ class Backbone:
 def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=DEFAULT_DTYPE) -> Backbone:
     """Load a backbone: a known default name (``default-llava``...) or a ``save_pretrained`` directory.
 
-    ``dtype``: float32 by default (exact), ``"auto"`` (bf16 where it is fast, else float32; see ``dtypes.py``),
+    ``dtype``: float32 by default (exact), ``"auto"`` (bf16 where it is fast, else float32; see
+    ``dtypes.py``),
     or a name / ``torch.dtype``. ``default-llava`` is assembled from its carrier wheels on first use.
     """
     from . import adapters  # noqa: F401  (registers every architecture's adapter)
@@ -257,9 +267,11 @@ def load_backbone(name_or_path: str | Path, *, device: str = "cpu", dtype=DEFAUL
     try:
         model_type = json.loads((path / "config.json").read_text()).get("model_type")
     except (OSError, ValueError) as e:
-        raise BackboneError(f"{path / 'config.json'} is unreadable ({e}); re-save the model with save_pretrained") from None
+        raise BackboneError(f"{path / 'config.json'} is unreadable ({e}); re-save the model with "
+                            "save_pretrained") from None
     if not model_type:
-        raise BackboneError(f"{path / 'config.json'} has no model_type, so it is not a transformers model config")
+        raise BackboneError(f"{path / 'config.json'} has no model_type, so it is not a transformers model "
+                            "config")
     adapter = adapter_for(model_type)
     register()
     processor = adapter.load_processor(path)

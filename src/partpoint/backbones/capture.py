@@ -52,7 +52,8 @@ class Recorder:
     def record(self, layer: int, query, key, value, weights, scale: float) -> None:
         batch = torch.arange(query.shape[0], device=weights.device)
         rows = weights[batch, :, self.final_positions.to(weights.device), :]  # (B, H, S)
-        self.records[layer] = LayerRecord(query.detach(), key.detach(), value.detach(), rows.detach(), float(scale))
+        self.records[layer] = LayerRecord(query.detach(), key.detach(), value.detach(), rows.detach(),
+                                          float(scale))
         if self.early_exit and layer == max(self.layers):
             raise EarlyExit
 
@@ -77,8 +78,9 @@ def eager_function_for(module: torch.nn.Module) -> Callable:
     eager = getattr(sys.modules.get(type(module).__module__), "eager_attention_forward", None)
     if eager is None:
         raise CaptureError(
-            f"{type(module).__name__} has no eager_attention_forward in its modeling file, so its attention cannot "
-            "be captured; use an architecture partpoint supports (see partpoint.backbones.SUPPORTED_ARCHS)"
+            f"{type(module).__name__} has no eager_attention_forward in its modeling file, so its attention "
+            "cannot be captured; use an architecture partpoint supports (see "
+            "partpoint.backbones.SUPPORTED_ARCHS)"
         )
     return eager
 
@@ -88,9 +90,8 @@ def capture_attention_forward(module, query, key, value, attention_mask, scaling
 
     query: (B, H, S, d); key, value: (B, H_kv, S, d); returns ``(out (B, S, H, d), weights (B, H, S, S))``.
     """
-    out, weights = eager_function_for(module)(
-        module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
-    )
+    out, weights = eager_function_for(module)(module, query, key, value, attention_mask, scaling=scaling,
+                                              dropout=dropout, **kwargs)
     recorder = _ACTIVE.get()
     layer = getattr(module, "layer_idx", None)
     if recorder is not None and layer in recorder.layers:

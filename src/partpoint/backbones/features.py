@@ -53,9 +53,11 @@ class Features:
         return self.geometry.to_image_xy(u, v)
 
     def grid_mask(self, mask: np.ndarray) -> np.ndarray:
-        """(H, W) bool mask of the original image -> (P_h, P_w) coverage (see :meth:`GridGeometry.grid_mask`)."""
+        """(H, W) bool mask of the original image -> (P_h, P_w) coverage (see
+        :meth:`GridGeometry.grid_mask`)."""
         return self.geometry.grid_mask(mask, image_size=self.image_size)
 
     def sample_mask(self, mask: np.ndarray, *, scale: int = 1) -> np.ndarray:
-        """(H, W) bool mask -> (P_h * scale, P_w * scale) bool at heatmap-cell centres (:meth:`GridGeometry.sample_mask`)."""
+        """(H, W) bool mask -> (P_h * scale, P_w * scale) bool at heatmap-cell centres
+        (:meth:`GridGeometry.sample_mask`)."""
         return self.geometry.sample_mask(mask, image_size=self.image_size, scale=scale)

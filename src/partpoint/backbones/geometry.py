@@ -33,26 +33,23 @@ class GridGeometry:
     cell_px: tuple[float, float]  # processed pixels per grid cell along (x, y)
 
     @classmethod
-    def from_input_map(
-        cls,
-        *,
-        scale: tuple[float, float],
-        offset: tuple[float, float],
-        grid: tuple[int, int],
-        input_size: tuple[int, int],
-        cell_px: tuple[float, float],
-    ) -> GridGeometry:
+    def from_input_map(cls, *, scale: tuple[float, float], offset: tuple[float, float],
+                       grid: tuple[int, int], input_size: tuple[int, int],
+                       cell_px: tuple[float, float]) -> GridGeometry:
         """Build from the processor's map original -> input pixels: ``x_in = scale_x * x - offset_x``."""
         (ax, ay), (bx, by), (cx, cy) = scale, offset, cell_px
-        return cls(sx=cx / ax, ox=bx / ax, sy=cy / ay, oy=by / ay, grid=grid, input_size=input_size, cell_px=cell_px)
+        return cls(sx=cx / ax, ox=bx / ax, sy=cy / ay, oy=by / ay, grid=grid, input_size=input_size,
+                   cell_px=cell_px)
 
     def to_image_xy(self, u, v):
         """Grid coords -> original-image pixels ``(x, y)``; floats or arrays (broadcast)."""
-        return self.sx * np.asarray(u, dtype=np.float64) + self.ox, self.sy * np.asarray(v, dtype=np.float64) + self.oy
+        u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+        return self.sx * u + self.ox, self.sy * v + self.oy
 
     def to_grid_uv(self, x, y):
         """Original-image pixels -> grid coords ``(u, v)`` (the inverse of :meth:`to_image_xy`)."""
-        return (np.asarray(x, dtype=np.float64) - self.ox) / self.sx, (np.asarray(y, dtype=np.float64) - self.oy) / self.sy
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        return (x - self.ox) / self.sx, (y - self.oy) / self.sy
 
     def input_to_image_xy(self, x_in, y_in):
         """Model-input pixels (what a text-pointing answer refers to) -> original-image pixels."""
@@ -77,12 +74,14 @@ class GridGeometry:
         v = (np.arange(p_h * scale) + 0.5) / scale
         return self._sample(mask, u, v, image_size) > 0
 
-    def _sample(self, mask: np.ndarray, u: np.ndarray, v: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    def _sample(self, mask: np.ndarray, u: np.ndarray, v: np.ndarray,
+                image_size: tuple[int, int]) -> np.ndarray:
         """Mask values at grid coords ``u`` (columns) x ``v`` (rows) -> (len(v), len(u)) float, 0 outside."""
         mask = np.asarray(mask)
         w, h = image_size
         if mask.shape[:2] != (h, w):
-            raise DataError(f"mask has shape {mask.shape[:2]} but the image is {h}x{w} (H x W); pass a mask of the image")
+            raise DataError(f"mask has shape {mask.shape[:2]} but the image is {h}x{w} (H x W); pass a mask "
+                            "of the image")
         x, _ = self.to_image_xy(u, np.zeros_like(u))
         _, y = self.to_image_xy(np.zeros_like(v), v)
         col, row = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
@@ -98,5 +97,6 @@ class GridGeometry:
     def from_json(cls, data: dict) -> GridGeometry:
         """Inverse of :meth:`to_json`."""
         return cls(sx=float(data["sx"]), ox=float(data["ox"]), sy=float(data["sy"]), oy=float(data["oy"]),
-                   grid=tuple(int(g) for g in data["grid"]), input_size=tuple(int(s) for s in data["input_size"]),
+                   grid=tuple(int(g) for g in data["grid"]),
+                   input_size=tuple(int(s) for s in data["input_size"]),
                    cell_px=tuple(float(c) for c in data["cell_px"]))

@@ -25,7 +25,8 @@ class LlavaAdapter(Adapter):
         frame; Hugging Face's LLaVA-1.5 processor centre-crops instead. A processor that centre-crops is
         taken to be LLaVA-1.5's (answers in the pad-to-square frame); any other (a pad-to-square or a
         squeezing processor, e.g. default-llava) answers in its own input frame."""
-        return "pad_square_unit" if getattr(processor.image_processor, "do_center_crop", False) else "input_unit"
+        return "pad_square_unit" if getattr(processor.image_processor, "do_center_crop",
+                                            False) else "input_unit"
 
     def geometry(self, processor, inputs, index, image) -> GridGeometry:
         ip = processor.image_processor
@@ -47,7 +48,8 @@ class LlavaAdapter(Adapter):
         elif size.get("height") and size.get("width"):
             new_h, new_w = size["height"], size["width"]
         else:
-            raise BackboneError(f"LLaVA image processor size {dict(size)} is not supported; use shortest_edge or height/width")
+            raise BackboneError(f"LLaVA image processor size {dict(size)} is not supported; use "
+                                "shortest_edge or height/width")
         scale = (new_w / width, new_h / height)
         # 3. centre crop (same offsets when the crop is larger and pads instead)
         crop_x = crop_y = 0
@@ -57,7 +59,8 @@ class LlavaAdapter(Adapter):
             crop_x, crop_y = (new_w - in_w) // 2, (new_h - in_h) // 2
         pixel_h, pixel_w = inputs["pixel_values"].shape[-2:]
         if (pixel_w, pixel_h) != (in_w, in_h):
-            raise BackboneError(f"expected a {in_w}x{in_h} processed image, the processor made {pixel_w}x{pixel_h}")
+            raise BackboneError(f"expected a {in_w}x{in_h} processed image, the processor made "
+                                f"{pixel_w}x{pixel_h}")
         patch = processor.patch_size
         return GridGeometry.from_input_map(
             scale=scale,

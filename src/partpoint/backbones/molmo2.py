@@ -35,7 +35,8 @@ class Molmo2Adapter(Adapter):
         return Molmo2ForConditionalGeneration
 
     def image_token_id(self, model, processor) -> int:
-        return int(model.config.image_patch_id)  # the ``<|image|>`` placeholder expands into ``<im_patch>`` tokens
+        # the ``<|image|>`` placeholder expands into ``<im_patch>`` tokens
+        return int(model.config.image_patch_id)
 
     def grid_positions(self, image_positions, geometry):
         """The global view's tokens: the first ``P_h * P_w`` ``<im_patch>`` tokens."""
@@ -46,7 +47,8 @@ class Molmo2Adapter(Adapter):
         ip = processor.image_processor
         crop = int(ip.size["height"])
         if int(ip.size["width"]) != crop:
-            raise BackboneError(f"Molmo2 image processor size {dict(ip.size)} is not square; its global view needs a square")
+            raise BackboneError(f"Molmo2 image processor size {dict(ip.size)} is not square; its global "
+                                "view needs a square")
         grid_h, grid_w = (int(n) for n in inputs["image_grids"][index][:2])  # pooled global-view grid
         pool_h, pool_w = (int(n) for n in ip.pooling_size)
         patches = crop // int(ip.patch_size)

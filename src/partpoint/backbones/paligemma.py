@@ -35,10 +35,6 @@ class PaliGemmaAdapter(Adapter):
         in_h, in_w = inputs["pixel_values"].shape[-2:]
         side = int(round((processor.image_seq_length) ** 0.5))
         width, height = image.size
-        return GridGeometry.from_input_map(
-            scale=(in_w / width, in_h / height),
-            offset=(0.0, 0.0),
-            grid=(side, side),
-            input_size=(int(in_w), int(in_h)),
-            cell_px=(in_w / side, in_h / side),
-        )
+        return GridGeometry.from_input_map(scale=(in_w / width, in_h / height), offset=(0.0, 0.0),
+                                           grid=(side, side), input_size=(int(in_w), int(in_h)),
+                                           cell_px=(in_w / side, in_h / side))

@@ -42,7 +42,8 @@ class Qwen2VLAdapter(Adapter):
         _, grid_h, grid_w = (int(n) for n in inputs["image_grid_thw"][index])  # patches, before merging
         merge, patch = ip.merge_size, ip.patch_size
         if grid_h % merge or grid_w % merge:
-            raise BackboneError(f"Qwen patch grid {grid_h}x{grid_w} is not divisible by the merge size {merge}")
+            raise BackboneError(f"Qwen patch grid {grid_h}x{grid_w} is not divisible by the merge size "
+                                f"{merge}")
         in_w, in_h = grid_w * patch, grid_h * patch  # the smart-resized image
         width, height = image.size
         return GridGeometry.from_input_map(

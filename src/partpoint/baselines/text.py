@@ -39,7 +39,8 @@ INPUT_UNIT = "input_unit"
 INPUT_PX = "input_px"
 PAD_SQUARE_UNIT = "pad_square_unit"
 UNIT_FRAMES = (INPUT_UNIT, PAD_SQUARE_UNIT)
-_LIMITS = {IMAGE_PERCENT: 100.0, INPUT_PER_MILLE: 1000.0, INPUT_UNIT: 1.0, PAD_SQUARE_UNIT: 1.0, INPUT_PX: math.inf}
+_LIMITS = {IMAGE_PERCENT: 100.0, INPUT_PER_MILLE: 1000.0, INPUT_UNIT: 1.0, PAD_SQUARE_UNIT: 1.0,
+           INPUT_PX: math.inf}
 
 _N = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+))"  # one number, captured
 _Q = r"""["']?"""  # optional quote around an attribute value
@@ -56,7 +57,8 @@ _BRACKET_PAIR = (re.compile(rf"[\(\[]\s*{_N}{_SEP}{_N}\s*[\)\]]"), "pair")
 _BRACKET_BOX = (re.compile(rf"[\(\[]\s*{_N}{_SEP}{_N}{_SEP}{_N}{_SEP}{_N}\s*[\)\]]"), "box")
 _POINT_2D = (re.compile(rf'"point_2d"\s*:\s*\[\s*{_N}{_SEP}{_N}\s*\]'), "pair")
 _BBOX_2D = (re.compile(rf'"bbox_2d"\s*:\s*\[\s*{_N}{_SEP}{_N}{_SEP}{_N}{_SEP}{_N}\s*\]'), "box")
-_QWEN2_BOX = (re.compile(rf"<\|box_start\|>\s*\(\s*{_N}{_SEP}{_N}\s*\)\s*,\s*\(\s*{_N}{_SEP}{_N}\s*\)"), "box")
+_QWEN2_BOX = (re.compile(rf"<\|box_start\|>\s*\(\s*{_N}{_SEP}{_N}\s*\)\s*,\s*\(\s*{_N}{_SEP}{_N}\s*\)"),
+              "box")
 
 _FAMILY_PATTERNS = {
     "molmo": (_TAG, _ATTR_PAIR, _CLICK, _PAREN_PAIR),
@@ -100,7 +102,8 @@ def minimal_answer_tokens(backbone) -> int:
 
 @dataclass(frozen=True)
 class ParsedPoint:
-    """A parsed coordinate and the frame it is in (one of the ``IMAGE_*`` / ``INPUT_*`` / ``PAD_*`` constants)."""
+    """A parsed coordinate and the frame it is in (one of the ``IMAGE_*`` / ``INPUT_*`` / ``PAD_*``
+    constants)."""
 
     x: float
     y: float
@@ -108,7 +111,8 @@ class ParsedPoint:
 
 
 def family_of(arch: str) -> str:
-    """Prompt/parser family of a backbone ``arch``: ``molmo``, ``qwen2_5_vl``, ``qwen3_vl``, ``qwen2_vl``, ``generic``."""
+    """Prompt/parser family of a backbone ``arch``: ``molmo``, ``qwen2_5_vl``, ``qwen3_vl``, ``qwen2_vl``,
+    ``generic``."""
     arch = (arch or "").lower()
     if "molmo" in arch:
         return "molmo"
@@ -164,7 +168,8 @@ def parse_points(text, arch: str, *, unit_frame: str = INPUT_UNIT) -> list[Parse
     found = []  # (start, -length, order, points)
     for order, (regex, kind) in enumerate(_FAMILY_PATTERNS[family]):
         for match in regex.finditer(text):
-            found.append((match.start(), -(match.end() - match.start()), order, match.end(), _read(match, kind)))
+            found.append((match.start(), -(match.end() - match.start()), order, match.end(),
+                          _read(match, kind)))
     found.sort(key=lambda item: item[:3])
     points, covered_to = [], -1
     for start, _, _, end, values in found:
@@ -229,19 +234,19 @@ def text_points(backbone, image, instruction: str, *, max_new_tokens: int = 64, 
     """Every point of the backbone's text answer in ORIGINAL pixels, and the ``Generation`` it parsed
     (the raw decode, special tokens kept, when there is one)."""
     extra = {"min_new_tokens": min_new_tokens} if min_new_tokens else {}
-    generation = backbone.generate(image, pointing_prompt(instruction, backbone.arch), max_new_tokens=max_new_tokens,
+    generation = backbone.generate(image, pointing_prompt(instruction, backbone.arch),
+                                   max_new_tokens=max_new_tokens,
                                    **extra)
     if unit_frame is None:
         adapter = getattr(backbone, "adapter", None)
-        unit_frame = adapter.text_unit_frame(backbone.processor) if hasattr(adapter, "text_unit_frame") else INPUT_UNIT
+        unit_frame = adapter.text_unit_frame(backbone.processor) if hasattr(adapter,
+                                                                            "text_unit_frame") else INPUT_UNIT
     parsed = parse_points(generation.raw_text or generation.text, backbone.arch, unit_frame=unit_frame)
     return [to_image_point(point, generation.geometry, generation.image_size) for point in parsed], generation
 
 
-def text_point(
-    backbone, image, instruction: str, *, max_new_tokens: int = 64, min_new_tokens: int = 0,
-    unit_frame: str | None = None,
-) -> PointResult | None:
+def text_point(backbone, image, instruction: str, *, max_new_tokens: int = 64, min_new_tokens: int = 0,
+               unit_frame: str | None = None) -> PointResult | None:
     """Ask ``backbone`` to point in text; ``None`` when its answer has no parseable point.
     ``min_new_tokens``: see :meth:`Backbone.generate` (the speed benchmark uses it, accuracy never does).
     ``unit_frame``: frame of normalised answers; ``None`` = the backbone adapter's ``text_unit_frame``."""

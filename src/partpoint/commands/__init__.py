@@ -22,10 +22,9 @@ def _command_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="partpoint",
-        description="Part-level point grounding for frozen multimodal LLMs (Q-Synth + A2P).",
-    )
+    parser = argparse.ArgumentParser(prog="partpoint",
+                                     description="Part-level point grounding for frozen multimodal LLMs "
+                                                 "(Q-Synth + A2P).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _command_modules():
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)

@@ -1,7 +1,8 @@
 """``partpoint train`` flags generated from the fields of :class:`TrainConfig` and its sections.
 
 Every setting is a flag named after its field (``lam`` -> ``--lam``, ``use_values`` -> ``--values`` /
-``--no-values``); its help is the field's ``metadata["help"]``, its choices the field's ``Literal`` type; a flag not given leaves
+``--no-values``); its help is the field's ``metadata["help"]``, its choices the field's ``Literal`` type; a
+flag not given leaves
 no attribute (``argparse.SUPPRESS``), so the dataclass default, which the help shows, applies and a given
 ``none`` is told apart from "not given". ``config_from_args`` applies the flags that were given.
 """
@@ -13,7 +14,8 @@ import types
 import typing
 
 SECTION_TITLES = {"pointer": "pointer (PointerConfig)", "loss": "loss (LossConfig)",
-                  "optim": "optimisation (OptimConfig)", "select": "head selection (SelectConfig)", None: "run"}
+                  "optim": "optimisation (OptimConfig)", "select": "head selection (SelectConfig)",
+                  None: "run"}
 ALIASES = {"num_heads": ("--k",)}
 SKIP = ("select_layers", "progress", "select_progress")  # --layers and --quiet set these
 
@@ -47,16 +49,19 @@ def add_config_arguments(parser) -> None:
         if name in SKIP:
             continue
         default = getattr(getattr(defaults, section) if section else defaults, name)
-        group = groups.get(section) or groups.setdefault(section, parser.add_argument_group(SECTION_TITLES[section]))
+        group = groups.get(section) or groups.setdefault(section,
+                                                         parser.add_argument_group(SECTION_TITLES[section]))
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         text = f"{f.metadata['help']} (default {shown})"
         flags = (_flag(name), *ALIASES.get(name, ()))
         if isinstance(default, bool):
-            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS,
                                help=text)
         else:
             parse, choices = _parse(hints[section][name])
-            group.add_argument(*flags, dest=name, type=parse, default=argparse.SUPPRESS, choices=choices, help=text,
+            group.add_argument(*flags, dest=name, type=parse, default=argparse.SUPPRESS, choices=choices,
+                               help=text,
                                metavar=None if choices else name.upper())
 
 
@@ -64,5 +69,7 @@ def config_from_args(args, **settings):
     """``TrainConfig`` with every generated flag that was given, plus ``settings``."""
     from ..training.config import TrainConfig
 
-    given = {name: getattr(args, name) for name in TrainConfig.settable() if name not in SKIP and hasattr(args, name)}
+    given = {name: getattr(args,
+                           name) for name in TrainConfig.settable() if name not in SKIP and hasattr(args,
+                                                                                                    name)}
     return TrainConfig.of(**given, **settings)

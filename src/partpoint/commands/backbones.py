@@ -10,7 +10,8 @@ def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("list", help="default backbones, where each comes from, and the assembled folders")
     build = sub.add_parser("build", help="assemble a default backbone ahead of first use")
-    build.add_argument("name", nargs="?", default="default-llava", help="default to assemble (default default-llava)")
+    build.add_argument("name", nargs="?", default="default-llava",
+                       help="default to assemble (default default-llava)")
 
 
 def run(args) -> int:
@@ -25,7 +26,8 @@ def run(args) -> int:
 
     if args.action == "build":
         if args.name not in DEFAULT_BACKBONES:
-            raise BackboneError(f"{args.name!r} is not a default backbone; choose one of {', '.join(DEFAULT_BACKBONES)}")
+            raise BackboneError(f"{args.name!r} is not a default backbone; choose one of "
+                                f"{', '.join(DEFAULT_BACKBONES)}")
         print(assembled_dir(args.name))
         return 0
     source = "assembled from " + " + ".join(f"{c.package}=={c.version}" for c in CARRIERS)

@@ -10,18 +10,21 @@ HELP = "Evaluate a pointing method (ours, attention, text, center, random) on a 
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--backbone", required=True, help="default backbone name (default-llava) or model directory")
+    p.add_argument("--backbone", required=True,
+                   help="default backbone name (default-llava) or model directory")
     p.add_argument("--method", choices=METHODS, required=True, help="pointing method to evaluate")
-    p.add_argument(
-        "--data", required=True,
-        help="a SynthParts folder, instructpart:PATH, paco:JSON[:IMAGES], carparts:PATH or pointarena:PATH",
-    )
-    p.add_argument("--pointer", default=None, help="pointer directory (default: the one bundled for the backbone)")
-    p.add_argument("--heads", default=None, help="heads.json from select-heads (attention method, without --pointer)")
+    p.add_argument("--data", required=True,
+                   help="a SynthParts folder, instructpart:PATH, paco:JSON[:IMAGES], carparts:PATH or "
+                        "pointarena:PATH")
+    p.add_argument("--pointer", default=None,
+                   help="pointer directory (default: the one bundled for the backbone)")
+    p.add_argument("--heads", default=None,
+                   help="heads.json from select-heads (attention method, without --pointer)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--seed", type=int, default=0, help="seed of the random method (default 0)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--out", default=None, help="also write the summary and per-sample results to this JSON file")
+    p.add_argument("--out", default=None,
+                   help="also write the summary and per-sample results to this JSON file")
     add_backbone_options(p)
 
 
@@ -49,10 +52,8 @@ def run(args) -> int:
     hf_logging.disable_progress_bar()
     torch.manual_seed(args.seed)
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
-    result = evaluate(
-        args.method, backbone=backbone, dataset=dataset, pointer=args.pointer, heads=args.heads,
-        seed=args.seed, progress=sys.stderr.isatty(),
-    )
+    result = evaluate(args.method, backbone=backbone, dataset=dataset, pointer=args.pointer,
+                      heads=args.heads, seed=args.seed, progress=sys.stderr.isatty())
     if args.out:
         result.save(args.out)
     if args.json:

@@ -24,22 +24,26 @@ def add_arguments(p) -> None:
     p.add_argument("--batch", default=None, metavar="ITEMS.jsonl",
                    help="point for every line of a JSONL file instead (see --out); resumable")
     p.add_argument("--backbone", default="default-llava", help="default backbone name or model directory")
-    p.add_argument("--pointer", default=None, help="pointer directory (default: the one bundled for the backbone)")
+    p.add_argument("--pointer", default=None,
+                   help="pointer directory (default: the one bundled for the backbone)")
     p.add_argument("--out", default=None,
                    help="single image: write the overlay PNG here; --batch: the results JSONL (required)")
     p.add_argument("--json", action="store_true",
-                   help='print {"x", "y", "score", "width", "height"} as JSON (a list for several instructions)')
+                   help='print {"x", "y", "score", "width", "height"} as JSON (a list for several '
+                        'instructions)')
     depth = p.add_argument_group("3-D points (camera frame: X right, Y down, Z forward)")
-    depth.add_argument("--depth", default=None, help="depth image aligned with the colour image (16-bit PNG, TIFF, .npy)")
-    depth.add_argument("--intrinsics", default=None, metavar="FX,FY,CX,CY", help="pinhole intrinsics in pixels")
+    depth.add_argument("--depth", default=None,
+                       help="depth image aligned with the colour image (16-bit PNG, TIFF, .npy)")
+    depth.add_argument("--intrinsics", default=None, metavar="FX,FY,CX,CY",
+                       help="pinhole intrinsics in pixels")
     depth.add_argument("--depth-scale", type=float, default=1.0,
                        help="multiplies the raw depth values (0.001: millimetres to metres; default 1)")
     add_backbone_options(p)
 
 
 def _camera(result, depth, intrinsics) -> dict:
-    """The point in the camera frame from a depth array loaded (and scaled) once for its image; a depth image of
-    another size than the colour image is refused there."""
+    """The point in the camera frame from a depth array loaded (and scaled) once for its image; a depth image
+    of another size than the colour image is refused there."""
     x, y, z = result.to_camera(depth, intrinsics)
     return {"X": x, "Y": y, "Z": z}
 
@@ -51,10 +55,12 @@ def run(args) -> int:
 
     if args.batch:
         if args.image or args.instruction:
-            raise InstructionError("--batch reads images and instructions from its file; drop IMAGE and INSTRUCTION")
+            raise InstructionError("--batch reads images and instructions from its file; drop IMAGE and "
+                                   "INSTRUCTION")
         return run_batch(args)
     if not args.image or not args.instruction:
-        raise InstructionError('give an IMAGE and at least one INSTRUCTION (or --batch ITEMS.jsonl --out RESULTS.jsonl)')
+        raise InstructionError('give an IMAGE and at least one INSTRUCTION (or --batch ITEMS.jsonl --out '
+                               'RESULTS.jsonl)')
     return run_single(args)
 
 
@@ -95,20 +101,23 @@ def run_single(args) -> int:
         for record, result in zip(records, results):
             record.update(_camera(result, depth, args.intrinsics))
     if args.json:
-        print(json.dumps([{"instruction": t, **rec} for t, rec in zip(instructions, records)] if several else records[0]))
+        print(json.dumps([{"instruction": t, **rec} for t,
+                          rec in zip(instructions, records)] if several else records[0]))
     else:
         for text, result, record in zip(instructions, results, records):
             prefix = f"{text!r}: " if several else ""
-            xyz = f", camera ({record['X']:.3f}, {record['Y']:.3f}, {record['Z']:.3f})" if depth is not None else ""
-            print(f"{prefix}point ({result.x:.1f}, {result.y:.1f}) in the {result.width}x{result.height} image, "
-                  f"score {result.score:.3f}{xyz}")
+            xyz = "" if depth is None else \
+                f", camera ({record['X']:.3f}, {record['Y']:.3f}, {record['Z']:.3f})"
+            print(f"{prefix}point ({result.x:.1f}, {result.y:.1f}) in the {result.width}x{result.height} "
+                  f"image, score {result.score:.3f}{xyz}")
     if args.out:
         out = Path(args.out)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             overlay(image, results).save(out, format="PNG")  # the results carry their geometry
         except OSError as error:
-            raise ImageError(f"cannot write the overlay to {out} ({error.strerror or error}); pick a writable path") from None
+            raise ImageError(f"cannot write the overlay to {out} ({error.strerror or error}); pick a "
+                             "writable path") from None
         print(f"overlay written to {out}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -181,7 +190,8 @@ def run_batch(args) -> int:
     pointer = _load(args) if todo else None
     base = items_path.parent
     failures, instructions_done, start = 0, 0, time.perf_counter()
-    bar = tqdm(todo, desc="pointing", unit="image", disable=not sys.stderr.isatty() and not os.environ.get("TQDM_FORCE"))
+    bar = tqdm(todo, desc="pointing", unit="image",
+               disable=not sys.stderr.isatty() and not os.environ.get("TQDM_FORCE"))
     with open(out_path, "a", encoding="utf-8") as out:
         for number, item, error in bar:
             record = {"line": number}
@@ -197,7 +207,8 @@ def run_batch(args) -> int:
                 if "image" not in item:
                     raise DataError('no "image"')
                 image_path = Path(item["image"])
-                image_path = image_path if image_path.is_absolute() or image_path.exists() else base / image_path
+                image_path = image_path if image_path.is_absolute() or image_path.exists() else \
+                    base / image_path
                 image = load_image(image_path)
                 results = pointer.point_many(image, texts)
                 record.update(image=str(item["image"]), width=image.width, height=image.height,
@@ -208,7 +219,8 @@ def run_batch(args) -> int:
                     if intrinsics is None:
                         raise DataError('"depth" needs "intrinsics" [fx, fy, cx, cy] (or --intrinsics)')
                     depth_path = Path(item["depth"])
-                    depth_path = depth_path if depth_path.is_absolute() or depth_path.exists() else base / depth_path
+                    depth_path = depth_path if depth_path.is_absolute() or depth_path.exists() else \
+                        base / depth_path
                     depth = load_depth(depth_path, depth_scale=args.depth_scale)  # once per image
                     for point, result in zip(record["points"], results):
                         point.update(_camera(result, depth, intrinsics))

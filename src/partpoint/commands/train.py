@@ -10,7 +10,8 @@ HELP = "Train a part pointer on cached backbone features; writes a pointer direc
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--backbone", required=True, help="backbone directory or default name (e.g. default-llava)")
+    p.add_argument("--backbone", required=True,
+                   help="backbone directory or default name (e.g. default-llava)")
     add_backbone_options(p)
     p.add_argument("--data", required=True, action="append", help="training dataset spec; repeat to combine")
     p.add_argument("--val", default=None, help="validation dataset spec (picks the best epoch)")
@@ -71,25 +72,19 @@ def run(args) -> int:
     train_sets = [subsample(open_dataset(spec), args.max_samples, seed=config.seed) for spec in args.data]
     val_set = subsample(open_dataset(args.val), args.max_samples, seed=config.seed) if args.val else None
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
-    result = train_pointer(
-        backbone,
-        train_sets,
-        val_dataset=val_set,
-        heads=args.heads,
-        out_dir=args.out,
-        config=config,
-        resume=args.resume,
-        command="partpoint " + shlex.join(sys.argv[1:]),
-    )
+    result = train_pointer(backbone, train_sets, val_dataset=val_set, heads=args.heads, out_dir=args.out,
+                           config=config, resume=args.resume, command="partpoint " + shlex.join(sys.argv[1:]))
     if not result.completed:
         print(f"stopped early; continue with --resume (checkpoint in {result.out_dir})")
         return 0
     if result.pointer is not None:
         last = result.log["epochs"][-1] if result.log["epochs"] else {}
         best = result.log.get("best", {})
-        summary = f"trained {len(result.log['epochs'])} epochs, final loss {last.get('loss', float('nan')):.3f}"
+        loss = last.get("loss", float("nan"))
+        summary = f"trained {len(result.log['epochs'])} epochs, final loss {loss:.3f}"
         if best.get("epoch"):
-            summary += f", best val hit rate {best['val_hit_rate']:.3f} (epoch {best['epoch']}); attention baseline "
+            summary += (f", best val hit rate {best['val_hit_rate']:.3f} (epoch {best['epoch']}); "
+                        "attention baseline ")
             summary += f"{result.log['val_attention_baseline_hit_rate']:.3f}"
         print(f"{summary} -> {result.out_dir}")
     return 0

@@ -9,7 +9,5 @@ from .loaders import load_carparts, load_instructpart, load_paco, load_pointaren
 from .registry import FORMATS, open_dataset
 from .sample import PartDataset, Record, Sample
 
-__all__ = [
-    "FORMATS", "PartDataset", "Record", "Sample", "load_carparts", "load_instructpart", "load_paco",
-    "load_pointarena", "open_dataset", "parse_instructions"
-]
+__all__ = ["FORMATS", "PartDataset", "Record", "Sample", "load_carparts", "load_instructpart", "load_paco",
+           "load_pointarena", "open_dataset", "parse_instructions"]

@@ -70,11 +70,11 @@ def _detect(path: Path, split, selector, *, spec: str, **kw) -> PartDataset:
     _require_exists(path, spec)
     if path.is_dir() and (split or any(path.glob("instructpart_*.json"))):
         name = kw.pop("name", None) or path.name + (f"@{split}" if split else "")
-        return _open_instructpart(
-            str(path), split, selector, spec=spec, source="synthparts", default=SYNTH_INSTRUCTIONS, name=name, **kw
-        )
+        return _open_instructpart(str(path), split, selector, spec=spec, source="synthparts",
+                                  default=SYNTH_INSTRUCTIONS, name=name, **kw)
     if path.is_dir() and (path / "data_test.json").is_file():
-        return _open_instructpart(str(path), split, selector, spec=spec, source="instructpart", default=(0, 1), **kw)
+        return _open_instructpart(str(path), split, selector, spec=spec, source="instructpart",
+                                  default=(0, 1), **kw)
     if path.is_dir() and (path / "annotations.json").is_file():
         return load_carparts(path, **kw)
     if path.is_dir() and (path / "data.json").is_file():

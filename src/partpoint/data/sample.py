@@ -85,7 +85,8 @@ def _resolve_image(record: Record) -> Path:
         if path.is_file():
             return path
     tried = " or ".join(str(p) for p in record.image_paths)
-    raise DataError(f"image file not found: {tried} ({record.origin}); restore the image or fix its path in the JSON")
+    raise DataError(f"image file not found: {tried} ({record.origin}); restore the image or fix its path in "
+                    "the JSON")
 
 
 def load_record(record: Record, *, source: str) -> Sample:
@@ -96,28 +97,20 @@ def load_record(record: Record, *, source: str) -> Sample:
         mask = record.mask.load()
     except DataError as e:  # add which record needed the mask: "<problem> (<origin>); <fix>"
         problem, _, fix = str(e).partition("; ")
-        raise DataError(f"{problem} ({record.origin}); {fix}" if fix else f"{problem} ({record.origin})") from None
+        where = f"{problem} ({record.origin})"
+        raise DataError(f"{where}; {fix}" if fix else where) from None
     if mask.shape != (image.height, image.width):
         mh, mw = mask.shape
         raise DataError(
-            f"mask {record.mask.describe()} is {mw}x{mh} but image {image_path} is {image.width}x{image.height} "
-            f"({record.origin}); re-export the mask at the image size"
+            f"mask {record.mask.describe()} is {mw}x{mh} but image {image_path} is "
+            f"{image.width}x{image.height} ({record.origin}); re-export the mask at the image size"
         )
     if not mask.any():
-        raise DataError(
-            f"mask {record.mask.describe()} is empty ({record.origin}); fix the annotation or drop the record"
-        )
+        raise DataError(f"mask {record.mask.describe()} is empty ({record.origin}); fix the annotation or "
+                        "drop the record")
     meta = {"source": source, "key": record.key, "image_path": str(image_path), **record.meta}
-    return Sample(
-        image=image,
-        instruction=record.instruction,
-        mask=mask,
-        object=record.object,
-        part=record.part,
-        category=record.category,
-        meta=meta,
-        image_id=record.image,
-    )
+    return Sample(image=image, instruction=record.instruction, mask=mask, object=record.object,
+                  part=record.part, category=record.category, meta=meta, image_id=record.image)
 
 
 class PartDataset(Sequence[Sample]):
@@ -135,9 +128,8 @@ class PartDataset(Sequence[Sample]):
         seen: set[str] = set()
         for record in self.records:
             if record.key in seen:
-                raise DataError(
-                    f"dataset {name} has duplicate sample key {record.key!r}; every record needs a distinct key"
-                )
+                raise DataError(f"dataset {name} has duplicate sample key {record.key!r}; every record "
+                                "needs a distinct key")
             seen.add(record.key)
 
     def __len__(self) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from .methods import METHODS, MethodError
 
 _LAZY = {"evaluate": "run", "CategoryScore": "metrics", "EvalResult": "metrics",
-         "point_hit": "metrics", "patch_hit": "metrics", "sample_count": "metrics", "heatmap_points": "metrics",
+         "point_hit": "metrics", "patch_hit": "metrics", "sample_count": "metrics",
+         "heatmap_points": "metrics",
          "COUNT_PEAK_SEPARATION": "metrics"}
 
 __all__ = ["METHODS", "MethodError", *_LAZY]

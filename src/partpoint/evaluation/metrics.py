@@ -87,11 +87,8 @@ class EvalResult:
     def table(self) -> str:
         """A readable plain-text report: totals, then one row per category."""
         patch = "n/a (no backbone)" if self.patch_acc is None else f"{self.patch_acc:.3f}"
-        lines = [
-            f"method {self.method} | backbone {self.backbone} | {self.n} samples",
-            f"hit rate   {self.hit_rate:.3f}  ({self.hits}/{self.n})",
-            f"patch acc  {patch}",
-        ]
+        lines = [f"method {self.method} | backbone {self.backbone} | {self.n} samples",
+                 f"hit rate   {self.hit_rate:.3f}  ({self.hits}/{self.n})", f"patch acc  {patch}"]
         if self.method == "text":
             lines.append(f"unparsed   {self.unparsed} answers (counted as misses)")
         width = max([len("category")] + [len(name) for name in self.per_category])

@@ -16,16 +16,8 @@ from .methods import METHODS, MethodError
 from .metrics import CategoryScore, EvalResult, heatmap_points, patch_hit, point_hit, sample_count
 
 
-def evaluate(
-    method: str,
-    *,
-    backbone,
-    dataset,
-    pointer=None,
-    heads=None,
-    seed: int = 0,
-    progress: bool = True,
-) -> EvalResult:
+def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: int = 0,
+             progress: bool = True) -> EvalResult:
     """Run ``method`` on every sample of ``dataset`` and score it (see the module docstring).
 
     Args:
@@ -56,15 +48,8 @@ def evaluate(
         layers = sorted({layer for layer, _ in head_list})
     rng = np.random.default_rng(seed)
 
-    result = EvalResult(
-        method=method,
-        backbone=getattr(backbone, "name", "none"),
-        n=0,
-        hits=0,
-        patch_hits=0 if backbone is not None else None,
-        unparsed=0,
-        per_category={},
-    )
+    result = EvalResult(method=method, backbone=getattr(backbone, "name", "none"), n=0, hits=0,
+                        patch_hits=0 if backbone is not None else None, unparsed=0, per_category={})
     for index in tqdm(range(len(dataset)), desc=f"eval {method}", disable=not progress, unit="sample"):
         sample = dataset[index]
         width, height = sample.image.size
@@ -97,7 +82,8 @@ def evaluate(
         on_part_cell = None
         if backbone is not None:
             geometry = backbone.geometry(sample.image)  # the processor once per image size
-            on_part_cell = patch_hit(geometry.grid_mask(sample.mask, image_size=sample.image.size), geometry, x, y)
+            on_part_cell = patch_hit(geometry.grid_mask(sample.mask, image_size=sample.image.size), geometry,
+                                     x, y)
             result.patch_hits += int(on_part_cell)
         result.n += 1
         result.hits += int(hit)
@@ -114,7 +100,8 @@ def evaluate(
                 "hit": hit,
                 "patch_hit": on_part_cell,
                 "parsed": parsed,
-                **({"count": count, "points": [list(map(float, p)) for p in points or []]} if count > 1 else {}),
+                **({"count": count,
+                    "points": [list(map(float, p)) for p in points or []]} if count > 1 else {}),
             }
         )
     return result

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from .criteria import (
-    REFERENCE,
-    HeadScores,
-    SelectionRules,
-    elbow_threshold,
-    score_heads,
-    spatial_entropy,
-    vote_heads,
+                       REFERENCE,
+                       HeadScores,
+                       SelectionRules,
+                       elbow_threshold,
+                       score_heads,
+                       spatial_entropy,
+                       vote_heads,
 )
 from .selection import HeadSelection, aggregate_votes, read_heads, sample_scores, select_heads
 

@@ -10,10 +10,12 @@ For one sample, on each head's RAW final-token attention over the image tokens (
    or its cell count); low entropy = one compact blob.
 3. Exclusions: layers ``< min_layer`` and "bottom-row" heads (an attention-sink pattern).
 4. When fewer than ``min_keep`` heads survive, the heads with the largest mass (bottom-row heads
-   excluded, any layer: the reference does not apply the layer rule here) take their place. The survivors are ranked by entropy; ties go to the shallower layer.
+   excluded, any layer: the reference does not apply the layer rule here) take their place. The survivors are
+   ranked by entropy; ties go to the shallower layer.
 
 :data:`REFERENCE` states the rules of the authors' public code (liu-hanyu-97/LocalizationHeads,
-``analyze.py`` and its ``selection_best.yaml``). Two differences from it are deliberate: any ``P_h x P_w`` grid works (the reference reshapes to a square ``P x P`` and
+``analyze.py`` and its ``selection_best.yaml``). Two differences from it are deliberate: any ``P_h x P_w``
+grid works (the reference reshapes to a square ``P x P`` and
 fails on Qwen-style non-square grids), a map with excess but no cell above ``min_excess`` has
 infinite entropy (no blob, so not a localization head) where the reference gives it entropy 0, and the
 fallback never takes a bottom-row head (the reference tests the bottom row only above the mass elbow,
@@ -77,7 +79,9 @@ def spatial_entropy(attn_map: np.ndarray, rules: SelectionRules = REFERENCE) -> 
     labels, count = label(excess > rules.min_excess, structure=EIGHT_CONNECTED)
     if count == 0:
         return float("inf")
-    ids = np.arange(1, count + 1)  # each component's excess over the map's TOTAL excess (cells under min_excess too)
+    ids = np.arange(1,
+                    # each component's excess over the map's TOTAL excess (cells under min_excess too)
+                    count + 1)
     probs = np.bincount(labels.ravel(), weights=excess.ravel(), minlength=count + 1)[ids] / excess.sum()
     probs = probs[probs > 0]
     return float(-(probs * np.log(probs)).sum())
@@ -125,5 +129,6 @@ def vote_heads(scores: HeadScores, *, k: int, rules: SelectionRules = REFERENCE)
         rows, heads = np.nonzero(~scores.last_row)
         top = np.argsort(-scores.mass[rows, heads], kind="stable")[: rules.min_keep]
         rows, heads = rows[top], heads[top]
-    order = np.lexsort((heads, layer_ids[rows, heads], scores.entropy[rows, heads]))  # entropy, shallower, head
+    order = np.lexsort((heads, layer_ids[rows, heads],
+                        scores.entropy[rows, heads]))  # entropy, shallower, head
     return [(int(layer_ids[rows[i], heads[i]]), int(heads[i])) for i in order[:k]]

@@ -39,13 +39,9 @@ class HeadSelection:
             return [[layer, head, value] for (layer, head), value in sorted(table.items())]
 
         return json.dumps(
-            {
-                "heads": [list(pair) for pair in self.heads],
-                "votes": pairs(self.votes),
-                "mean_entropy": pairs(self.mean_entropy),
-                "n_samples": self.n_samples,
-                "settings": self.settings,
-            },
+            {"heads": [list(pair) for pair in self.heads], "votes": pairs(self.votes),
+             "mean_entropy": pairs(self.mean_entropy), "n_samples": self.n_samples,
+             "settings": self.settings},
             indent=2,
         )
 
@@ -55,9 +51,8 @@ class HeadSelection:
         return cls(
             heads=[(int(layer), int(head)) for layer, head in raw["heads"]],
             votes={(int(layer), int(head)): int(v) for layer, head, v in raw.get("votes", [])},
-            mean_entropy={
-                (int(layer), int(head)): float(v) for layer, head, v in raw.get("mean_entropy", [])
-            },
+            mean_entropy={(int(layer), int(head)): float(v) for layer, head,
+                          v in raw.get("mean_entropy", [])},
             n_samples=int(raw.get("n_samples", 0)),
             settings=dict(raw.get("settings", {})),
         )
@@ -80,15 +75,17 @@ def read_heads(source) -> list[tuple[int, int]]:
         try:
             raw = json.loads(path.read_text())
         except (OSError, ValueError) as error:
-            raise CheckpointError(f"cannot read heads file {path} ({error}); pass the JSON `partpoint select-heads` "
-                                  "wrote") from None
+            raise CheckpointError(f"cannot read heads file {path} ({error}); pass the JSON `partpoint "
+                                  "select-heads` wrote") from None
         source = raw.get("heads") if isinstance(raw, dict) else raw
     try:
         heads = [(int(layer), int(head)) for layer, head in source]
     except (TypeError, ValueError):
-        raise CheckpointError("heads must be [(layer, head), ...] pairs; pass a select-heads JSON or such a list") from None
+        raise CheckpointError("heads must be [(layer, head), ...] pairs; pass a select-heads JSON or such a "
+                              "list") from None
     if not heads:
-        raise CheckpointError("no heads given; pass at least one (layer, head) pair or let training select them")
+        raise CheckpointError("no heads given; pass at least one (layer, head) pair or let training select "
+                              "them")
     return heads
 
 
@@ -107,9 +104,8 @@ def sample_scores(features, layers: list[int], rules: SelectionRules | None = No
     return score_heads(raw, layers, tuple(features.grid), rules or REFERENCE)
 
 
-def aggregate_votes(
-    all_scores: list[HeadScores], *, k: int, rules: SelectionRules | None = None
-) -> tuple[list[tuple[int, int]], Counter, dict]:
+def aggregate_votes(all_scores: list[HeadScores], *, k: int,
+                    rules: SelectionRules | None = None) -> tuple[list[tuple[int, int]], Counter, dict]:
     """Top-``k`` heads over samples by votes; equal counts by first appearance (``Counter.most_common``).
 
     Heads with no vote (in layers ``>= rules.min_layer``) only fill the list when fewer than ``k`` got votes:
@@ -124,11 +120,8 @@ def aggregate_votes(
     mean_entropy = np.where(finite, stacked, 0.0).sum(0) / np.maximum(finite.sum(0), 1)
     mean_entropy[finite.sum(0) == 0] = np.inf
     layers = all_scores[0].layers
-    entropy_of = {
-        (layer, head): float(mean_entropy[row, head])
-        for row, layer in enumerate(layers)
-        for head in range(stacked.shape[-1])
-    }
+    entropy_of = {(layer, head): float(mean_entropy[row, head]) for row,
+                  layer in enumerate(layers) for head in range(stacked.shape[-1])}
     sink_rate = np.mean([s.last_row for s in all_scores], axis=0)  # (n_layers, H)
     sink_of = {(layer, head): float(sink_rate[row, head]) for row, layer in enumerate(layers)
                for head in range(stacked.shape[-1])}
@@ -139,17 +132,8 @@ def aggregate_votes(
     return heads, votes, {pair: entropy_of[pair] for pair in heads}
 
 
-def select_heads(
-    backbone,
-    dataset,
-    *,
-    k: int = 5,
-    n_samples: int = 32,
-    layers: list[int] | None = None,
-    rules: SelectionRules | None = None,
-    seed: int = 0,
-    progress: bool = True,
-) -> HeadSelection:
+def select_heads(backbone, dataset, *, k: int = 5, n_samples: int = 32, layers: list[int] | None = None,
+                 rules: SelectionRules | None = None, seed: int = 0, progress: bool = True) -> HeadSelection:
     """Select ``k`` localization heads of ``backbone`` on up to ``n_samples`` samples of ``dataset``.
 
     Args:
@@ -169,9 +153,8 @@ def select_heads(
         layers, eligible_from = sorted({int(layer) for layer in layers}), 0
         bad = [layer for layer in layers if not 0 <= layer < num_layers]
         if bad or not layers:
-            raise LayerError(
-                f"layers {bad or layers} are outside the backbone's 0..{num_layers - 1}; pick valid layers"
-            )
+            raise LayerError(f"layers {bad or layers} are outside the backbone's 0..{num_layers - 1}; pick "
+                             "valid layers")
     rules = replace(rules, min_layer=eligible_from)
     if max(layers) < eligible_from:
         raise LayerError(f"no layer >= {eligible_from} to select from; the backbone has {num_layers} layers")
@@ -189,6 +172,5 @@ def select_heads(
         all_scores.append(sample_scores(features, layers, rules))
     heads, votes, entropy = aggregate_votes(all_scores, k=k, rules=rules)
     settings = {"k": k, "layers": layers, "seed": seed, "rules": rules.to_json()}
-    return HeadSelection(
-        heads=heads, votes=dict(votes), mean_entropy=entropy, n_samples=count, settings=settings
-    )
+    return HeadSelection(heads=heads, votes=dict(votes), mean_entropy=entropy, n_samples=count,
+                         settings=settings)

@@ -1,1 +1,2 @@
-"""Input and output at the edges of the pipeline: reading images and depth, drawing overlays, atomic writes."""
+"""Input and output at the edges of the pipeline: reading images and depth, drawing overlays, atomic
+writes."""

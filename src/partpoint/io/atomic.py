@@ -30,7 +30,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """``write(tmp)`` (any writer taking a path: ``torch.save``, ``save_file``...) then rename onto ``path``."""
+    """``write(tmp)`` (any writer taking a path: ``torch.save``, ``save_file``...) then rename onto
+    ``path``."""
     with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)

@@ -68,12 +68,14 @@ def load_depth(source, *, depth_scale: float = 1.0) -> np.ndarray:
                 with Image.open(path) as image:
                     depth = np.asarray(image)
         except (OSError, ValueError) as error:
-            raise DepthError(f"cannot read the depth image {path} ({error}); pass a 16-bit PNG, a TIFF or a .npy") from None
+            raise DepthError(f"cannot read the depth image {path} ({error}); pass a 16-bit PNG, a TIFF or a "
+                             ".npy") from None
     depth = np.asarray(depth, dtype=np.float64)
     if depth.ndim == 3 and depth.shape[2] == 1:
         depth = depth[..., 0]
     if depth.ndim != 2:
-        raise DepthError(f"a depth image has one channel, got shape {depth.shape}; pass the raw depth, not a colour map")
+        raise DepthError(f"a depth image has one channel, got shape {depth.shape}; pass the raw depth, not "
+                         "a colour map")
     return depth * float(depth_scale)
 
 
@@ -86,12 +88,13 @@ def robust_depth(depth: np.ndarray, x: float, y: float, *, window: int = DEFAULT
     patch = depth[max(row - window, 0) : row + window + 1, max(col - window, 0) : col + window + 1]
     valid = patch[np.isfinite(patch) & (patch > 0)]
     if valid.size == 0:
-        raise DepthError(f"no valid depth within {window} px of the point ({x:.1f}, {y:.1f}): the depth there is "
-                         "0 or missing; point again, or pass a depth image with data there")
+        raise DepthError(f"no valid depth within {window} px of the point ({x:.1f}, {y:.1f}): the depth "
+                         "there is 0 or missing; point again, or pass a depth image with data there")
     return float(np.median(valid))
 
 
-def to_camera(x: float, y: float, depth, intrinsics, *, depth_scale: float = 1.0, window: int = DEFAULT_WINDOW,
+def to_camera(x: float, y: float, depth, intrinsics, *, depth_scale: float = 1.0,
+              window: int = DEFAULT_WINDOW,
               image_size: tuple[int, int] | None = None) -> tuple[float, float, float]:
     """``(X, Y, Z)`` of the pixel point ``(x, y)`` in the camera frame (module docstring).
 

@@ -53,7 +53,8 @@ def _check_size(size: tuple[int, int], what: str) -> None:
 
 
 def _upright(image: Image.Image) -> Image.Image:
-    """``image`` turned by its EXIF orientation; the same object when it has none (an image already loaded)."""
+    """``image`` turned by its EXIF orientation; the same object when it has none (an image already
+    loaded)."""
     return (ImageOps.exif_transpose(image) or image) if image.getexif().get(_ORIENTATION, 1) != 1 else image
 
 
@@ -75,7 +76,8 @@ def load_image(image: ImageLike) -> Image.Image:
         _check_size(image.size, "image")
         return _to_rgb(_upright(image))
     if not isinstance(image, str | os.PathLike):
-        raise ImageError(f"cannot read an image from a {type(image).__name__}; pass a path, a PIL image or an array")
+        raise ImageError(f"cannot read an image from a {type(image).__name__}; pass a path, a PIL image or "
+                         "an array")
 
     path = Path(image)
     if not path.exists():
@@ -92,9 +94,11 @@ def load_image(image: ImageLike) -> Image.Image:
     except ImageError:
         raise
     except Image.DecompressionBombError as e:
-        raise ImageError(f"image {path.name} is too large to decode safely ({e}); downscale it first") from None
+        raise ImageError(f"image {path.name} is too large to decode safely ({e}); downscale it "
+                         "first") from None
     except UnidentifiedImageError:
-        raise ImageError(f"cannot identify {path} as an image (not an image or unsupported format); pass a JPEG/PNG/...") from None
+        raise ImageError(f"cannot identify {path} as an image (not an image or unsupported format); pass a "
+                         "JPEG/PNG/...") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"image {path} is corrupt or truncated ({e}); re-export or re-download it") from None
 
@@ -105,5 +109,6 @@ def check_instruction(text: object) -> str:
         raise InstructionError(f"instruction must be a string, got {type(text).__name__}")
     text = text.strip()
     if not text:
-        raise InstructionError('instruction is empty; pass what to point at, e.g. "Point to the handle of the mug."')
+        raise InstructionError('instruction is empty; pass what to point at, e.g. "Point to the handle of '
+                               'the mug."')
     return text

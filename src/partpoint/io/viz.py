@@ -1,4 +1,5 @@
-"""Overlays: the pointer's heatmap placed on the original image through the grid geometry, the point, a caption.
+"""Overlays: the pointer's heatmap placed on the original image through the grid geometry, the point, a
+caption.
 
 The heatmap covers the PROCESSED region (e.g. LLaVA's centre crop), not necessarily the whole image:
 each original pixel centre is mapped to grid coords with ``geometry.to_grid_uv`` and the heatmap is
@@ -17,8 +18,8 @@ def heatmap_on_image(heatmap: np.ndarray, geometry, size: tuple[int, int]) -> np
     """Resample a heatmap onto the original image.
 
     Args:
-        heatmap: ``(P_h * s, P_w * s)``; heatmap cell ``(i, j)`` sits at grid coords ``((j + .5) / s, (i + .5) / s)``.
-        geometry: the image's ``GridGeometry`` (``grid``, ``to_grid_uv``).
+        heatmap: ``(P_h * s, P_w * s)``; heatmap cell ``(i, j)`` sits at grid coords ``((j + .5) / s, (i + .5)
+        / s)``. geometry: the image's ``GridGeometry`` (``grid``, ``to_grid_uv``).
         size: ``(W, H)`` of the original image.
 
     Returns:
@@ -32,8 +33,10 @@ def heatmap_on_image(heatmap: np.ndarray, geometry, size: tuple[int, int]) -> np
     _, v = geometry.to_grid_uv(np.zeros(height), np.arange(height) + 0.5)  # (H,)
     rows = _linear_taps(v * heat_h / grid_h - 0.5, heat_h)
     cols = _linear_taps(u * heat_w / grid_w - 0.5, heat_w)
-    along_rows = heatmap[rows[0]] * (1 - rows[2])[:, None] + heatmap[rows[1]] * rows[2][:, None]  # (H, heat_w)
-    image = along_rows[:, cols[0]] * (1 - cols[2])[None, :] + along_rows[:, cols[1]] * cols[2][None, :]  # (H, W)
+    along_rows = heatmap[rows[0]] * (1 - rows[2])[:, None] + heatmap[rows[1]] * rows[2][:,
+                                                                                        None]  # (H, heat_w)
+    image = along_rows[:, cols[0]] * (1 - cols[2])[None, :] + along_rows[:, cols[1]] * cols[2][None,
+                                                                                               :]  # (H, W)
     inside = ((v >= 0) & (v <= grid_h))[:, None] & ((u >= 0) & (u <= grid_w))[None, :]
     return np.where(inside, image, np.nan)
 
@@ -116,7 +119,8 @@ def _draw_legend(image: Image.Image, captions: list[str]) -> None:
     draw = ImageDraw.Draw(image)
     for i, text in enumerate(lines):
         top = pad + i * (font_size + pad)
-        draw.rectangle((pad * 2, top + 2, pad * 2 + font_size - 4, top + font_size - 2), fill=PALETTE[i % len(PALETTE)])
+        draw.rectangle((pad * 2, top + 2, pad * 2 + font_size - 4, top + font_size - 2),
+                       fill=PALETTE[i % len(PALETTE)])
         draw.text((pad * 3 + font_size, top), text, fill=(255, 255, 255), font=font)
 
 

@@ -8,7 +8,5 @@ from .config import LossConfig
 from .sdf import sdf_loss, sdf_penalty, signed_distance
 from .total import LossTerms, inside_mass_loss, pointer_loss
 
-__all__ = [
-    "PART_CELL_COVERAGE", "part_cells", "LossConfig", "LossTerms", "inside_mass_loss", "patch_bce",
-    "pointer_loss", "sdf_loss", "sdf_penalty", "signed_distance"
-]
+__all__ = ["PART_CELL_COVERAGE", "part_cells", "LossConfig", "LossTerms", "inside_mass_loss", "patch_bce",
+           "pointer_loss", "sdf_loss", "sdf_penalty", "signed_distance"]

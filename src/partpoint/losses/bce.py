@@ -25,7 +25,8 @@ def part_cells(coverage: np.ndarray) -> np.ndarray:
     return cells
 
 
-def patch_bce(patch_logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+def patch_bce(patch_logits: torch.Tensor, target: torch.Tensor,
+              valid: torch.Tensor | None = None) -> torch.Tensor:
     """Mean BCE between every head's patch logits and the part mask on the patch grid.
 
     Args:

@@ -40,7 +40,8 @@ def signed_distance(mask_hw: np.ndarray, *, unit: float = 1.0) -> np.ndarray:
     return (signed / float(unit)).astype(np.float32)
 
 
-def sdf_penalty(distance: torch.Tensor, *, tau: float = LossConfig.tau, gamma: float = LossConfig.gamma) -> torch.Tensor:
+def sdf_penalty(distance: torch.Tensor, *, tau: float = LossConfig.tau,
+                gamma: float = LossConfig.gamma) -> torch.Tensor:
     """Smooth asymmetric penalty ``f(x) = (1 + (gamma - 1) * sigmoid(tau x)) * softplus(tau x) / tau``.
 
     ``f`` is positive and strictly increasing (for ``gamma >= 1``): deep inside it decays like

@@ -11,11 +11,8 @@ from torch import nn
 def conv_block(in_channels: int, out_channels: int, padding: str = "zeros") -> nn.Sequential:
     """3x3 conv + GroupNorm + GELU (spatial size kept); ``padding``: ``"zeros"`` or ``"replicate"``."""
     groups = next(g for g in (8, 4, 2, 1) if out_channels % g == 0)
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, padding_mode=padding),
-        nn.GroupNorm(groups, out_channels),
-        nn.GELU(),
-    )
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1,
+                                   padding_mode=padding), nn.GroupNorm(groups, out_channels), nn.GELU())
 
 
 class A2PDecoder(nn.Module):
@@ -58,12 +55,12 @@ class A2PDecoder(nn.Module):
         self.upsample = 2 ** len(stage_dims)
         per_head = head_dim + 1 if use_values else 1
         self.value_norm = nn.LayerNorm(head_dim) if use_values else None
-        self.head_weights = nn.Sequential(
-            nn.Linear(per_head, weight_hidden), nn.GELU(), nn.Linear(weight_hidden, 1, bias=False)
-        )
+        self.head_weights = nn.Sequential(nn.Linear(per_head, weight_hidden), nn.GELU(),
+                                          nn.Linear(weight_hidden, 1, bias=False))
         self.fuse = nn.Conv2d(num_heads * per_head, dim, kernel_size=1)
         dims = (dim, *stage_dims)
-        self.stages = nn.ModuleList(conv_block(c_in, c_out, padding) for c_in, c_out in zip(dims[:-1], dims[1:]))
+        self.stages = nn.ModuleList(conv_block(c_in, c_out, padding) for c_in,
+                                    c_out in zip(dims[:-1], dims[1:]))
         self.refine = conv_block(dims[-1], dims[-1], padding)
         # no bias: a constant added to every logit cancels in softmax(H) (the SDF loss and the score) and
         # in the argmax, so its gradient is zero by construction and it could never learn anything
@@ -84,9 +81,8 @@ class A2PDecoder(nn.Module):
         is False), grid ``(P_h, P_w)`` with ``P = P_h * P_w`` -> logits ``(B, P_h * s, P_w * s)``."""
         grid_h, grid_w = grid
         if attn.shape[-1] != grid_h * grid_w:
-            raise ValueError(
-                f"attention has {attn.shape[-1]} patches but grid {grid_h}x{grid_w}; pass the right grid"
-            )
+            raise ValueError(f"attention has {attn.shape[-1]} patches but grid {grid_h}x{grid_w}; pass the "
+                             "right grid")
         feats = self.head_features(attn, values)  # (B, k, P, C)
         weights = self.head_weights(feats.mean(dim=2)).softmax(dim=1)  # (B, k, 1)
         feats = feats * rearrange(weights * self.num_heads, "b k 1 -> b k 1 1")  # (B, k, P, C)
@@ -98,6 +94,7 @@ class A2PDecoder(nn.Module):
         delta = rearrange(self.to_logits(self.refine(x)), "b 1 h w -> b h w")  # (B, P_h * s, P_w * s)
         if not self.residual:
             return delta
-        log_mean = rearrange(attn.mean(dim=1).clamp_min(1e-12).log(), "b (ph pw) -> b 1 ph pw", ph=grid_h, pw=grid_w)
+        log_mean = rearrange(attn.mean(dim=1).clamp_min(1e-12).log(), "b (ph pw) -> b 1 ph pw", ph=grid_h,
+                             pw=grid_w)
         base = F.interpolate(log_mean, scale_factor=self.upsample, mode="bilinear", align_corners=False)
         return rearrange(base, "b 1 h w -> b h w") + delta

@@ -48,7 +48,8 @@ class SampleFeatures:
         rows = {name: [] for name in _TENSORS}
         for layer, head in heads:
             if layer not in features.layers:
-                raise LayerError(f"layer {layer} was not captured; encode with layers={sorted({h[0] for h in heads})}")
+                raise LayerError(f"layer {layer} was not captured; encode with "
+                                 f"layers={sorted({h[0] for h in heads})}")
             lf = features.layers[layer]
             if not 0 <= head < lf.q_text.shape[0]:
                 raise LayerError(f"head {head} outside layer {layer} (it has {lf.q_text.shape[0]}); "
@@ -57,7 +58,8 @@ class SampleFeatures:
             for name, tensor in zip(_TENSORS, (lf.q_text[head], lf.k_image[kv], lf.v_image[kv],
                                                lf.attn_last[head], lf.attn_last_mass[head])):
                 rows[name].append(tensor.detach().float().cpu())
-        return cls(**{name: torch.stack(tensors) for name, tensors in rows.items()}, geometry=features.geometry,
+        return cls(**{name: torch.stack(tensors) for name, tensors in rows.items()},
+                   geometry=features.geometry,
                    image_size=tuple(int(s) for s in features.image_size))
 
     @property
@@ -79,8 +81,10 @@ class SampleFeatures:
         return bits.reshape(height, width).astype(bool)
 
     def to_state(self) -> dict:
-        """Plain tensors and values (fp16 features) for ``torch.load(weights_only=True)``; :meth:`from_state`."""
-        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("patch_target", "distance")}
+        """Plain tensors and values (fp16 features) for ``torch.load(weights_only=True)``;
+        :meth:`from_state`."""
+        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("patch_target",
+                                                                                       "distance")}
         state.update({name: state[name].half() for name in ("q_text", "k_image", "v_image", "attn_last")})
         state["geometry"] = self.geometry.to_json()
         return state
@@ -135,7 +139,8 @@ def collate(samples: list[SampleFeatures]) -> PointerBatch:
         values = [getattr(s, name) for s in samples]
         return None if values[0] is None else torch.stack(values).float()
 
-    return PointerBatch(q_text=q_text, text_mask=text_mask, k_image=stacked("k_image"), v_image=stacked("v_image"),
+    return PointerBatch(q_text=q_text, text_mask=text_mask, k_image=stacked("k_image"),
+                        v_image=stacked("v_image"),
                         grid=grids.pop(), patch_target=stacked("patch_target"), distance=stacked("distance"))
 
 

@@ -1,6 +1,8 @@
-"""A pointer's architecture (:class:`PointerConfig`) and what ties it to its backbone (:class:`PointerIdentity`).
+"""A pointer's architecture (:class:`PointerConfig`) and what ties it to its backbone
+(:class:`PointerIdentity`).
 
-Every setting is a dataclass field declared with :func:`setting`: its help lives once, in the field's metadata,
+Every setting is a dataclass field declared with :func:`setting`: its help lives once, in the field's
+metadata,
 and a ``Literal`` type lists its choices; the ``partpoint train`` flags are generated from these fields.
 """
 
@@ -32,8 +34,10 @@ class PointerConfig:
     use_a2p: bool = setting(True, "A2P (--no-a2p: the heatmap is log mean_h A_s on the grid)")
     use_values: bool = setting(True, "A2P reads V_v (--no-values: the attention maps only)")
     detach_attn: bool = setting(True, "A2P reads A_s without gradients to Q-Synth (only the BCE trains it)")
-    a2p_residual: bool = setting(True, "heatmap = upsampled log mean A_s + A2P (its last conv starts at zero)")
-    padding: Literal["zeros", "replicate"] = setting("replicate", "A2P conv padding (zeros lets a conv encode "
+    a2p_residual: bool = setting(True,
+                                 "heatmap = upsampled log mean A_s + A2P (its last conv starts at zero)")
+    padding: Literal["zeros", "replicate"] = setting("replicate",
+                                                     "A2P conv padding (zeros lets a conv encode "
                                                                   "absolute position)")
 
     @property

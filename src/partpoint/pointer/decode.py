@@ -62,12 +62,9 @@ def heatmap_peak(heatmap: torch.Tensor, grid: tuple[int, int], *, window: int = 
     v = (rows.to(heatmap.dtype) + 0.5 + d_row) / scale
 
     probs = flat.softmax(dim=-1).reshape(batch, height, width)
-    window_mass = torch.stack(
-        [
-            probs[b, max(r - window, 0) : r + window + 1, max(c - window, 0) : c + window + 1].sum()
-            for b, r, c in zip(range(batch), rows.tolist(), cols.tolist())
-        ]
-    )
+    window_mass = torch.stack([probs[b, max(r - window, 0) : r + window + 1,
+                                     max(c - window, 0) : c + window + 1].sum() for b, r,
+                                     c in zip(range(batch), rows.tolist(), cols.tolist())])
     return Peak(u, v, window_mass, probs)
 
 

@@ -36,30 +36,15 @@ class PartPointer(nn.Module):
         super().__init__()
         self.config, self.identity = config, identity
         num_heads, dim = identity.num_heads, identity.head_dim
-        self.qsynth = (
-            QSynth(
-                dim=dim,
-                num_heads=num_heads,
-                num_latents=config.num_latents,
-                depth=config.depth,
-                attn_heads=config.attn_heads,
-                ff_mult=config.ff_mult,
-            )
-            if config.use_qsynth
-            else None
-        )
+        self.qsynth = (QSynth(dim=dim, num_heads=num_heads, num_latents=config.num_latents,
+                              depth=config.depth, attn_heads=config.attn_heads,
+                              ff_mult=config.ff_mult) if config.use_qsynth else None)
         self.log_scale = nn.Parameter(torch.zeros(num_heads))
         self.bias = nn.Parameter(torch.zeros(num_heads))
         self.decoder = (
-            A2PDecoder(
-                num_heads=num_heads,
-                head_dim=dim,
-                dim=config.decoder_dim,
-                stage_dims=config.stage_dims,
-                use_values=config.use_values,
-                residual=config.a2p_residual,
-                padding=config.padding,
-            )
+            A2PDecoder(num_heads=num_heads, head_dim=dim, dim=config.decoder_dim,
+                       stage_dims=config.stage_dims, use_values=config.use_values,
+                       residual=config.a2p_residual, padding=config.padding)
             if config.use_a2p
             else None
         )
@@ -76,11 +61,11 @@ class PartPointer(nn.Module):
         queries = self.synthesize(batch.q_text, batch.text_mask)  # (B, k, d)
         raw = torch.einsum("bkd,bkpd->bkp", queries, k_image) * k_image.shape[-1] ** -0.5  # (B, k, P)
         attn = raw.softmax(dim=-1)  # (B, k, P)
-        patch_logits = raw * rearrange(self.log_scale.exp(), "k -> 1 k 1") + rearrange(
-            self.bias, "k -> 1 k 1"
-        )
+        patch_logits = raw * rearrange(self.log_scale.exp(), "k -> 1 k 1") + rearrange(self.bias,
+                                                                                       "k -> 1 k 1")
         if self.decoder is not None:
-            heatmap = self.decoder(attn.detach() if self.config.detach_attn else attn, batch.v_image, grid)  # (B, H', W')
+            heatmap = self.decoder(attn.detach() if self.config.detach_attn else attn, batch.v_image,
+                                   grid)  # (B, H', W')
         else:
             mean_attn = attn.mean(dim=1).clamp_min(1e-12).log()  # (B, P)
             heatmap = rearrange(mean_attn, "b (ph pw) -> b ph pw", ph=grid[0], pw=grid[1])
@@ -98,13 +83,15 @@ class PartPointer(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}
-        atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+        atomic_write(directory / WEIGHTS_NAME,
+                     lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
         atomic_write_text(directory / CONFIG_NAME, config_to_json(self.config, self.identity))
         return directory
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> PartPointer:
-        """Load a pointer saved by :meth:`save_pretrained` (which backbone it belongs to is the predictor's check).
+        """Load a pointer saved by :meth:`save_pretrained` (which backbone it belongs to is the predictor's
+        check).
 
         Raises:
             CheckpointError: the directory or a file is missing or corrupt.
@@ -121,11 +108,13 @@ class PartPointer(nn.Module):
         try:
             config, identity = config_from_json(config_path.read_text())
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"pointer config {config_path} is corrupt ({error}); re-save the pointer") from None
+            raise CheckpointError(f"pointer config {config_path} is corrupt ({error}); re-save the "
+                                  "pointer") from None
         try:
             state = load_file(str(weights_path))
         except (SafetensorError, OSError, ValueError) as error:
-            raise CheckpointError(f"pointer weights {weights_path} are corrupt ({error}); re-save the pointer") from None
+            raise CheckpointError(f"pointer weights {weights_path} are corrupt ({error}); re-save the "
+                                  "pointer") from None
         model = cls(config, identity)
         try:
             model.load_state_dict(state)

@@ -23,11 +23,13 @@ class GroupedLinear(nn.Module):
         super().__init__()
         bound = 1 / math.sqrt(in_features)
         self.weight = nn.Parameter(torch.empty(groups, in_features, out_features).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(groups, 1, out_features).uniform_(-bound, bound)) if bias else None
+        self.bias = nn.Parameter(torch.empty(groups, 1, out_features).uniform_(-bound,
+                                                                               bound)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(x.shape[0], -1, x.shape[-1])  # (k, M, in)
-        out = torch.bmm(flat, self.weight) if self.bias is None else torch.baddbmm(self.bias, flat, self.weight)
+        out = torch.bmm(flat, self.weight) if self.bias is None else torch.baddbmm(self.bias, flat,
+                                                                                   self.weight)
         return out.reshape(*x.shape[:-1], out.shape[-1])  # (k, ..., out)
 
 
@@ -98,20 +100,15 @@ class QSynth(nn.Module):
         ff_mult: hidden width multiplier of the feed-forward blocks.
     """
 
-    def __init__(
-        self, *, dim: int, num_heads: int = 1, num_latents: int = 8, depth: int = 2, attn_heads: int = 2, ff_mult: int = 2
-    ):
+    def __init__(self, *, dim: int, num_heads: int = 1, num_latents: int = 8, depth: int = 2,
+                 attn_heads: int = 2, ff_mult: int = 2):
         super().__init__()
         self.latents = nn.Parameter(torch.randn(num_heads, num_latents, dim) * 0.02)  # (k, N, d)
         self.context_norm = GroupedLayerNorm(groups=num_heads, dim=dim)
         self.rounds = nn.ModuleList(
-            nn.ModuleList(
-                [
-                    GroupedLayerNorm(groups=num_heads, dim=dim),
-                    CrossAttention(groups=num_heads, dim=dim, attn_heads=attn_heads),
-                    FeedForward(groups=num_heads, dim=dim, mult=ff_mult),
-                ]
-            )
+            nn.ModuleList([GroupedLayerNorm(groups=num_heads, dim=dim),
+                           CrossAttention(groups=num_heads, dim=dim, attn_heads=attn_heads),
+                           FeedForward(groups=num_heads, dim=dim, mult=ff_mult)])
             for _ in range(depth)
         )
         self.out_norm = GroupedLayerNorm(groups=num_heads, dim=dim)
@@ -123,7 +120,8 @@ class QSynth(nn.Module):
         self.to_query = GroupedLinear(groups=num_heads, in_features=dim, out_features=dim)
 
     def forward(self, text_queries: torch.Tensor, text_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """text_queries ``(B, k, L, d)``, text_mask ``(B, L)`` bool (True = real token) -> q_s ``(B, k, d)``."""
+        """text_queries ``(B, k, L, d)``, text_mask ``(B, L)`` bool (True = real token) -> q_s ``(B, k,
+        d)``."""
         if text_mask is None:
             batch, _, length, _ = text_queries.shape
             text_mask = torch.ones(batch, length, dtype=torch.bool, device=text_queries.device)

@@ -34,7 +34,9 @@ class PointResult:
     geometry: object | None = field(default=None, repr=False)
     instruction: str | None = None
 
-    def to_camera(self, depth, intrinsics, *, depth_scale: float = 1.0, window: int = 2) -> tuple[float, float, float]:
+    def to_camera(self, depth, intrinsics, *, depth_scale: float = 1.0, window: int = 2) -> tuple[float,
+                                                                                                  float,
+                                                                                                  float]:
         """``(X, Y, Z)`` of this point in the camera frame, from a depth image aligned with the colour
         image (an array or a file) and ``intrinsics`` ``(fx, fy, cx, cy)``; see :mod:`partpoint.io.camera`."""
         from ..io.camera import to_camera

@@ -1,16 +1,17 @@
-"""Pointer training from a feature cache: ``train_pointer(backbone, datasets, out_dir=..., config=TrainConfig())``."""
+"""Pointer training from a feature cache: ``train_pointer(backbone, datasets, out_dir=...,
+config=TrainConfig())``."""
 
 from __future__ import annotations
 
 from .config import LossConfig, OptimConfig, PointerConfig, SelectConfig, TrainConfig
 from .hits import (
-    attention_hit_rate,
-    attention_points,
-    hit_rate,
-    mean_outside_distance,
-    point_hits,
-    pointer_hit_rate,
-    pointer_points,
+                   attention_hit_rate,
+                   attention_points,
+                   hit_rate,
+                   mean_outside_distance,
+                   point_hits,
+                   pointer_hit_rate,
+                   pointer_points,
 )
 from .items import make_batch, plan_epoch, prepare_items
 from .loop import TrainResult, fit, train_pointer, train_step

@@ -82,7 +82,8 @@ def make_record(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> 
     sampled = {int(s): features.sample_mask(sample.mask, scale=int(s)) for s in mask_scales}  # (P_h*s, P_w*s)
     if not sampled[max(sampled)].any():
         return None
-    return replace(SampleFeatures.of(features, heads), key=sample.meta.get("key", ""), category=sample.category,
+    return replace(SampleFeatures.of(features, heads), key=sample.meta.get("key", ""),
+                   category=sample.category,
                    image_id=sample.image_id,
                    coverage=torch.from_numpy(features.grid_mask(sample.mask).ravel()).float(),  # (P,)
                    masks={scale: torch.from_numpy(np.packbits(m.ravel())) for scale, m in sampled.items()})
@@ -125,12 +126,13 @@ class FeatureCache:
         try:
             stored = json.loads((directory / KEY_NAME).read_text())
         except (OSError, ValueError) as error:
-            raise CacheError(f"feature cache {directory} has no readable {KEY_NAME} ({error}); delete it and rebuild") from None
+            raise CacheError(f"feature cache {directory} has no readable {KEY_NAME} ({error}); delete it "
+                             "and rebuild") from None
         if expect is not None and stored.get("key") != expect:
-            changed = sorted(k for k in set(expect) | set(stored.get("key", {})) if stored.get("key", {}).get(k) != expect.get(k))
-            raise CacheError(
-                f"feature cache {directory} was built for a different {', '.join(changed)}; delete it or use another --cache-dir"
-            )
+            stored_key = stored.get("key", {})
+            changed = sorted(k for k in set(expect) | set(stored_key) if stored_key.get(k) != expect.get(k))
+            raise CacheError(f"feature cache {directory} was built for a different {', '.join(changed)}; "
+                             "delete it or use another --cache-dir")
         return cls(directory=directory, key=stored["key"], shard_size=int(stored["shard_size"]))
 
     @classmethod
@@ -163,7 +165,8 @@ class FeatureCache:
         directory = cls.location(cache_dir, key)
         if rank == 0 and not (directory / KEY_NAME).is_file():
             directory.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(directory / KEY_NAME, json.dumps({"key": key, "shard_size": shard_size}, indent=2))
+            atomic_write_text(directory / KEY_NAME,
+                              json.dumps({"key": key, "shard_size": shard_size}, indent=2))
         wait()
         cache = cls.open(directory, expect=key)
         mine = [shard for shard in cache.missing_shards() if shard % world == rank]
@@ -182,13 +185,13 @@ class FeatureCache:
         try:
             return json.loads((self.directory / INDEX_NAME).read_text())
         except (OSError, ValueError) as error:
-            raise CacheError(f"feature cache {self.directory} has no readable {INDEX_NAME} ({error}); finish it with "
-                             "FeatureCache.build") from None
+            raise CacheError(f"feature cache {self.directory} has no readable {INDEX_NAME} ({error}); "
+                             "finish it with FeatureCache.build") from None
 
     def _write_index(self) -> None:
         if not self.complete:
-            raise CacheError(f"feature cache {self.directory} lacks shards {self.missing_shards()} after the build; "
-                             "a process failed: run the build again to finish it")
+            raise CacheError(f"feature cache {self.directory} lacks shards {self.missing_shards()} after "
+                             "the build; a process failed: run the build again to finish it")
         shards = [self._shard(i) for i in range(self.num_shards)]
         index = {
             "num_shards": self.num_shards,
@@ -206,7 +209,8 @@ class FeatureCache:
         scales = tuple(self.key["mask_scales"])
         total = sum(len(self._shard_indices(i)) for i in shards)
         who = f" (process {rank + 1}/{world})" if world > 1 else ""
-        bar = tqdm(total=total, desc=f"caching {self.key['dataset']}{who}", unit="sample", disable=not progress,
+        bar = tqdm(total=total, desc=f"caching {self.key['dataset']}{who}", unit="sample",
+                   disable=not progress,
                    dynamic_ncols=True)
         for shard in shards:
             entries, skipped = [], []
@@ -237,7 +241,8 @@ class FeatureCache:
         if index not in shards:
             path = self.shard_path(index)
             if not path.is_file():
-                raise CacheError(f"feature cache {self.directory} lacks {path.name}; finish it with FeatureCache.build")
+                raise CacheError(f"feature cache {self.directory} lacks {path.name}; finish it with "
+                                 "FeatureCache.build")
             try:
                 shards[index] = torch.load(path, map_location="cpu", weights_only=True)
             except (OSError, RuntimeError, EOFError) as error:

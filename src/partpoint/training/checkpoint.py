@@ -46,7 +46,8 @@ def read_state(path, *, what: str) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, ValueError) as error:
-        raise CheckpointError(f"cannot read {what} checkpoint {path} ({error}); delete it and train without --resume") from None
+        raise CheckpointError(f"cannot read {what} checkpoint {path} ({error}); delete it and train without "
+                              "--resume") from None
 
 
 def restore_rng(rng: dict) -> None:

@@ -36,7 +36,8 @@ class SelectConfig:
 
     num_heads: int = setting(5, "k: heads to select when --heads is not given")
     select_samples: int = setting(32, "training samples head selection votes on")
-    select_layers: tuple[int, ...] | None = setting(None, "candidate layers (none: every layer from 2; a shallower "
+    select_layers: tuple[int, ...] | None = setting(None,
+                                                    "candidate layers (none: every layer from 2; a shallower "
                                                           "cap makes caching cheaper)")
 
 

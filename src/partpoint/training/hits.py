@@ -20,7 +20,8 @@ def point_hits(fine_mask: np.ndarray, u: float, v: float, *, fine_scale: int = F
 
 
 def distance_at(item, u: float, v: float) -> float:
-    """Signed distance (patches; < 0 inside) from grid point ``(u, v)`` to the part, read from ``item.distance``."""
+    """Signed distance (patches; < 0 inside) from grid point ``(u, v)`` to the part, read from
+    ``item.distance``."""
     distance = item.distance
     scale = distance.shape[0] / item.grid[0]
     row = min(max(int(np.floor(v * scale)), 0), distance.shape[0] - 1)
@@ -69,7 +70,8 @@ def attention_points(items: list, *, sigma: float = 1.0) -> list[tuple[float, fl
     the selected heads: centre of the argmax cell of the smoothed combined map, in grid units."""
     points = []
     for item in items:
-        heat = combine_attention(list(item.attn_last.float()), list(item.attn_mass.float()), item.grid, sigma=sigma)
+        heat = combine_attention(list(item.attn_last.float()), list(item.attn_mass.float()), item.grid,
+                                 sigma=sigma)
         row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
         points.append((col + 0.5, row + 0.5))
     return points

@@ -23,7 +23,8 @@ def prepare_items(records: list[SampleFeatures], *, scale: int) -> tuple[list[Sa
         if not mask.any():
             dropped.append(record.key)
             continue
-        items.append(replace(record, patch_target=torch.from_numpy(part_cells(record.coverage.numpy())).float(),
+        items.append(replace(record,
+                             patch_target=torch.from_numpy(part_cells(record.coverage.numpy())).float(),
                              distance=torch.from_numpy(signed_distance(mask, unit=scale))))
     return items, dropped
 

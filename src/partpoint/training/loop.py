@@ -81,17 +81,8 @@ def train_step(model, optimizer, scheduler, batch, config: TrainConfig, accelera
     return terms
 
 
-def train_pointer(
-    backbone,
-    train_datasets,
-    *,
-    val_dataset=None,
-    heads=None,
-    out_dir,
-    config: TrainConfig | None = None,
-    resume: bool = False,
-    command: str = "",
-) -> TrainResult:
+def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out_dir,
+                  config: TrainConfig | None = None, resume: bool = False, command: str = "") -> TrainResult:
     """Train a pointer for ``backbone`` on one or several datasets and save it in ``out_dir``.
 
     Args:
@@ -124,7 +115,8 @@ def train_pointer(
     scale = config.pointer.upsample
     items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale)
     if not items:
-        raise DataError("no training sample has a visible part at the heatmap resolution; check the training data")
+        raise DataError("no training sample has a visible part at the heatmap resolution; check the "
+                        "training data")
     val_items = prepare_items(val_cache.entries(), scale=scale)[0] if val_cache is not None else []
     log = {
         "command": command,
@@ -135,7 +127,8 @@ def train_pointer(
                    "skipped": len(c.skipped)} for c in train_caches],
         "train_items": len(items),
         "train_dropped_at_heatmap_scale": len(dropped),
-        "val": None if val_cache is None else {"dataset": val_cache.key["dataset"], "cache": str(val_cache.directory),
+        "val": None if val_cache is None else {"dataset": val_cache.key["dataset"],
+                                               "cache": str(val_cache.directory),
                                                "samples": len(val_items)},
         "val_attention_baseline_hit_rate": attention_hit_rate(val_items) if val_items else None,
     }
@@ -144,7 +137,8 @@ def train_pointer(
 
 
 def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_items: list = (), out_dir=None,
-        resume: bool = False, accelerator=None, log: dict | None = None, data: dict | None = None) -> TrainResult:
+        resume: bool = False, accelerator=None, log: dict | None = None,
+        data: dict | None = None) -> TrainResult:
     """The training loop: a fresh pointer trained on prepared ``items`` (:func:`prepare_items`) for
     ``config.optim.epochs`` epochs. With ``val_items`` every epoch is scored and the best one kept. With
     ``out_dir`` the pointer, ``train_log.json`` (``log`` plus the epochs) and a checkpoint after every epoch
@@ -161,13 +155,15 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
     log = dict(log or {})
     grids = [item.grid for item in items]
     batch_size = config.optim.batch_size
-    steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=batch_size, seed=config.seed, epoch=0)) / world)
+    steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=batch_size, seed=config.seed,
+                                               epoch=0)) / world)
     total_steps = steps_per_epoch * config.optim.epochs
     torch.manual_seed(config.seed)
     pointer = PartPointer(config.pointer, identity)
     optimizer, scheduler = make_optimizer(pointer, config.optim, total_steps)
     model, optimizer = accelerator.prepare(pointer, optimizer)
-    signature = {"train": config.signature(), "identity": identity.to_dict(), "data": {**(data or {}), "world": world}}
+    signature = {"train": config.signature(), "identity": identity.to_dict(),
+                 "data": {**(data or {}), "world": world}}
     state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_sums": [0.0, 0.0, 0.0, 0], "log": [],
              "best": {"epoch": None, "val_hit_rate": -1.0}, "wall_s": 0.0}
     checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
@@ -182,7 +178,8 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
         if is_main and out_dir is not None:
             save_checkpoint(checkpoint_path, pointer=accelerator.unwrap_model(model), optimizer=optimizer,
                             scheduler=scheduler, progress=run_state, signature=signature)
-            atomic_write_json(out_dir / LOG_NAME, {**log, "epochs": run_state["log"], "best": run_state["best"],
+            atomic_write_json(out_dir / LOG_NAME,
+                              {**log, "epochs": run_state["log"], "best": run_state["best"],
                                                    "wall_s": run_state["wall_s"], "status": "running"})
 
     start = time.monotonic() - state["wall_s"]
@@ -212,7 +209,8 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
                 save(state)
                 bar.close()
                 accelerator.wait_for_everyone()
-                return TrainResult(pointer=None, out_dir=out_dir, log={**log, "epochs": state["log"]}, completed=False)
+                return TrainResult(pointer=None, out_dir=out_dir, log={**log, "epochs": state["log"]},
+                                   completed=False)
         total, bce, sdf, count = state["epoch_sums"]
         record = {"epoch": epoch + 1, "steps": state["global_step"], "loss": total / max(count, 1),
                   "bce": bce / max(count, 1), "sdf": sdf / max(count, 1), "lr": scheduler.get_last_lr()[0]}
@@ -230,7 +228,8 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
         save(state)
     bar.close()
     accelerator.wait_for_everyone()
-    final_log = {**log, "epochs": state["log"], "best": state["best"], "wall_s": state["wall_s"], "status": "completed"}
+    final_log = {**log, "epochs": state["log"], "best": state["best"], "wall_s": state["wall_s"],
+                 "status": "completed"}
     trained = accelerator.unwrap_model(model).eval()
     if is_main and out_dir is not None:
         if not val_items or state["best"]["epoch"] is None:

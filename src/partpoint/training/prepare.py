@@ -28,8 +28,10 @@ class ConcatDataset:
         raise IndexError(index)
 
 
-def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerator, resume: bool) -> list[tuple[int, int]]:
-    """Given heads as they are; otherwise reuse ``out_dir/heads.json`` when resuming, or select ``config.select.num_heads``
+def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerator,
+                  resume: bool) -> list[tuple[int, int]]:
+    """Given heads as they are; otherwise reuse ``out_dir/heads.json`` when resuming, or select
+    ``config.select.num_heads``
     heads on the training data (main process; the others read the file it writes)."""
     if heads is not None:
         return read_heads(heads)
@@ -53,7 +55,8 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
 
 def build_caches(backbone, datasets, *, heads, cache_dir: Path, accelerator, progress: bool,
                  batch_size: int = 8) -> list[FeatureCache]:
-    """One complete :class:`FeatureCache` per dataset, its shards encoded by every process (each its share)."""
+    """One complete :class:`FeatureCache` per dataset, its shards encoded by every process (each its
+    share)."""
     return [
         FeatureCache.build(
             backbone, ds, heads=heads, cache_dir=cache_dir, progress=progress and accelerator.is_main_process,

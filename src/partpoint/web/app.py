@@ -37,7 +37,8 @@ class Models:
         key = (backbone, pointer or None, self.device, self.dtype)
         with self._lock:
             if key not in self._loaded:
-                self._loaded[key] = load_pointer(backbone, pointer or None, device=self.device, dtype=self.dtype)
+                self._loaded[key] = load_pointer(backbone, pointer or None, device=self.device,
+                                                 dtype=self.dtype)
             return self._loaded[key]
 
 
@@ -100,7 +101,8 @@ def example_inputs(examples_dir: Path | None) -> list[list[str]]:
 
     try:
         dataset = open_dataset(f"instructpart:{Path(examples_dir) / 'examples.json'}#2")
-        return [[str(dataset[i].meta["image_path"]), dataset[i].instruction] for i in range(min(len(dataset), 6))]
+        return [[str(dataset[i].meta["image_path"]),
+                 dataset[i].instruction] for i in range(min(len(dataset), 6))]
     except (PartPointError, IndexError):
         return []
 
@@ -110,7 +112,8 @@ def require_gradio():
     try:
         import gradio  # noqa: F401
     except ImportError:
-        raise PartPointError("the web page needs gradio: pip install 'partpoint[web]' (make setup installs it)") from None
+        raise PartPointError("the web page needs gradio: pip install 'partpoint[web]' (make setup installs "
+                             "it)") from None
 
 
 def build_app(*, backbones: list[str], default_backbone: str, default_pointer: str | None = None,
@@ -122,15 +125,17 @@ def build_app(*, backbones: list[str], default_backbone: str, default_pointer: s
     models = Models(device=device, dtype=dtype)
     choices = list(dict.fromkeys([default_backbone, *backbones, CUSTOM]))
     with gr.Blocks(title="partpoint: point at parts") as app:
-        gr.Markdown("# partpoint\nPart-level points from a frozen multimodal LLM: upload an image, write what to "
-                    "point at (one instruction per line), press **Point**.")
+        gr.Markdown("# partpoint\nPart-level points from a frozen multimodal LLM: upload an image, write "
+                    "what to point at (one instruction per line), press **Point**.")
         with gr.Row():
             with gr.Column():
                 upload = gr.File(label="image", file_types=["image"], type="filepath", elem_id="image-upload")
-                instructions = gr.Textbox(label="instructions (one per line)", lines=3, elem_id="instructions",
+                instructions = gr.Textbox(label="instructions (one per line)", lines=3,
+                                          elem_id="instructions",
                                           placeholder="Point to the handle of the mug.")
                 with gr.Row():
-                    backbone = gr.Dropdown(choices, value=default_backbone, label="backbone", elem_id="backbone")
+                    backbone = gr.Dropdown(choices, value=default_backbone, label="backbone",
+                                           elem_id="backbone")
                     method = gr.Radio(list(METHODS), value="ours", label="method", elem_id="method")
                 backbone_dir = gr.Textbox(label="backbone directory (when the backbone is a directory)",
                                           elem_id="backbone-dir")

@@ -39,7 +39,8 @@ EVERYDAY_NAMES = {
 }
 
 
-def car_instruction(part_class: str, *, plural: bool, explicit_sides: bool = False, everyday: bool = True) -> str:
+def car_instruction(part_class: str, *, plural: bool, explicit_sides: bool = False,
+                    everyday: bool = True) -> str:
     """The pointing instruction for one Car-Parts class, e.g. "Point to the front bumper of the car."."""
     part = EVERYDAY_NAMES.get(part_class, humanize(part_class)) if everyday else humanize(part_class)
     article = "a" if plural else "the"
@@ -51,13 +52,8 @@ def car_instruction(part_class: str, *, plural: bool, explicit_sides: bool = Fal
     return text + "."
 
 
-def load_carparts(
-    path: str | Path,
-    *,
-    explicit_sides: bool = False,
-    everyday_names: bool = True,
-    name: str | None = None,
-) -> PartDataset:
+def load_carparts(path: str | Path, *, explicit_sides: bool = False, everyday_names: bool = True,
+                  name: str | None = None) -> PartDataset:
     """Open a Car-Parts split.
 
     path: a split folder holding ``annotations.json`` (and ``JPEGImages/``), or the JSON itself.
@@ -68,15 +64,14 @@ def load_carparts(
     path = Path(path)
     json_path = path / "annotations.json" if path.is_dir() else path
     data = read_json(json_path, what="Car-Parts annotation file")
-    require(
-        isinstance(data, dict) and all(k in data for k in ("images", "categories", "annotations")),
-        f"{json_path} lacks images/categories/annotations; expected the Car-Parts COCO export",
-    )
+    require(isinstance(data, dict) and all(k in data for k in ("images", "categories", "annotations")),
+            f"{json_path} lacks images/categories/annotations; expected the Car-Parts COCO export")
     root = json_path.parent
     split = root.name
     category_names = {c["id"]: str(c["name"]) for c in data["categories"]}
     images = {im["id"]: im for im in data["images"]}
-    annotations = [a for a in data["annotations"] if category_names.get(a.get("category_id")) != "_background_"]
+    annotations = [a for a in data["annotations"]
+                   if category_names.get(a.get("category_id")) != "_background_"]
     same_class = defaultdict(list)  # (image_id, category_id) -> annotations
     for ann in annotations:
         same_class[(ann.get("image_id"), ann.get("category_id"))].append(ann)
@@ -85,7 +80,8 @@ def load_carparts(
     for ann in annotations:
         origin = f"annotation {ann.get('id')} of {json_path}"
         part_class = category_names.get(ann.get("category_id"))
-        require(part_class is not None, f"{origin} has unknown category_id {ann.get('category_id')}; fix the JSON")
+        require(part_class is not None,
+                f"{origin} has unknown category_id {ann.get('category_id')}; fix the JSON")
         image = images.get(ann.get("image_id"))
         require(image is not None, f"{origin} refers to missing image_id {ann.get('image_id')}; fix the JSON")
         group = same_class[(ann["image_id"], ann["category_id"])]
@@ -98,15 +94,10 @@ def load_carparts(
             Record(
                 key=f"{Path(relative).stem}/{ann['id']}",
                 image_paths=(root / relative, root / "JPEGImages" / str(image.get("file_name", ""))),
-                instruction=car_instruction(
-                    part_class, plural=plural, explicit_sides=explicit_sides, everyday=everyday_names
-                ),
-                mask=CocoMask(
-                    segmentations=tuple(a["segmentation"] for a in group),
-                    height=int(image["height"]),
-                    width=int(image["width"]),
-                    name=origin,
-                ),
+                instruction=car_instruction(part_class, plural=plural, explicit_sides=explicit_sides,
+                                            everyday=everyday_names),
+                mask=CocoMask(segmentations=tuple(a["segmentation"] for a in group),
+                              height=int(image["height"]), width=int(image["width"]), name=origin),
                 object="car",
                 part=humanize(part_class),
                 category=f"car:{part_class}",

@@ -31,7 +31,8 @@ def humanize(name: str) -> str:
 def pick_template(key: str, templates: Sequence[str]) -> str:
     """Deterministic template choice from a sample key (same key, same template, across runs)."""
     if not templates:
-        raise DataError("no instruction templates given; pass at least one, e.g. 'Point to the {part} of the {object}.'")
+        raise DataError("no instruction templates given; pass at least one, e.g. 'Point to the {part} of "
+                        "the {object}.'")
     return templates[zlib.crc32(key.encode("utf-8")) % len(templates)]
 
 

@@ -25,11 +25,13 @@ NUM_INSTRUCTIONS = 6
 REASON_INDICES = (0, 1)
 DIRECT_INDICES = (2, 3, 4, 5)
 #: Named selectors accepted wherever instruction indices are.
-INSTRUCTION_ALIASES = {"reason": REASON_INDICES, "direct": DIRECT_INDICES, "all": tuple(range(NUM_INSTRUCTIONS))}
+INSTRUCTION_ALIASES = {"reason": REASON_INDICES, "direct": DIRECT_INDICES,
+                       "all": tuple(range(NUM_INSTRUCTIONS))}
 
 
 def parse_instructions(selection: str | int | Sequence[int]) -> tuple[int, ...]:
-    """Normalise an instruction selection: ``(0, 1)``, ``2``, ``"0,1"``, ``"reason"``, ``"direct"``, ``"all"``."""
+    """Normalise an instruction selection: ``(0, 1)``, ``2``, ``"0,1"``, ``"reason"``, ``"direct"``,
+    ``"all"``."""
     if isinstance(selection, str):
         text = selection.strip().lower()
         if text in INSTRUCTION_ALIASES:
@@ -46,7 +48,9 @@ def parse_instructions(selection: str | int | Sequence[int]) -> tuple[int, ...]:
     indices = tuple(int(i) for i in selection)
     require(len(indices) > 0, "no instruction indices selected; pick some of 0-5, e.g. (0, 1)")
     bad = [i for i in indices if not 0 <= i < NUM_INSTRUCTIONS]
-    require(not bad, f"instruction index {bad[0] if bad else ''} is outside 0-5; pick from 0-5 (0-1 reason, 2-5 direct)")
+    require(not bad,
+            f"instruction index {bad[0] if bad else ''} is outside 0-5; pick from 0-5 (0-1 reason, 2-5 "
+            "direct)")
     require(len(set(indices)) == len(indices), f"instruction indices {indices} repeat one; list each once")
     return indices
 
@@ -64,7 +68,8 @@ def find_instructpart_json(path: Path, *, split: str | None = None) -> Path:
     if len(splits) == 1:
         return splits[0]
     if not splits:
-        raise DataError(f"no data_test.json or instructpart_<split>.json in {path}; pass the InstructPart folder")
+        raise DataError(f"no data_test.json or instructpart_<split>.json in {path}; pass the InstructPart "
+                        "folder")
     names = ", ".join(p.stem.removeprefix("instructpart_") for p in splits)
     raise DataError(f"{path} holds several splits ({names}); pick one, e.g. '{path}@{splits[0].stem[13:]}'")
 
@@ -76,14 +81,9 @@ def split_of(json_path: Path) -> str:
     return stem.removeprefix("data_") if stem.startswith("data_") else stem
 
 
-def load_instructpart(
-    path: str | Path,
-    *,
-    instructions: str | int | Sequence[int] = REASON_INDICES,
-    split: str | None = None,
-    source: str = "instructpart",
-    name: str | None = None,
-) -> PartDataset:
+def load_instructpart(path: str | Path, *, instructions: str | int | Sequence[int] = REASON_INDICES,
+                      split: str | None = None, source: str = "instructpart",
+                      name: str | None = None) -> PartDataset:
     """Open an InstructPart-layout dataset (real InstructPart or SynthParts output).
 
     path: the folder holding ``data_test.json`` / ``instructpart_<split>.json``, or the JSON itself.
@@ -94,16 +94,17 @@ def load_instructpart(
     indices = parse_instructions(instructions)
     json_path = find_instructpart_json(Path(path), split=split)
     entries = read_json(json_path, what="InstructPart annotation file")
-    require(isinstance(entries, list), f"{json_path} is not a list of records; expected the InstructPart layout")
+    require(isinstance(entries, list),
+            f"{json_path} is not a list of records; expected the InstructPart layout")
     root = json_path.parent
     split_name = split_of(json_path)
     records = []
     for n, entry in enumerate(entries):
         origin = f"{json_path.name} entry {n}"
-        require(
-            isinstance(entry, dict) and isinstance(entry.get("image_path"), str) and entry.get("part_list"),
-            f"{origin} lacks image_path or part_list; fix the JSON",
-        )
+        require(isinstance(entry, dict) and isinstance(entry.get("image_path"),
+                                                       str) and entry.get("part_list"),
+                                                       f"{origin} lacks image_path or part_list; fix the "
+                                                       "JSON")
         stem = Path(entry["image_path"]).stem
         mask = PngMask(paths=(root / "masks" / f"{stem}.png",), threshold=0)
         parts = entry["part_list"]
@@ -117,14 +118,11 @@ def load_instructpart(
             obj, part_name = str(part.get("object", "")), str(part.get("part", ""))
             for i in indices:
                 text = texts[i].strip() if isinstance(texts[i], str) else ""
-                require(bool(text), f"{origin} instruction {i} is empty; fix the JSON or select other indices")
-                meta = {
-                    "kind": "reason" if i in REASON_INDICES else "direct",
-                    "instruction_index": i,
-                    "split": split_name,
-                    "affordance": part.get("affordance", ""),
-                    "action": part.get("action", ""),
-                }
+                require(bool(text),
+                        f"{origin} instruction {i} is empty; fix the JSON or select other indices")
+                meta = {"kind": "reason" if i in REASON_INDICES else "direct", "instruction_index": i,
+                        "split": split_name, "affordance": part.get("affordance", ""),
+                        "action": part.get("action", "")}
                 if "scene" in entry:
                     meta["scene"] = entry["scene"]
                 part_tag = f"/{p}" if len(parts) > 1 else ""

@@ -28,7 +28,8 @@ class PngMask:
         """Return the ``(H, W)`` bool mask."""
         path = next((p for p in self.paths if p.is_file()), None)
         if path is None:
-            raise DataError(f"mask file not found: {self.describe()}; restore the mask or fix the dataset layout")
+            raise DataError(f"mask file not found: {self.describe()}; restore the mask or fix the dataset "
+                            "layout")
         try:
             with Image.open(path) as img:
                 values = np.asarray(img)
@@ -91,11 +92,11 @@ class CocoMask:
             try:
                 part = decode_segmentation(segmentation, height=self.height, width=self.width)
             except (ValueError, TypeError, KeyError) as e:
-                raise DataError(
-                    f"segmentation of {self.name} cannot be decoded ({e}); use COCO polygons or RLE"
-                ) from None
+                raise DataError(f"segmentation of {self.name} cannot be decoded ({e}); use COCO polygons or "
+                                "RLE") from None
             if mask is not None and part.shape != mask.shape:
-                raise DataError(f"segmentations of {self.name} have different sizes; re-export them at the image size")
+                raise DataError(f"segmentations of {self.name} have different sizes; re-export them at the "
+                                "image size")
             mask = part if mask is None else mask | part
         return mask
 

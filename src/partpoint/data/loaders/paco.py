@@ -33,13 +33,8 @@ def _split_of(json_path: Path) -> str:
     return stem.removeprefix("paco_") if stem.startswith("paco_") else stem
 
 
-def load_paco(
-    json_path: str | Path,
-    images: str | Path | None = None,
-    *,
-    templates: Sequence[str] = DEFAULT_TEMPLATES,
-    name: str | None = None,
-) -> PartDataset:
+def load_paco(json_path: str | Path, images: str | Path | None = None, *,
+              templates: Sequence[str] = DEFAULT_TEMPLATES, name: str | None = None) -> PartDataset:
     """Open a PACO/LVIS-style part dataset.
 
     json_path: the annotation JSON (``images``, ``categories``, ``annotations``).
@@ -49,10 +44,8 @@ def load_paco(
     """
     json_path = Path(json_path)
     data = read_json(json_path, what="PACO annotation file")
-    require(
-        isinstance(data, dict) and all(k in data for k in ("images", "categories", "annotations")),
-        f"{json_path} lacks images/categories/annotations; expected a PACO (LVIS-style) JSON",
-    )
+    require(isinstance(data, dict) and all(k in data for k in ("images", "categories", "annotations")),
+            f"{json_path} lacks images/categories/annotations; expected a PACO (LVIS-style) JSON")
     root = Path(images) if images is not None else json_path.parent
     category_names = {c["id"]: str(c["name"]) for c in data["categories"]}
     image_entries = {im["id"]: im for im in data["images"]}
@@ -64,7 +57,8 @@ def load_paco(
     for ann in annotations:
         category = category_names.get(ann.get("category_id"))
         origin = f"annotation {ann.get('id')} of {json_path.name}"
-        require(category is not None, f"{origin} has unknown category_id {ann.get('category_id')}; fix the JSON")
+        require(category is not None,
+                f"{origin} has unknown category_id {ann.get('category_id')}; fix the JSON")
         if ":" not in category or ann.get("area", 1) == 0:
             continue
         require("segmentation" in ann, f"{origin} has no segmentation; add polygons or RLE")
@@ -85,12 +79,8 @@ def load_paco(
                 key=key,
                 image_paths=(root / file_name, root / "images" / file_name),
                 instruction=template.format(part=part_name, object=phrase),
-                mask=CocoMask(
-                    segmentations=(ann["segmentation"],),
-                    height=int(image["height"]),
-                    width=int(image["width"]),
-                    name=origin,
-                ),
+                mask=CocoMask(segmentations=(ann["segmentation"],), height=int(image["height"]),
+                              width=int(image["width"]), name=origin),
                 object=object_name,
                 part=part_name,
                 category=category,

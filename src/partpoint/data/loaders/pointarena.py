@@ -27,7 +27,8 @@ def load_pointarena(path: str | Path, *, name: str | None = None) -> PartDataset
     path = Path(path)
     json_path = path / "data.json" if path.is_dir() else path
     entries = read_json(json_path, what="PointArena data file")
-    require(isinstance(entries, list), f"{json_path} is not a list of records; expected PointArena's data.json")
+    require(isinstance(entries, list),
+            f"{json_path} is not a list of records; expected PointArena's data.json")
     root = json_path.parent
     records = []
     for n, entry in enumerate(entries):
@@ -35,10 +36,8 @@ def load_pointarena(path: str | Path, *, name: str | None = None) -> PartDataset
         require(isinstance(entry, dict), f"{origin} is not an object; fix the JSON")
         if not entry.get("mask_filename"):
             continue
-        require(
-            isinstance(entry.get("image_filename"), str) and isinstance(entry.get("user_input"), str),
-            f"{origin} lacks image_filename or user_input; fix the JSON",
-        )
+        require(isinstance(entry.get("image_filename"), str) and isinstance(entry.get("user_input"), str),
+                f"{origin} lacks image_filename or user_input; fix the JSON")
         instruction = entry["user_input"].strip()
         require(bool(instruction), f"{origin} has an empty user_input; fix the JSON")
         category = str(entry.get("category", ""))
@@ -48,10 +47,8 @@ def load_pointarena(path: str | Path, *, name: str | None = None) -> PartDataset
                 key=f"{category}/{Path(image_filename).stem}#{n}",
                 image_paths=(root / "images" / category / image_filename, root / "images" / image_filename),
                 instruction=instruction,
-                mask=PngMask(
-                    paths=(root / "masks" / mask_filename, root / "masks" / category / mask_filename),
-                    threshold=MASK_THRESHOLD,
-                ),
+                mask=PngMask(paths=(root / "masks" / mask_filename,
+                                    root / "masks" / category / mask_filename), threshold=MASK_THRESHOLD),
                 object=category,
                 part="",
                 category=category,

@@ -50,14 +50,12 @@ def _clutter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         r = rng.uniform(0.02, 0.12) * short
         kind = int(rng.integers(0, 3))
         if kind == 0:
-            draw.ellipse(
-                [x - r, y - r * rng.uniform(0.4, 1.0), x + r, y + r * rng.uniform(0.4, 1.0)], fill=fill
-            )
+            draw.ellipse([x - r, y - r * rng.uniform(0.4, 1.0), x + r, y + r * rng.uniform(0.4, 1.0)],
+                         fill=fill)
         elif kind == 1:
             draw.rectangle([x - r, y - r / 2, x + r, y + r / 2], fill=fill)
         else:
             a = rng.uniform(0, np.pi)
-            draw.line(
-                [x, y, x + 2 * r * np.cos(a), y + 2 * r * np.sin(a)], fill=fill, width=int(rng.integers(2, 6))
-            )
+            draw.line([x, y, x + 2 * r * np.cos(a), y + 2 * r * np.sin(a)], fill=fill,
+                      width=int(rng.integers(2, 6)))
     return np.asarray(canvas, dtype=np.float32)

@@ -57,10 +57,7 @@ def _knife(rng: np.random.Generator) -> Regions:
 def _hammer(rng: np.random.Generator) -> Regions:
     wh, hw, hh = rng.uniform(0.12, 0.15), rng.uniform(0.55, 0.68), rng.uniform(0.19, 0.24)
     claw = np.array([[hw / 2 - 0.02, -0.5], [hw / 2 + 0.12, -0.47], [hw / 2 - 0.02, -0.5 + hh]])
-    return {
-        "handle": [rect(0, 0.08, wh, 0.84)],
-        "head": [rect(0, -0.5 + hh / 2, hw, hh), claw],
-    }
+    return {"handle": [rect(0, 0.08, wh, 0.84)], "head": [rect(0, -0.5 + hh / 2, hw, hh), claw]}
 
 
 def _bottle(rng: np.random.Generator) -> Regions:
@@ -79,15 +76,13 @@ def _scissors(rng: np.random.Generator) -> Regions:
     o = (rng.uniform(0.15, 0.18), rng.uniform(0.12, 0.14))
     t = rng.uniform(0.07, 0.09)
     spread, width = rng.uniform(0.13, 0.18), rng.uniform(0.18, 0.22)
-    handles = ring(-0.33, -spread, outer=o, inner=(o[0] - t, o[1] - t)) + ring(
-        -0.33, spread, outer=o, inner=(o[0] - t, o[1] - t)
-    )
+    handles = ring(-0.33, -spread, outer=o, inner=(o[0] - t, o[1] - t)) + ring(-0.33, spread, outer=o,
+                                                                               inner=(o[0] - t, o[1] - t))
     handles += [segment(-0.2, -spread, -0.05, 0, t * 1.1), segment(-0.2, spread, -0.05, 0, t * 1.1)]
 
     def blade(sign: float) -> Polygon:
-        return np.array(
-            [[-0.08, sign * width / 2], [0.5, -sign * 0.07], [0.5, sign * 0.01], [-0.08, -sign * width / 2]]
-        )
+        return np.array([[-0.08, sign * width / 2], [0.5, -sign * 0.07], [0.5, sign * 0.01],
+                         [-0.08, -sign * width / 2]])
 
     return {"handles": handles, "blades": [blade(1.0), blade(-1.0)]}
 
@@ -98,14 +93,8 @@ def _shirt(rng: np.random.Generator) -> Regions:
 
     def sleeve(sign: float) -> Polygon:
         x = sign * w / 2
-        return np.array(
-            [
-                [x - sign * 0.04, top],
-                [x + sign * sl, top + 0.12],
-                [x + sign * (sl - 0.08), top + 0.12 + sd],
-                [x, top + sd],
-            ]
-        )
+        return np.array([[x - sign * 0.04, top], [x + sign * sl, top + 0.12],
+                         [x + sign * (sl - 0.08), top + 0.12 + sd], [x, top + sd]])
 
     hem = rng.uniform(0.13, 0.16)
     cx, cy = rng.uniform(0.24, 0.28), rng.uniform(0.2, 0.24)
@@ -122,28 +111,20 @@ def _chair(rng: np.random.Generator) -> Regions:
     bw, bh = rng.uniform(0.5, 0.62), rng.uniform(0.38, 0.46)
     sw, lw = rng.uniform(0.66, 0.76), rng.uniform(0.1, 0.12)
     seat_top = -0.5 + bh
-    legs = [
-        rect(s * (sw / 2 - lw / 2 - 0.02), (seat_top + 0.1 + 0.5) / 2, lw, 0.5 - seat_top - 0.1)
-        for s in (-1, 1)
-    ]
+    legs = [rect(s * (sw / 2 - lw / 2 - 0.02), (seat_top + 0.1 + 0.5) / 2, lw,
+                 0.5 - seat_top - 0.1) for s in (-1, 1)]
     if rng.random() < 0.5:  # back legs, a little shorter and inward
-        legs += [
-            rect(s * (sw / 2 - lw - 0.08), (seat_top + 0.44) / 2, lw * 0.8, 0.44 - seat_top) for s in (-1, 1)
-        ]
-    return {
-        "legs": legs,
-        "backrest": [rect(0, -0.5 + bh / 2, bw, bh + 0.02)],
-        "seat": [trapezoid(0, seat_top, seat_top + 0.12, sw * 0.88, sw)],
-    }
+        legs += [rect(s * (sw / 2 - lw - 0.08), (seat_top + 0.44) / 2, lw * 0.8,
+                      0.44 - seat_top) for s in (-1, 1)]
+    return {"legs": legs, "backrest": [rect(0, -0.5 + bh / 2, bw, bh + 0.02)],
+            "seat": [trapezoid(0, seat_top, seat_top + 0.12, sw * 0.88, sw)]}
 
 
 def _pan(rng: np.random.Generator) -> Regions:
     rx, ry = rng.uniform(0.27, 0.32), rng.uniform(0.22, 0.28)
     hh, tilt = rng.uniform(0.13, 0.16), rng.uniform(-0.06, 0.02)
-    return {
-        "handle": [segment(-0.2 + rx - 0.06, 0, 0.5, tilt, hh), ellipse(0.5, tilt, hh / 2, hh / 2)],
-        "body": [ellipse(-0.2, 0, rx, ry)],
-    }
+    return {"handle": [segment(-0.2 + rx - 0.06, 0, 0.5, tilt, hh), ellipse(0.5, tilt, hh / 2, hh / 2)],
+            "body": [ellipse(-0.2, 0, rx, ry)]}
 
 
 def _lamp(rng: np.random.Generator) -> Regions:
@@ -161,13 +142,10 @@ def _wine_glass(rng: np.random.Generator) -> Regions:
     stw, bh = rng.uniform(0.13, 0.16), rng.uniform(0.13, 0.16)
     bowl_mid = -0.5 + rng.uniform(0.16, 0.2)
     return {
-        "stem": [
-            rect(0, (bowl_mid + depth - 0.04 + 0.5 - bh / 2) / 2, stw, 0.5 - bh / 2 - bowl_mid - depth + 0.04)
-        ],
-        "bowl": [
-            rect(0, (-0.5 + bowl_mid) / 2, 2 * rx, bowl_mid + 0.5),
-            ellipse(0, bowl_mid, rx, depth, start=0, end=180),
-        ],
+        "stem": [rect(0, (bowl_mid + depth - 0.04 + 0.5 - bh / 2) / 2, stw,
+                      0.5 - bh / 2 - bowl_mid - depth + 0.04)],
+        "bowl": [rect(0, (-0.5 + bowl_mid) / 2, 2 * rx, bowl_mid + 0.5),
+                 ellipse(0, bowl_mid, rx, depth, start=0, end=180)],
         "base": [ellipse(0, 0.5 - bh / 2, rng.uniform(0.24, 0.3), bh / 2)],
     }
 
@@ -180,15 +158,11 @@ def _kettle(rng: np.random.Generator) -> Regions:
     lw = rng.uniform(0.24, 0.28)
     return {
         "handle": [arc(-bw / 2 + 0.08, 0.1, outer=(hx, hy), inner=(hx - 0.13, hy - 0.13), start=75, end=285)],
-        "spout": [
-            segment(bw / 2 - 0.12, 0.22, bw / 2 + 0.18, -0.12, sw),
-            ellipse(bw / 2 + 0.18, -0.12, sw / 2, sw / 2),
-        ],
+        "spout": [segment(bw / 2 - 0.12, 0.22, bw / 2 + 0.18, -0.12, sw),
+                  ellipse(bw / 2 + 0.18, -0.12, sw / 2, sw / 2)],
         "body": [trapezoid(0, top, 0.5, tw, bw)],
-        "lid": [
-            ellipse(0, top + 0.01, lw, rng.uniform(0.13, 0.16), start=180, end=360),
-            ellipse(0, top - 0.13, 0.08, 0.07),
-        ],
+        "lid": [ellipse(0, top + 0.01, lw, rng.uniform(0.13, 0.16), start=180, end=360),
+                ellipse(0, top - 0.13, 0.08, 0.07)],
     }
 
 
@@ -200,22 +174,10 @@ def _car(rng: np.random.Generator) -> Regions:
     inset = 0.04
     win_top, win_bot = ct + inset, base - 0.015
     mid = cx
-    front = np.array(
-        [
-            [mid + 0.02, win_top],
-            [cx + cw_top / 2 - 0.01, win_top],
-            [cx + cw_bot / 2 - 0.07, win_bot],
-            [mid + 0.02, win_bot],
-        ]
-    )
-    rear = np.array(
-        [
-            [cx - cw_top / 2 + 0.01, win_top],
-            [mid - 0.02, win_top],
-            [mid - 0.02, win_bot],
-            [cx - cw_bot / 2 + 0.07, win_bot],
-        ]
-    )
+    front = np.array([[mid + 0.02, win_top], [cx + cw_top / 2 - 0.01, win_top],
+                      [cx + cw_bot / 2 - 0.07, win_bot], [mid + 0.02, win_bot]])
+    rear = np.array([[cx - cw_top / 2 + 0.01, win_top], [mid - 0.02, win_top], [mid - 0.02, win_bot],
+                     [cx - cw_bot / 2 + 0.07, win_bot]])
     return {
         "body": [rect(0, base + bh / 2, 1.0, bh), trapezoid(cx, ct, base + 0.01, cw_top, cw_bot)],
         "windows": [front, rear],
@@ -231,28 +193,16 @@ CATEGORIES: dict[str, Category] = {
         Category(name="knife", parts=("blade", "handle"), main="handle", build=_knife, span_scale=1.1),
         Category(name="hammer", parts=("head", "handle"), main="handle", build=_hammer),
         Category(name="bottle", parts=("cap", "neck", "body", "label"), main="body", build=_bottle),
-        Category(
-            name="scissors", parts=("blades", "handles"), main="handles", build=_scissors, span_scale=1.15
-        ),
-        Category(
-            name="shirt",
-            parts=("collar", "left sleeve", "right sleeve", "hem"),
-            main="_torso",
-            build=_shirt,
-            flippable=False,
-            span_scale=1.15,
-        ),
+        Category(name="scissors", parts=("blades", "handles"), main="handles", build=_scissors,
+                 span_scale=1.15),
+        Category(name="shirt", parts=("collar", "left sleeve", "right sleeve", "hem"), main="_torso",
+                 build=_shirt, flippable=False, span_scale=1.15),
         Category(name="chair", parts=("seat", "backrest", "legs"), main="seat", build=_chair),
         Category(name="pan", parts=("body", "handle"), main="body", build=_pan, span_scale=1.1),
         Category(name="lamp", parts=("shade", "stand", "base"), main="shade", build=_lamp),
         Category(name="wine glass", parts=("bowl", "stem", "base"), main="bowl", build=_wine_glass),
         Category(name="kettle", parts=("body", "spout", "handle", "lid"), main="body", build=_kettle),
-        Category(
-            name="car",
-            parts=("body", "wheels", "windows", "headlight"),
-            main="body",
-            build=_car,
-            span_scale=1.2,
-        ),
+        Category(name="car", parts=("body", "wheels", "windows", "headlight"), main="body", build=_car,
+                 span_scale=1.2),
     )
 }

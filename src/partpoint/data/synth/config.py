@@ -62,9 +62,8 @@ class SynthConfig:
             with open(path) as f:
                 data = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
-            raise DataError(
-                f"cannot read SynthConfig JSON {path!r} ({e}); pass a JSON object of fields"
-            ) from e
+            raise DataError(f"cannot read SynthConfig JSON {path!r} ({e}); pass a JSON object of "
+                            "fields") from e
         if not isinstance(data, dict):
             raise DataError(f"SynthConfig file {path!r} must hold a JSON object of fields")
         return cls.from_json(data)

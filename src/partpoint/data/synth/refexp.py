@@ -23,9 +23,8 @@ def _extreme(values: list[float], i: int, *, largest: bool, margin: float) -> bo
     return all(v - values[i] >= margin for v in others)
 
 
-def refer(
-    referents: list[Referent], i: int, *, width: int, height: int, position_margin: float, size_ratio: float
-) -> tuple[str | None, str]:
+def refer(referents: list[Referent], i: int, *, width: int, height: int, position_margin: float,
+          size_ratio: float) -> tuple[str | None, str]:
     """``(phrase, kind)`` naming ``referents[i]`` uniquely, e.g. ``("the red mug", "color")``.
 
     Order of preference: category alone, colour, left/right-most, top/bottom-most, bigger/smaller.

@@ -82,14 +82,8 @@ def render_scene(rng: np.random.Generator, config: SynthConfig) -> Scene:
     if config.blur_radius > 0:
         pixels = pixels.filter(ImageFilter.GaussianBlur(config.blur_radius))
     noisy = np.asarray(pixels, dtype=np.float32) + rng.normal(0, config.noise_sigma, size=(height, width, 3))
-    return Scene(
-        image=np.clip(noisy, 0, 255).astype(np.uint8),
-        instance_map=instance_map,
-        region_map=region_map,
-        objects=objects,
-        draw_order=order,
-        full_areas=full_areas,
-    )
+    return Scene(image=np.clip(noisy, 0, 255).astype(np.uint8), instance_map=instance_map,
+                 region_map=region_map, objects=objects, draw_order=order, full_areas=full_areas)
 
 
 def _sample_size(rng: np.random.Generator, config: SynthConfig) -> tuple[int, int]:
@@ -100,9 +94,8 @@ def _sample_size(rng: np.random.Generator, config: SynthConfig) -> tuple[int, in
             return width, height
 
 
-def _sample_objects(
-    rng: np.random.Generator, config: SynthConfig, width: int, height: int
-) -> list[PlacedObject]:
+def _sample_objects(rng: np.random.Generator, config: SynthConfig, width: int,
+                    height: int) -> list[PlacedObject]:
     names = list(config.categories or CATEGORIES)
     p = np.asarray(config.objects_per_scene_p, dtype=np.float64)
     count = int(rng.choice(len(p), p=p / p.sum())) + 1
@@ -123,12 +116,8 @@ def _sample_objects(
             color = str(rng.choice(COLOR_NAMES))
         else:
             color = other_color(ref.color, rng) if variation == "color" else ref.color
-        region_colors = {
-            r: color
-            if r == cat.main or rng.random() >= config.part_color_differs_p
-            else other_color(color, rng)
-            for r in regions
-        }
+        region_colors = {r: color if r == cat.main or rng.random() >= config.part_color_differs_p
+                         else other_color(color, rng) for r in regions}
         lo, hi = config.main_span if j == 0 else config.other_span
         span = rng.uniform(lo, hi) * short * cat.span_scale
         if variation == "size":
@@ -139,9 +128,8 @@ def _sample_objects(
         for attempt in range(40):
             if attempt and attempt % 8 == 0:
                 span *= 0.9
-            local = apply(
-                regions, affine(span=span, angle_deg=angle, stretch=stretch, flip=flip), np.zeros(2)
-            )
+            local = apply(regions, affine(span=span, angle_deg=angle, stretch=stretch, flip=flip),
+                          np.zeros(2))
             x0, y0, x1, y1 = bounds(local)
             if x1 - x0 > width - 4 or y1 - y0 > height - 4:
                 span *= 0.9
@@ -177,15 +165,8 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return iw * ih / smaller
 
 
-def _draw_object(
-    obj: PlacedObject,
-    instance: int,
-    image: np.ndarray,
-    instance_map: np.ndarray,
-    region_map: np.ndarray,
-    rng: np.random.Generator,
-    config: SynthConfig,
-) -> int:
+def _draw_object(obj: PlacedObject, instance: int, image: np.ndarray, instance_map: np.ndarray,
+                 region_map: np.ndarray, rng: np.random.Generator, config: SynthConfig) -> int:
     """Paint ``obj`` over ``image`` (H, W, 3) and the label maps in place; return its pixel count."""
     height, width = instance_map.shape
     bx0, by0, bx1, by1 = bounds(obj.regions)
@@ -225,12 +206,8 @@ def _edges(labels: np.ndarray) -> np.ndarray:
     """(h, w) bool: object pixels with a 4-neighbour of another label (part borders and outline)."""
     padded = np.pad(labels, 1)
     centre = padded[1:-1, 1:-1]
-    edge = (
-        (centre != padded[:-2, 1:-1])
-        | (centre != padded[2:, 1:-1])
-        | (centre != padded[1:-1, :-2])
-        | (centre != padded[1:-1, 2:])
-    )
+    edge = ((centre != padded[:-2, 1:-1]) | (centre != padded[2:, 1:-1])
+            | (centre != padded[1:-1, :-2]) | (centre != padded[1:-1, 2:]))
     return edge & (centre > 0)
 
 
@@ -250,12 +227,10 @@ def describe(scene: Scene, config: SynthConfig) -> list[dict]:
             bbox = [0, 0, 0, 0]
         center = (bbox[0] + bbox[2] / 2, bbox[1] + bbox[3] / 2)
         area = int(len(xs))
-        part_areas = {
-            p: int(counts[(k + 1) * 256 + scene.region_index(k, p)]) for p in CATEGORIES[obj.category].parts
-        }
-        referents.append(
-            Referent(category=obj.category, color=obj.color, center=center, area=scene.full_areas[k])
-        )
+        part_areas = {p: int(counts[(k + 1) * 256 + scene.region_index(k, p)])
+                      for p in CATEGORIES[obj.category].parts}
+        referents.append(Referent(category=obj.category, color=obj.color, center=center,
+                                  area=scene.full_areas[k]))
         entries.append(
             {
                 "instance": k,
@@ -283,14 +258,8 @@ def describe(scene: Scene, config: SynthConfig) -> list[dict]:
         for rank, e in enumerate(sorted(entries, key=key)):
             e[name] = rank
     for k, e in enumerate(entries):
-        phrase, kind = refer(
-            referents,
-            k,
-            width=width,
-            height=height,
-            position_margin=config.position_margin,
-            size_ratio=config.size_ratio,
-        )
+        phrase, kind = refer(referents, k, width=width, height=height,
+                             position_margin=config.position_margin, size_ratio=config.size_ratio)
         visible_enough = e["visible_fraction"] >= config.min_visible_fraction
         e["refexp"], e["refexp_kind"] = phrase, kind
         e["emitted_parts"] = e.pop("_big_parts") if phrase and visible_enough else []

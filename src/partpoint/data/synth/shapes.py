@@ -21,37 +21,22 @@ def rect(cx: float, cy: float, w: float, h: float) -> Polygon:
 
 def trapezoid(cx: float, y_top: float, y_bottom: float, w_top: float, w_bottom: float) -> Polygon:
     """Symmetric trapezoid with horizontal top and bottom edges."""
-    return np.array(
-        [
-            [cx - w_top / 2, y_top],
-            [cx + w_top / 2, y_top],
-            [cx + w_bottom / 2, y_bottom],
-            [cx - w_bottom / 2, y_bottom],
-        ],
-        dtype=np.float64,
-    )
+    return np.array([[cx - w_top / 2, y_top], [cx + w_top / 2, y_top], [cx + w_bottom / 2, y_bottom],
+                     [cx - w_bottom / 2, y_bottom]], dtype=np.float64)
 
 
-def ellipse(
-    cx: float, cy: float, rx: float, ry: float, *, start: float = 0.0, end: float = 360.0, n: int = 48
-) -> Polygon:
+def ellipse(cx: float, cy: float, rx: float, ry: float, *, start: float = 0.0, end: float = 360.0,
+            n: int = 48) -> Polygon:
     """Ellipse (or the chord-closed sector between angles ``start``..``end`` in degrees, y down)."""
     full = abs(end - start) >= 360
     t = np.radians(np.linspace(start, end, n, endpoint=not full))
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
 
 
-def arc(
-    cx: float,
-    cy: float,
-    *,
-    outer: tuple[float, float],
-    inner: tuple[float, float],
-    start: float,
-    end: float,
-    n: int = 32,
-) -> Polygon:
-    """Thick elliptical arc between radii ``inner`` and ``outer`` (rx, ry), angles in degrees (< 360 apart)."""
+def arc(cx: float, cy: float, *, outer: tuple[float, float], inner: tuple[float, float], start: float,
+        end: float, n: int = 32) -> Polygon:
+    """Thick elliptical arc between radii ``inner`` and ``outer`` (rx, ry), angles in degrees (< 360
+    apart)."""
     t = np.radians(np.linspace(start, end, n))
     out = np.stack([cx + outer[0] * np.cos(t), cy + outer[1] * np.sin(t)], axis=1)
     inn = np.stack([cx + inner[0] * np.cos(t[::-1]), cy + inner[1] * np.sin(t[::-1])], axis=1)
@@ -68,9 +53,8 @@ def segment(x0: float, y0: float, x1: float, y1: float, width: float) -> Polygon
     dx, dy = x1 - x0, y1 - y0
     length = math.hypot(dx, dy) or 1.0
     nx, ny = -dy / length * width / 2, dx / length * width / 2
-    return np.array(
-        [[x0 + nx, y0 + ny], [x1 + nx, y1 + ny], [x1 - nx, y1 - ny], [x0 - nx, y0 - ny]], dtype=np.float64
-    )
+    return np.array([[x0 + nx, y0 + ny], [x1 + nx, y1 + ny], [x1 - nx, y1 - ny], [x0 - nx, y0 - ny]],
+                    dtype=np.float64)
 
 
 def normalize(regions: dict[str, list[Polygon]]) -> dict[str, list[Polygon]]:
@@ -89,9 +73,8 @@ def affine(*, span: float, angle_deg: float, stretch: float, flip: bool) -> np.n
     return rotation @ np.diag([span * stretch, span]) @ mirror
 
 
-def apply(
-    regions: dict[str, list[Polygon]], matrix: np.ndarray, offset: np.ndarray
-) -> dict[str, list[Polygon]]:
+def apply(regions: dict[str, list[Polygon]], matrix: np.ndarray, offset: np.ndarray) -> dict[str,
+                                                                                             list[Polygon]]:
     """Map every polygon vertex ``p`` to ``matrix @ p + offset`` (image pixels)."""
     return {name: [p @ matrix.T + offset for p in polys] for name, polys in regions.items()}
 

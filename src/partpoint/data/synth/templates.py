@@ -20,23 +20,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "Find the {part} of {obj}.",
             "Locate the {part} of {obj} in the picture.",
         ),
-        "test": (
-            "Can you indicate the {part} of {obj}?",
-            "Which spot in the image shows the {part} of {obj}?",
-            "Mark the {part} of {obj}, please.",
-            "Tap on the {part} of {obj}.",
-        ),
+        "test": ("Can you indicate the {part} of {obj}?",
+                 "Which spot in the image shows the {part} of {obj}?", "Mark the {part} of {obj}, please.",
+                 "Tap on the {part} of {obj}."),
     },
     "direct_aff": {
-        "train": (
-            "Where {is} the {part} of {obj} {aff} in this image?",
-            "Point to the {part} of {obj} {aff}.",
-            "Find the {part} of {obj} {aff}.",
-        ),
-        "test": (
-            "Can you indicate the {part} of {obj} {aff}?",
-            "Mark the {part} of {obj} {aff}, please.",
-        ),
+        "train": ("Where {is} the {part} of {obj} {aff} in this image?",
+                  "Point to the {part} of {obj} {aff}.", "Find the {part} of {obj} {aff}."),
+        "test": ("Can you indicate the {part} of {obj} {aff}?", "Mark the {part} of {obj} {aff}, please."),
     },
     "name": {"train": ("{part} of {obj}",), "test": ("the {part} belonging to {obj}",)},
     "name_aff": {"train": ("{part} of {obj} {aff}",), "test": ("the {part} belonging to {obj} {aff}",)},
@@ -47,23 +38,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "What {pw} of the image do I need in order to {task}?",
             "I want to {task}. Which {pw} should I look at?",
         ),
-        "test": (
-            "To {task}, which {pw} of the image would I need?",
-            "Determine the {pw} in the picture necessary to {task}.",
-            "Help me {task}: which {pw} {is} relevant?",
-        ),
+        "test": ("To {task}, which {pw} of the image would I need?",
+                 "Determine the {pw} in the picture necessary to {task}.",
+                 "Help me {task}: which {pw} {is} relevant?"),
     },
     "reason_fn": {
-        "train": (
-            "Which {pw} of {obj} {fn}?",
-            "Show the {pw} of {obj} that {fn}.",
-            "Point to the {pw} of {obj} that {fn}.",
-        ),
-        "test": (
-            "Where {is} the {pw} of {obj} that {fn}?",
-            "Point at whatever {pw} of {obj} {fn}.",
-            "In this image, find the {pw} of {obj} that {fn}.",
-        ),
+        "train": ("Which {pw} of {obj} {fn}?", "Show the {pw} of {obj} that {fn}.",
+                  "Point to the {pw} of {obj} that {fn}."),
+        "test": ("Where {is} the {pw} of {obj} that {fn}?", "Point at whatever {pw} of {obj} {fn}.",
+                 "In this image, find the {pw} of {obj} that {fn}."),
     },
 }
 SLOTS = ("reason", "reason", "direct", "direct_aff", "name", "name_aff")
@@ -74,9 +57,8 @@ def template_set(split: str) -> str:
     return "test" if split == "test" else "train"
 
 
-def build_instructions(
-    *, category: str, part: str, refexp: str, split: str, rng: np.random.Generator
-) -> tuple[list[str], list[str]]:
+def build_instructions(*, category: str, part: str, refexp: str, split: str,
+                       rng: np.random.Generator) -> tuple[list[str], list[str]]:
     """The six InstructPart instructions for ``part`` of the object ``refexp`` and their template ids.
 
     Order: [reason 1, reason 2, direct sentence, direct + affordance sentence, name phrase,

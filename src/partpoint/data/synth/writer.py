@@ -81,9 +81,8 @@ def _link(src: str, dst: str) -> None:
         shutil.copyfile(src, dst)
 
 
-def make_scene(
-    out_dir: str, split: str, seed: int, index: int, config: SynthConfig, *, examples: bool = False
-) -> dict:
+def make_scene(out_dir: str, split: str, seed: int, index: int, config: SynthConfig, *,
+               examples: bool = False) -> dict:
     """Render scene ``index``, write its image and masks, return its graph, annotations and records.
 
     With ``examples`` only one record per scene is kept and its image is a plain file.
@@ -109,14 +108,12 @@ def make_scene(
         for part in entry["emitted_parts"]:
             mask = scene.part_mask(k, part)
             key = record_key(name, k, category, part)
-            texts, template_ids = build_instructions(
-                category=category, part=part, refexp=entry["refexp"], split=split, rng=rng
-            )
+            texts, template_ids = build_instructions(category=category, part=part, refexp=entry["refexp"],
+                                                     split=split, rng=rng)
             part_rle, part_area, part_bbox = _rle(mask)
-            ann["parts"].append(
-                {"segmentation": part_rle, "area": part_area, "bbox": part_bbox, "iscrowd": 0, "part": part}
-                | {"color": entry["part_colors"][part], "key": key}
-            )
+            ann["parts"].append({"segmentation": part_rle, "area": part_area, "bbox": part_bbox,
+                                 "iscrowd": 0, "part": part} | {"color": entry["part_colors"][part],
+                                                                "key": key})
             aff = AFFORDANCES[(category, part)]
             records.append(
                 {
@@ -144,9 +141,8 @@ def make_scene(
         records = [records[index % len(records)]]
     for record in records:
         key = record["image_path"][: -len(".jpg")]
-        Image.fromarray(record.pop("_mask").astype(np.uint8)).save(
-            os.path.join(out_dir, "masks", f"{key}.png")
-        )
+        Image.fromarray(record.pop("_mask").astype(np.uint8)).save(os.path.join(out_dir, "masks",
+                                                                                f"{key}.png"))
         image_path = os.path.join(out_dir, "images", record["image_path"])
         if examples:
             pixels.save(image_path, quality=config.jpeg_quality)
@@ -162,17 +158,9 @@ def _job(args: tuple) -> dict:
     return make_scene(out_dir, split, seed, index, config, examples=examples)
 
 
-def generate_split(
-    out_dir: str,
-    *,
-    split: str,
-    n: int,
-    seed: int = 0,
-    workers: int = 2,
-    config: SynthConfig | None = None,
-    progress: bool = True,
-    examples: bool = False,
-) -> SplitSummary:
+def generate_split(out_dir: str, *, split: str, n: int, seed: int = 0, workers: int = 2,
+                   config: SynthConfig | None = None, progress: bool = True,
+                   examples: bool = False) -> SplitSummary:
     """Generate ``n`` scenes of ``split`` into ``out_dir``; same bytes for the same (seed, split, n).
 
     ``examples``: write a demo folder instead (one record per scene, ``examples.json`` only).
@@ -207,21 +195,11 @@ def generate_split(
     else:
         _dump(os.path.join(out_dir, f"instructpart_{split}.json"), records, indent=1)
         _dump(os.path.join(out_dir, f"paco_{split}.json"), _paco(results, split, seed, config))
-        scenes = {
-            "split": split,
-            "seed": seed,
-            "config": config.to_json(),
-            "scenes": [r["scene"] for r in results],
-        }
+        scenes = {"split": split, "seed": seed, "config": config.to_json(),
+                  "scenes": [r["scene"] for r in results]}
         _dump(os.path.join(out_dir, f"scenes_{split}.json"), scenes)
-    return SplitSummary(
-        out_dir=out_dir,
-        split=split,
-        scenes=n,
-        records=len(records),
-        objects=sum(len(r["objects"]) for r in results),
-        seconds=time.perf_counter() - start,
-    )
+    return SplitSummary(out_dir=out_dir, split=split, scenes=n, records=len(records),
+                        objects=sum(len(r["objects"]) for r in results), seconds=time.perf_counter() - start)
 
 
 def _paco(results: list[dict], split: str, seed: int, config: SynthConfig) -> dict:
@@ -231,34 +209,22 @@ def _paco(results: list[dict], split: str, seed: int, config: SynthConfig) -> di
     images, annotations = [], []
     for image_id, result in enumerate(results, start=1):
         graph = result["scene"]
-        images.append(
-            {"id": image_id, "file_name": graph["file"], "width": graph["width"], "height": graph["height"]}
-        )
+        images.append({"id": image_id, "file_name": graph["file"], "width": graph["width"],
+                       "height": graph["height"]})
         for obj in result["objects"]:
             obj_id = len(annotations) + 1
             parts = obj.pop("parts")
             category = obj.pop("category")
-            annotations.append(
-                {"id": obj_id, "image_id": image_id, "category_id": category_ids[category]} | obj
-            )
+            annotations.append({"id": obj_id, "image_id": image_id,
+                                "category_id": category_ids[category]} | obj)
             for part in parts:
                 part_name = part.pop("part")
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": image_id,
-                        "category_id": category_ids[f"{category}:{part_name}"],
-                    }
-                    | part
-                    | {"obj_ann_id": obj_id}
-                )
+                annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                    "category_id": category_ids[f"{category}:{part_name}"]}
+                                   | part | {"obj_ann_id": obj_id})
     info = {"description": "SynthParts (procedural part grounding)", "split": split, "seed": seed}
-    return {
-        "info": info | {"config": config.to_json()},
-        "images": images,
-        "categories": categories,
-        "annotations": annotations,
-    }
+    return {"info": info | {"config": config.to_json()}, "images": images, "categories": categories,
+            "annotations": annotations}
 
 
 def _dump(path: str, data, *, indent: int | None = None) -> None:

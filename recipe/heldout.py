@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synth_source import qa_kind
+from .corpus import qa_kind
 from .text import QA
 
 #: Split names the pretraining corpus renders (``synth_train_items``); the report refuses them.

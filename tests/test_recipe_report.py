@@ -85,7 +85,7 @@ def test_exact_match_normalises_case_punctuation_and_spaces_only():
 
 
 def test_heldout_scenes_are_not_pretraining_scenes(scenes):
-    from recipe.synth_source import synth_train_items
+    from recipe.corpus import synth_train_items
 
     train = synth_train_items(6, n_single=2, seed=0, progress=False)
     train_pixels = {np.asarray(item.load_image()).tobytes() for item in train}

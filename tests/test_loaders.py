@@ -382,3 +382,89 @@ def test_shared_data_dir_honours_the_environment(monkeypatch, tmp_path):
     assert shared_data_dir() == tmp_path
     monkeypatch.delenv("PARTPOINT_DATA")
     assert shared_data_dir() == REPO.parent / "shared" / "data" and (REPO / "pyproject.toml").is_file()
+
+
+# ---- label maps and YOLO boxes (Clothing Co-Parsing, DoorDetect and their exports) ----
+
+
+def write_labelmap(root, names, maps):
+    """A label-map split: ``root/photos/NAME.jpg``, ``root/labels/NAME.png``, names in the parent folder."""
+    (root / "photos").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root.parent / "label_names.json").write_text(json.dumps(names))
+    for stem, ids in maps.items():
+        Image.new("RGB", ids.shape[::-1], (90, 90, 90)).save(root / "photos" / f"{stem}.jpg")
+        Image.fromarray(ids.astype(np.uint8)).save(root / "labels" / f"{stem}.png")
+    return root
+
+
+def test_label_maps_give_one_target_per_class_present(tmp_path):
+    from partpoint.data import open_dataset
+    from partpoint.errors import DataWarning
+
+    ids = np.zeros((40, 30), np.uint8)
+    ids[0:10, :] = 3  # hair, 300 px
+    ids[30:, 10:20] = 2  # belt, 100 px
+    ids[20, 0] = 4  # skin: never a target
+    ids[25, 0] = 1  # bag, 1 px: under min_pixels
+    odd = np.zeros((40, 30), np.uint8)
+    odd[:5, :5] = 9  # an id the names do not know
+    names = ["null", "bag", "belt", "hair", "skin"]
+    root = write_labelmap(tmp_path / "ccp" / "test", names, {"a": ids, "b": odd})
+    with pytest.warns(DataWarning, match=r"b\.png: class id 9 is not in label_names\.json \(skipped\)"):
+        dataset = open_dataset(f"labelmap:{root}")
+    assert sorted(dataset.categories) == ["person:belt", "person:hair"]
+    direct = [r for r in dataset.records if r.meta["kind"] == "direct"]
+    assert {r.part for r in direct} == {"belt", "hair"}
+    assert all("person" in r.instruction and r.part in r.instruction for r in direct)
+    held_out = {"Can you find the belt of the person?", "Indicate the person's belt.",
+                "Can you find the hair of the person?", "Indicate the person's hair."}
+    assert {r.instruction for r in direct} <= held_out  # the test split's templates
+    reason = [r for r in dataset.records if r.meta["kind"] == "reason"]  # the held-out split has tasks too
+    assert reason and all(r.part not in r.instruction for r in reason)
+    sample = next(dataset[i] for i in range(len(dataset)) if dataset.records[i].part == "belt")
+    assert sample.mask.sum() == 100 and sample.mask[35, 15] and sample.image_id == dataset.image_id(0)
+    assert len(open_dataset(f"labelmap:{root}#direct")) == len(direct)
+
+
+def write_yolo(root, names, images):
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root.parent / "obj.names").write_text("\n".join(names) + "\n")
+    for stem, (size, lines) in images.items():
+        Image.new("RGB", size, (120, 110, 100)).save(root / "images" / f"{stem}.jpg")
+        (root / "labels" / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_yolo_boxes_name_their_object_and_bad_lines_are_skipped(tmp_path):
+    from partpoint.data import open_dataset
+    from partpoint.errors import DataWarning
+
+    names = ["door", "handle", "cabinet door", "refrigerator door"]
+    lines = ["0 0.5 0.5 0.8 0.9",  # a door over most of the image
+             "3 0.25 0.5 0.3 0.6",  # a fridge door inside it
+             "1 0.3 0.5 0.05 0.1",  # a handle in both: the smaller box (the fridge door) is its object
+             "1 0.75 0.5 0.05 0.1",  # a handle in the door only
+             "1 0.97 0.05 0.02 0.02",  # a handle in no object box
+             "1 0.5 0.5 0.1",  # line 6: four numbers
+             "7 0.5 0.5 0.1 0.1",  # line 7: unknown class
+             "1 1.2 0.5 0.1 0.1"]  # line 8: outside the image
+    root = write_yolo(tmp_path / "doors" / "train", names, {"kitchen": ((200, 100), lines)})
+    with pytest.warns(DataWarning) as caught:
+        dataset = open_dataset(f"yolo:{root}:handle#direct")
+    reported = sorted(str(w.message) for w in caught)
+    assert [m.split("kitchen.txt:")[1][0] for m in reported] == ["6", "7", "8"]
+    assert all("(skipped)" in m for m in reported)
+    by_object = {r.object: r for r in dataset.records}
+    assert set(by_object) == {"refrigerator door", "door", ""} and len(dataset) == 3
+    fridge = by_object["refrigerator door"].instruction
+    assert "handle" in fridge and "refrigerator door" in fridge
+    assert by_object[""].instruction in ("Point to the handle.", "Where is the handle?")
+    mask = dataset[[r.object for r in dataset.records].index("door")].mask  # the box as the target region
+    assert mask.shape == (100, 200) and mask.sum() == 10 * 10 and mask[50, 150]
+    ellipse = open_dataset(f"yolo:{root}:handle#direct", box_target="ellipse")
+    inner = ellipse[[r.object for r in ellipse.records].index("door")].mask
+    assert 0.6 < inner.sum() / mask.sum() < 0.9 and inner[50, 150] and not inner[45, 145]
+    everything = open_dataset(f"yolo:{root}")  # no parts named: every class, each asked for alone
+    assert {r.part for r in everything.records} == {"door", "handle", "refrigerator door"}

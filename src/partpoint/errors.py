@@ -42,3 +42,7 @@ class DataError(PartPointError, ValueError):
 
 class WeightsError(BackboneError):
     """Pretrained weights a default backbone is assembled from are missing or not the pinned files."""
+
+
+class DataWarning(UserWarning):
+    """A bad annotation that was skipped (its file and line are named); loading goes on."""

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import sys
 
-from ..errors import PartPointError
+from ..errors import DataWarning, PartPointError
 
 
 def _command_modules():
@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    show = warnings.showwarning  # a skipped annotation: one line, "warning: FILE:LINE: why (skipped)"
+    warnings.showwarning = lambda message, category, *rest: print(f"warning: {message}", file=sys.stderr) \
+        if issubclass(category, DataWarning) else show(message, category, *rest)
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)

@@ -10,12 +10,18 @@ Spec forms::
     paco:JSON[:IMAGES]              PACO / LVIS-style JSON, images under IMAGES (default: JSON's folder)
     carparts:PATH                   a Car-Parts split folder (annotations.json inside)
     pointarena:PATH                 PointArena Point-Bench folder (data.json inside)
+    labelmap:PATH[#SEL]             label maps (PATH/labels/*.png + label_names.json), e.g. Clothing
+    Co-Parsing
+    yolo:PATH[:PART,...][#SEL]      YOLO boxes (PATH/labels/*.txt + obj.names), the PART classes as targets
+                                    (e.g. yolo:doordetect/train:handle); the others name their objects
 
 ``#SEL`` picks which of the six InstructPart instructions to use, one sample per index: comma
 separated indices (``#0,1``, ``#2``), or ``#reason`` (0,1), ``#direct`` (2-5), ``#all``. A selector in
 the spec wins over an ``instructions=`` keyword. A bare path with no prefix is recognised by what
 it holds (instructpart_*.json -> SynthParts, data_test.json -> InstructPart, annotations.json ->
-Car-Parts, data.json -> PointArena, a paco_*.json file -> PACO). Other keywords go to the loader.
+Car-Parts, data.json -> PointArena, a paco_*.json file -> PACO, labels/*.png -> label maps, labels/*.txt ->
+YOLO). For label maps and YOLO, ``#direct`` / ``#reason`` / ``#all`` pick the instruction kinds (default all).
+Other keywords go to the loader.
 """
 
 from __future__ import annotations
@@ -24,13 +30,17 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from .loaders import load_carparts, load_instructpart, load_paco, load_pointarena
+from .loaders import load_carparts, load_instructpart, load_labelmap, load_paco, load_pointarena, load_yolo
 from .sample import PartDataset
 
-FORMATS = ("synth", "instructpart", "paco", "carparts", "pointarena")
+FORMATS = ("synth", "instructpart", "paco", "carparts", "pointarena", "labelmap", "yolo")
+KINDS = {None: ("direct", "reason"), "all": ("direct", "reason"), "direct": ("direct",),
+         "reason": ("reason",)}
 SYNTH_INSTRUCTIONS = (0, 1, 2)
 _SELECTOR = re.compile(r"^(?:[0-9]+(?:,[0-9]+)*|reason|direct|all)$")
-_FORMS = "a SynthParts folder, instructpart:PATH, paco:JSON[:IMAGES], carparts:PATH or pointarena:PATH"
+_FORMS = ("a SynthParts folder, instructpart:PATH, paco:JSON[:IMAGES], carparts:PATH, pointarena:PATH, "
+          "labelmap:PATH "
+          "or yolo:PATH[:PART,...]")
 
 
 def _split_suffixes(text: str) -> tuple[str, str | None, str | None]:
@@ -81,6 +91,10 @@ def _detect(path: Path, split, selector, *, spec: str, **kw) -> PartDataset:
         return load_pointarena(path, **kw)
     if path.is_file() and path.name.startswith("paco_") and path.suffix == ".json":
         return load_paco(path, **kw)
+    if path.is_dir() and any((path / "labels").glob("*.png")):
+        return load_labelmap(path, kinds=KINDS[selector], **kw)
+    if path.is_dir() and any((path / "labels").glob("*.txt")):
+        return load_yolo(path, kinds=KINDS[selector], **kw)
     raise DataError(f"cannot tell the dataset format of {path}; pass {_FORMS}")
 
 
@@ -98,6 +112,17 @@ def open_dataset(spec: str | Path, **kw) -> PartDataset:
             default = SYNTH_INSTRUCTIONS if prefix == "synth" else (0, 1)
             source = "synthparts" if prefix == "synth" else "instructpart"
             return _open_instructpart(path, split, selector, spec=text, source=source, default=default, **kw)
+        if prefix in ("labelmap", "yolo"):
+            rest, _, selector = _split_suffixes(rest)
+            if selector not in KINDS:
+                raise DataError(f"{text!r}: {prefix} takes #direct, #reason or #all")
+            named_parts = prefix == "yolo" and not Path(rest).exists()
+            folder, _, parts = rest.partition(":") if named_parts else (rest, "", "")
+            _require_exists(Path(folder), text)
+            if prefix == "labelmap":
+                return load_labelmap(Path(folder), kinds=KINDS[selector], **kw)
+            parts = parts.split(",") if parts else None
+            return load_yolo(Path(folder), parts=parts, kinds=KINDS[selector], **kw)
         _require_exists(Path(rest), text)
         return (load_carparts if prefix == "carparts" else load_pointarena)(Path(rest), **kw)
     if sep and re.fullmatch(r"[A-Za-z][\w-]+", prefix) and not Path(text).exists():

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from .carparts import load_carparts
 from .instructpart import load_instructpart, parse_instructions
+from .labelmap import load_labelmap
 from .paco import load_paco
 from .pointarena import load_pointarena
+from .yolo import load_yolo
 
-__all__ = ["load_carparts", "load_instructpart", "load_paco", "load_pointarena", "parse_instructions"]
+__all__ = ["load_carparts", "load_instructpart", "load_labelmap", "load_paco", "load_pointarena", "load_yolo",
+           "parse_instructions"]

@@ -40,3 +40,33 @@ def require(condition: bool, message: str) -> None:
     """Raise a :class:`DataError` with ``message`` unless ``condition``."""
     if not condition:
         raise DataError(message)
+
+
+#: Direct instructions naming the part and its object, from the templates SynthParts' style asks for: the
+#: first set for train/val splits, the second held out for test (a model is never tuned on the test phrasing).
+DIRECT_TEMPLATES = {"train": ("Point to the {part} of the {object}.", "Where is the {object}'s {part}?",
+                              "Show me the {part} of the {object}."),
+                    "test": ("Can you find the {part} of the {object}?", "Indicate the {object}'s {part}.")}
+LONE_TEMPLATES = {"train": ("Point to the {part}.", "Where is the {part}?"),
+                  "test": ("Can you find the {part}?",)}
+
+
+def phrase(key: str, *, part: str, obj: str | None, split: str,
+           tasks: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """``[(kind, instruction)]`` for one target: a direct instruction (``"direct"``) and, when the class has
+    task phrasings (``tasks``, with ``{object}``), one that never names the part (``"reason"``)."""
+    held_out = "test" if split == "test" else "train"
+    templates = (DIRECT_TEMPLATES if obj else LONE_TEMPLATES)[held_out]
+    out = [("direct", pick_template(key, templates).format(part=part, object=obj))]
+    if tasks and obj:
+        out.append(("reason", pick_template(key, tasks).format(object=obj)))
+    return out
+
+
+def skip(origin: str, reason: str) -> None:
+    """Report a bad annotation (file and line, or annotation) that is skipped: the run goes on."""
+    import warnings
+
+    from ...errors import DataWarning
+
+    warnings.warn(f"{origin}: {reason} (skipped)", DataWarning, stacklevel=3)

@@ -1,4 +1,5 @@
-"""Mask sources: a PNG file on disk, or a COCO segmentation (polygons or RLE) kept undecoded."""
+"""Mask sources kept undecoded: a PNG file, one class of a label map, a box, a COCO segmentation (polygons or
+RLE)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ class PngMask:
 
     def load(self) -> np.ndarray:
         """Return the ``(H, W)`` bool mask."""
+        values = self.load_values()
+        if values.ndim == 3:
+            values = values[..., :3].max(axis=-1)  # (H, W)
+        return values > self.threshold
+
+    def load_values(self) -> np.ndarray:
+        """The first existing file's pixel values, as stored."""
         path = next((p for p in self.paths if p.is_file()), None)
         if path is None:
             raise DataError(f"mask file not found: {self.describe()}; restore the mask or fix the dataset "
@@ -35,9 +43,7 @@ class PngMask:
                 values = np.asarray(img)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             raise DataError(f"mask {path} cannot be read ({e}); re-export it as a PNG") from None
-        if values.ndim == 3:
-            values = values[..., :3].max(axis=-1)  # (H, W)
-        return values > self.threshold
+        return values
 
     def describe(self) -> str:
         return " or ".join(str(p) for p in self.paths)
@@ -99,6 +105,43 @@ class CocoMask:
                                 "image size")
             mask = part if mask is None else mask | part
         return mask
+
+    def describe(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class LabelMask:
+    """One class of a label map (a PNG of class ids): inside where the pixel equals ``class_id``."""
+
+    path: Path
+    class_id: int
+
+    def load(self) -> np.ndarray:
+        return PngMask(paths=(self.path,), threshold=-1).load_values() == self.class_id
+
+    def describe(self) -> str:
+        return f"class {self.class_id} of {self.path}"
+
+
+@dataclass(frozen=True)
+class BoxMask:
+    """A box ``(x0, y0, x1, y1)`` in pixels of a ``size`` ``(W, H)`` image, as the target region: the whole
+    box,
+    or (``shape="ellipse"``) the ellipse inscribed in it (a handle's box holds much that is not handle)."""
+
+    box: tuple[float, float, float, float]
+    size: tuple[int, int]
+    shape: str = "box"
+    name: str = ""
+
+    def load(self) -> np.ndarray:
+        (x0, y0, x1, y1), (width, height) = self.box, self.size
+        xs, ys = np.arange(width) + 0.5, np.arange(height) + 0.5  # pixel centres
+        if self.shape == "ellipse":
+            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, max((x1 - x0) / 2, 0.5), max((y1 - y0) / 2, 0.5)
+            return ((xs[None, :] - cx) / rx) ** 2 + ((ys[:, None] - cy) / ry) ** 2 <= 1
+        return ((xs >= x0) & (xs < x1))[None, :] & ((ys >= y0) & (ys < y1))[:, None]
 
     def describe(self) -> str:
         return self.name

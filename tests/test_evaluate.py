@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from helpers import HEIGHT, WIDTH, box_mask, build_llava, sample, save_pointer
-from partpoint import predictor as api
 from partpoint.backbones import Generation, GridGeometry, load_backbone
 from partpoint.errors import CheckpointError, PartPointError
 from partpoint.evaluation import evaluate, patch_hit, point_hit
 from partpoint.losses import part_cells
+from partpoint.pointer import model as pointer_model
 
 torch.set_num_threads(1)
 
@@ -140,7 +140,7 @@ def test_attention_takes_heads_json_and_refuses_a_missing_one(tiny, tmp_path):
 
 def test_attention_without_pointer_or_heads_needs_a_bundled_pointer(tiny, tmp_path, monkeypatch):
     backbone, _ = tiny
-    monkeypatch.setattr(api, "POINTERS", tmp_path / "none")
+    monkeypatch.setattr(pointer_model, "POINTERS", tmp_path / "none")
     with pytest.raises(CheckpointError, match="partpoint train"):
         evaluate("attention", backbone=backbone, dataset=[sample(EVERYWHERE)], progress=False)
 

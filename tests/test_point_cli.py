@@ -10,12 +10,12 @@ from PIL import Image
 
 import partpoint
 from helpers import HEIGHT, WIDTH, box_mask, build_llava, demo, picture, save_pointer, write_instructpart
-from partpoint import predictor as api
 from partpoint.backbones import load_backbone
 from partpoint.commands import main
 from partpoint.errors import CheckpointError
 from partpoint.io.images import load_image
 from partpoint.io.viz import overlay
+from partpoint.pointer import model as pointer_model
 
 torch.set_num_threads(1)
 INSTRUCTION = "Point to the handle of the mug."
@@ -131,7 +131,7 @@ def test_point_bad_input_exits_2_with_one_line(setup, capsys, tmp_path, monkeypa
     elif case == "foreign":
         extra = ["--backbone", setup["backbone"], "--pointer", setup["foreign"]]
     elif case == "no_bundled":
-        monkeypatch.setattr(api, "POINTERS", tmp_path / "none")
+        monkeypatch.setattr(pointer_model, "POINTERS", tmp_path / "none")
         extra = ["--backbone", setup["backbone"]]
     elif case == "no_backbone":
         extra = ["--backbone", str(tmp_path / "no-model")]
@@ -178,7 +178,7 @@ def test_demo_runs_point_with_the_bundled_pointer(capsys, tmp_path, monkeypatch)
     folder = build_llava(tmp_path / "default-llava")  # a tiny stand-in under the default's name
     monkeypatch.setattr(demo, "BACKBONE", str(folder))
     monkeypatch.setattr(demo, "OUT", tmp_path / "demo")
-    monkeypatch.setattr(api, "POINTERS", tmp_path / "pointers")
+    monkeypatch.setattr(pointer_model, "POINTERS", tmp_path / "pointers")
     save_pointer(load_backbone(folder), tmp_path / "pointers" / "default-llava")
     assert demo.main() == 0
     out = capsys.readouterr().out

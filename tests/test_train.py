@@ -225,3 +225,18 @@ def test_two_processes_build_one_cache_without_duplicate_or_missing_samples(tiny
     assert [e.key for e in single] == result["keys"]
     for a, b in zip(single, shared):
         assert torch.allclose(a.k_image.float(), b.k_image.float(), atol=2e-3)
+
+
+def test_init_fine_tunes_from_a_pointer_keeping_its_heads_and_architecture(data, tmp_path):
+    backbone, train, _, config = data
+    train_pointer(backbone, train, heads=HEADS, out_dir=tmp_path / "first", config=config.override(epochs=1))
+    first = str(tmp_path / "first")
+    other = config.override(epochs=1, lr=0.0, num_latents=2, init=first)  # lr 0: nothing moves
+    tuned = train_pointer(backbone, train, heads=[(0, 0)], out_dir=tmp_path / "tuned", config=other)
+    assert tuned.pointer.identity.heads == tuple(HEADS) and tuned.pointer.config.num_latents == 4
+    assert same_weights(weights(tmp_path / "first"), weights(tmp_path / "tuned"))
+    train_pointer(backbone, train, out_dir=tmp_path / "moved", config=config.override(epochs=1, init=first))
+    assert not same_weights(weights(tmp_path / "first"), weights(tmp_path / "moved"))
+    with pytest.raises(CheckpointError, match="not found"):
+        missing = config.override(init=str(tmp_path / "none"))
+        train_pointer(backbone, train, out_dir=tmp_path / "x", config=missing)

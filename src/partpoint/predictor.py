@@ -11,35 +11,14 @@ is bundled; any other pointer is a directory written by ``PartPointer.save_pretr
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import torch
 
 from .errors import CheckpointError, InstructionError
 from .io.images import ImageLike, check_instruction, load_image
 from .pointer import PartPointer, PointResult, SampleFeatures, collate
+from .pointer.model import POINTERS, resolve_pointer_dir  # noqa: F401  (the bundled pointers)
 
-#: Bundled pointers, one folder per backbone name.
-POINTERS = Path(__file__).resolve().parent / "assets" / "pointers"
 DEFAULT_BACKBONE = "default-llava"
-
-
-def resolve_pointer_dir(backbone_name: str, pointer: str | os.PathLike | None) -> Path:
-    """``pointer`` as a directory, or the bundled one for ``backbone_name``; CheckpointError if absent."""
-    if pointer is None:
-        path = POINTERS / backbone_name
-        if not (path / "config.json").is_file():
-            raise CheckpointError(
-                f"no pointer is bundled for backbone {backbone_name!r} (looked in {path}); train one with "
-                f"`partpoint train --backbone {backbone_name} --data DATA --out {path}` or pass --pointer DIR"
-            )
-        return path
-    path = Path(pointer).expanduser()
-    if not path.is_dir():
-        raise CheckpointError(f"pointer directory not found: {path}; pass a folder written by `partpoint "
-                              "train` (config.json + model.safetensors)")
-    return path
 
 
 class Pointer:

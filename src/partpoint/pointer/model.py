@@ -21,6 +21,25 @@ from .result import PointerOutput
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+#: Bundled pointers, one folder per backbone name.
+POINTERS = Path(__file__).resolve().parent.parent / "assets" / "pointers"
+
+
+def resolve_pointer_dir(backbone_name: str, pointer: str | os.PathLike | None) -> Path:
+    """``pointer`` as a directory, or the bundled one for ``backbone_name``; CheckpointError if absent."""
+    if pointer is None:
+        path = POINTERS / backbone_name
+        if not (path / "config.json").is_file():
+            raise CheckpointError(
+                f"no pointer is bundled for backbone {backbone_name!r} (looked in {path}); train one with "
+                f"`partpoint train --backbone {backbone_name} --data DATA --out {path}` or pass --pointer DIR"
+            )
+        return path
+    path = Path(pointer).expanduser()
+    if not path.is_dir():
+        raise CheckpointError(f"pointer directory not found: {path}; pass a folder written by `partpoint "
+                              "train` (config.json + model.safetensors)")
+    return path
 
 
 class PartPointer(nn.Module):

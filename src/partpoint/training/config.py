@@ -59,6 +59,8 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     seed: int = setting(0, "seed of the weights, batch order and head selection")
+    init: str | None = setting(None, "fine-tune from this pointer directory ('default': the bundled one), "
+                                     "keeping its heads and architecture")
     cache_dir: str | None = setting(None, "feature cache folder (default OUT/cache)")
     checkpoint_every_steps: int | None = setting(None, "mid-epoch checkpoints every N steps")
     stop_after_steps: int | None = setting(None, "end this run early (continue with --resume)")

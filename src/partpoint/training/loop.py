@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import CheckpointError, DataError
 from ..io.atomic import atomic_write_json
 from ..losses import LossTerms, pointer_loss
 from ..pointer import PartPointer, PointerIdentity
@@ -104,6 +104,13 @@ def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out
     out_dir = Path(out_dir)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     out_dir.mkdir(parents=True, exist_ok=True)
+    start = None
+    if config.init:  # fine-tuning: the pointer's heads and architecture, its weights as the start
+        from ..pointer.model import resolve_pointer_dir
+
+        given = None if config.init == "default" else config.init
+        start = PartPointer.from_pretrained(resolve_pointer_dir(backbone.name, given))
+        heads, config = list(start.identity.heads), replace(config, pointer=start.config)
     heads = resolve_heads(heads, backbone=backbone, datasets=datasets, out_dir=out_dir, config=config,
                           accelerator=accelerator, resume=resume)
     identity = PointerIdentity.of(backbone, heads)
@@ -132,14 +139,19 @@ def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out
                                                "samples": len(val_items)},
         "val_attention_baseline_hit_rate": attention_hit_rate(val_items) if val_items else None,
     }
+    if start is not None and start.identity.fingerprint != identity.fingerprint:
+        raise CheckpointError(f"--init pointer was trained on backbone {start.identity.backbone!r}, not "
+                              f"{identity.backbone!r}; fine-tune a pointer of this backbone")
     return fit(items, identity=identity, config=config, val_items=val_items, out_dir=out_dir, resume=resume,
+               start=None if start is None else start.state_dict(),
                accelerator=accelerator, log=log, data={"caches": [c.directory.name for c in caches]})
 
 
 def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_items: list = (), out_dir=None,
-        resume: bool = False, accelerator=None, log: dict | None = None,
-        data: dict | None = None) -> TrainResult:
-    """The training loop: a fresh pointer trained on prepared ``items`` (:func:`prepare_items`) for
+        resume: bool = False, accelerator=None, log: dict | None = None, data: dict | None = None,
+        start: dict | None = None) -> TrainResult:
+    """The training loop: a fresh pointer (or one starting from the ``start`` state dict) trained on prepared
+    ``items`` (:func:`prepare_items`) for
     ``config.optim.epochs`` epochs. With ``val_items`` every epoch is scored and the best one kept. With
     ``out_dir`` the pointer, ``train_log.json`` (``log`` plus the epochs) and a checkpoint after every epoch
     (and every ``checkpoint_every_steps``) are written there, and ``resume`` continues from that checkpoint;
@@ -160,6 +172,8 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
     total_steps = steps_per_epoch * config.optim.epochs
     torch.manual_seed(config.seed)
     pointer = PartPointer(config.pointer, identity)
+    if start is not None:
+        pointer.load_state_dict(start)
     optimizer, scheduler = make_optimizer(pointer, config.optim, total_steps)
     model, optimizer = accelerator.prepare(pointer, optimizer)
     signature = {"train": config.signature(), "identity": identity.to_dict(),

@@ -48,6 +48,12 @@ def _camera(result, depth, intrinsics) -> dict:
     return {"X": x, "Y": y, "Z": z}
 
 
+def _beside(path, base):
+    """``path`` as given when it is absolute or exists, else relative to the batch file's folder ``base``."""
+    from pathlib import Path
+
+    path = Path(path)
+    return path if path.is_absolute() or path.exists() else base / path
 
 
 def run(args) -> int:
@@ -101,8 +107,8 @@ def run_single(args) -> int:
         for record, result in zip(records, results):
             record.update(_camera(result, depth, args.intrinsics))
     if args.json:
-        print(json.dumps([{"instruction": t, **rec} for t,
-                          rec in zip(instructions, records)] if several else records[0]))
+        named = [{"instruction": text, **record} for text, record in zip(instructions, records)]
+        print(json.dumps(named if several else records[0]))
     else:
         for text, result, record in zip(instructions, results, records):
             prefix = f"{text!r}: " if several else ""
@@ -206,10 +212,7 @@ def run_batch(args) -> int:
                 texts = [check_instruction(t) for t in texts]
                 if "image" not in item:
                     raise DataError('no "image"')
-                image_path = Path(item["image"])
-                image_path = image_path if image_path.is_absolute() or image_path.exists() else \
-                    base / image_path
-                image = load_image(image_path)
+                image = load_image(_beside(item["image"], base))
                 results = pointer.point_many(image, texts)
                 record.update(image=str(item["image"]), width=image.width, height=image.height,
                               points=[{"instruction": t, "x": r.x, "y": r.y, "score": r.score}
@@ -218,10 +221,7 @@ def run_batch(args) -> int:
                     intrinsics = item.get("intrinsics") or args.intrinsics
                     if intrinsics is None:
                         raise DataError('"depth" needs "intrinsics" [fx, fy, cx, cy] (or --intrinsics)')
-                    depth_path = Path(item["depth"])
-                    depth_path = depth_path if depth_path.is_absolute() or depth_path.exists() else \
-                        base / depth_path
-                    depth = load_depth(depth_path, depth_scale=args.depth_scale)  # once per image
+                    depth = load_depth(_beside(item["depth"], base), depth_scale=args.depth_scale)  # once
                     for point, result in zip(record["points"], results):
                         point.update(_camera(result, depth, intrinsics))
                 instructions_done += len(texts)

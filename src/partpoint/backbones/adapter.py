@@ -63,7 +63,11 @@ class Adapter:
     def load_processor(self, path: Path):
         from transformers import AutoProcessor
 
-        return AutoProcessor.from_pretrained(path)
+        try:
+            return AutoProcessor.from_pretrained(path)
+        except ImportError as error:  # Qwen's video and Molmo2's image processors need torchvision
+            raise BackboneError(f"the processor of {path} cannot be loaded ({error}); install torchvision "
+                                "(make setup does it: pip install -c constraints.txt torchvision)") from None
 
     def text_config(self, model):
         """The language model's config (its ``_attn_implementation`` is the capture function)."""

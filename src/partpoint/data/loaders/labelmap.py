@@ -52,7 +52,8 @@ def load_labelmap(path: str | Path, *, object: str = "person", skip_classes=("nu
     records = []
     for label_path in labels:
         image_path = next((p for p in photos.glob(label_path.stem + ".*")), photos / f"{label_path.stem}.jpg")
-        ids, counts = np.unique(np.asarray(Image.open(label_path)), return_counts=True)
+        with Image.open(label_path) as label_map:  # closed at once: a split holds hundreds of maps
+            ids, counts = np.unique(np.asarray(label_map), return_counts=True)
         for class_id, count in zip(ids.tolist(), counts.tolist()):
             if class_id not in names:
                 skip(str(label_path), f"class id {class_id} is not in {names_path.name}")

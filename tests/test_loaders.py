@@ -16,11 +16,12 @@ from partpoint.data import (
     PartDataset,
     Sample,
     load_carparts,
+    load_coco,
     load_instructpart,
-    load_paco,
     load_pointarena,
     open_dataset,
 )
+from partpoint.data.loaders.common import DIRECT_TEMPLATES, LONE_TEMPLATES
 from partpoint.errors import DataError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pointarena"
@@ -167,7 +168,7 @@ def test_bad_instruction_selectors(tmp_path):
 
 
 def test_missing_json_is_detected_at_construction(tmp_path):
-    for opener in (load_instructpart, load_carparts, load_pointarena, load_paco):
+    for opener in (load_instructpart, load_carparts, load_pointarena, load_coco):
         with pytest.raises(DataError, match="not found"):
             opener(tmp_path / "nope.json")
     with pytest.raises(DataError, match="no data_test.json"):
@@ -181,8 +182,8 @@ def test_missing_json_is_detected_at_construction(tmp_path):
 
 def test_unknown_format_lists_formats(tmp_path):
     with pytest.raises(DataError,
-                       match="unknown dataset format 'coco'.*instructpart.*paco.*carparts.*pointarena"):
-        open_dataset("coco:/some/where")
+                       match="unknown dataset format 'voc'.*instructpart.*coco.*carparts.*pointarena"):
+        open_dataset("voc:/some/where")
     with pytest.raises(DataError, match="cannot tell the dataset format"):
         open_dataset(tmp_path)
 
@@ -289,23 +290,92 @@ def test_paco_rle_and_polygons(tmp_path, no_pixels):
 
 def test_paco_samples(tmp_path):
     expected = _write_paco(tmp_path)
-    ds = load_paco(tmp_path / "paco_test.json")
+    ds = load_coco(tmp_path / "paco_test.json")
     by_id = {str(ds.records[i].meta["annotation_id"]): ds[i] for i in range(len(ds))}
     for ann_id, mask in expected.items():
         s = by_id[ann_id]
         _check_sample(s)
         assert np.array_equal(s.mask, mask), ann_id
         assert s.meta["source"] == "paco" and s.meta["kind"] == "direct" and s.meta["split"] == "test"
-    assert by_id["101"].instruction == "Point to the handle of the red mug."  # refexp, leading "the" dropped
-    assert by_id["103"].instruction == "Point to the blade of the kitchen knife."
+    # a test split: held-out templates; the refexp (leading "the" dropped) names the object
+    assert "handle" in by_id["101"].instruction and "red mug" in by_id["101"].instruction
+    assert by_id["101"].instruction.split()[0] in ("Can", "Indicate")
+    assert "blade" in by_id["103"].instruction and "kitchen knife" in by_id["103"].instruction
     assert (by_id["103"].object, by_id["103"].part) == ("kitchen knife", "blade")
-    assert by_id["104"].instruction == "Point to the lid of the pot."  # dangling obj_ann_id: category name
+    assert " pot" in by_id["104"].instruction  # dangling obj_ann_id: the category's object name
     # Explicit image root, and a second template set chosen deterministically by key.
     templates = ("Point to the {part} of the {object}.", "Where is the {object}'s {part}?")
     a = open_dataset(f"paco:{tmp_path / 'paco_test.json'}:{tmp_path / 'images'}", templates=templates)
-    b = load_paco(tmp_path / "paco_test.json", images=tmp_path / "images", templates=templates)
+    b = load_coco(tmp_path / "paco_test.json", images=tmp_path / "images", templates=templates)
     assert [r.instruction for r in a.records] == [r.instruction for r in b.records]
     assert a[0].mask.any()
+
+
+def _write_coco(root: Path, split: str) -> Path:
+    """A Roboflow-style split: images beside ``_annotations.coco.json``, plain category names."""
+    folder = root / split
+    folder.mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (40, 30), (90, 90, 90)).save(folder / name)
+    square = [[2, 2, 12, 2, 12, 10, 2, 10]]
+    data = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30},
+                   {"id": 2, "file_name": "b.jpg", "width": 40, "height": 30}],
+        "categories": [{"id": 0, "name": "_background_"}, {"id": 1, "name": "handle", "supercategory": "mug"},
+                       {"id": 2, "name": "lid", "supercategory": ""}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": square, "bbox": [2, 2, 10, 8]},
+            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [[20, 20, 30, 20, 30, 28]],
+             "bbox": [20, 20, 10, 8]},  # a second mug's handle: one target, masks unioned
+            {"id": 3, "image_id": 2, "category_id": 2, "segmentation": _rle_str(np.pad(np.ones((5, 5), bool),
+                                                                                   ((0, 25), (0, 35))))},
+            {"id": 4, "image_id": 2, "category_id": 7, "segmentation": square},
+            {"id": 5, "image_id": 2, "category_id": 1, "segmentation": [[]]},
+            {"id": 6, "image_id": 2, "category_id": 1, "segmentation": square, "bbox": [50, 40, 5, 5]},
+            {"id": 7, "image_id": 9, "category_id": 1, "segmentation": square},
+            {"id": 8, "image_id": 2, "category_id": 0, "segmentation": square},
+        ],
+    }
+    (folder / "_annotations.coco.json").write_text(json.dumps(data))
+    return folder / "_annotations.coco.json"
+
+
+def test_coco_plain_categories_merge_and_skip_bad_annotations(tmp_path):
+    from partpoint.errors import DataWarning
+
+    path = _write_coco(tmp_path, "train")
+    with pytest.warns(DataWarning) as caught:
+        ds = open_dataset(f"coco:{path}")
+    reported = sorted(str(w.message) for w in caught)
+    assert [m.split("annotation ")[1].split(":")[0] for m in reported] == ["4", "5", "6", "7"]
+    assert all("(skipped)" in m and "_annotations.coco.json" in m for m in reported)
+    assert "unknown category_id 7" in reported[0] and "outside the image" in reported[2]
+    assert len(ds) == 2
+    handle, lid = sorted((ds[i] for i in range(2)), key=lambda s: s.part)
+    _check_sample(handle)
+    assert (handle.object, handle.part, handle.meta["source"]) == ("mug", "handle", "coco")
+    assert handle.meta["merged_annotations"] == [1, 2] and handle.mask[3, 3] and handle.mask[21, 22]
+    assert handle.instruction in [t.format(part="handle", object="mug") for t in DIRECT_TEMPLATES["train"]]
+    assert lid.object == "" and lid.instruction in [t.format(part="lid") for t in LONE_TEMPLATES["train"]]
+    assert lid.mask.sum() == 25 and lid.mask[:5, :5].all()
+    named = load_coco(path, object="pot", templates=("Point to the {part} of the {object}.",))
+    assert sorted(r.instruction for r in named.records) == ["Point to the handle of the mug.",
+                                                            "Point to the lid of the pot."]
+
+
+def test_coco_test_split_uses_held_out_templates(tmp_path):
+    ds = open_dataset(_write_coco(tmp_path, "test"))  # a bare JSON path is recognised as COCO
+    texts = {r.part: r.instruction for r in ds.records}
+    assert texts["handle"] in [t.format(part="handle", object="mug") for t in DIRECT_TEMPLATES["test"]]
+
+
+def test_coco_reads_the_carparts_export(shared_data):
+    ds = open_dataset(f"coco:{Path(shared_data) / 'carparts' / 'testset' / 'annotations.json'}")
+    car = load_carparts(Path(shared_data) / "carparts" / "testset")
+    assert len(car.categories) == len(ds.categories) == 18
+    assert "front left door" in {r.part for r in ds.records}
+    assert len(ds) == len({(r.meta["image_id"], r.category) for r in car.records})  # one target per class
+    _check_sample(ds[0])
 
 
 # ---------------------------------------------------------------- Car-Parts

@@ -14,8 +14,8 @@ def add_arguments(p) -> None:
                    help="default backbone name (default-llava) or model directory")
     p.add_argument("--method", choices=METHODS, required=True, help="pointing method to evaluate")
     p.add_argument("--data", required=True,
-                   help="a SynthParts folder, instructpart:PATH, paco:JSON[:IMAGES], carparts:PATH or "
-                        "pointarena:PATH")
+                   help="dataset spec: a SynthParts folder, instructpart:PATH, coco:JSON[:IMAGES], "
+                        "carparts:PATH, labelmap:PATH, yolo:PATH[:PART,...] or pointarena:PATH")
     p.add_argument("--pointer", default=None,
                    help="pointer directory (default: the one bundled for the backbone)")
     p.add_argument("--heads", default=None,

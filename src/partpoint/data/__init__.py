@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from .loaders import load_carparts, load_instructpart, load_paco, load_pointarena, parse_instructions
+from .loaders import load_carparts, load_coco, load_instructpart, load_pointarena, parse_instructions
 from .registry import FORMATS, open_dataset
 from .sample import PartDataset, Record, Sample
 
-__all__ = ["FORMATS", "PartDataset", "Record", "Sample", "load_carparts", "load_instructpart", "load_paco",
+__all__ = ["FORMATS", "PartDataset", "Record", "Sample", "load_carparts", "load_coco", "load_instructpart",
            "load_pointarena", "open_dataset", "parse_instructions"]

@@ -7,7 +7,8 @@ Spec forms::
     runs/synth@test#2               ... with an instruction selector (see below)
     instructpart:PATH[@split][#SEL] InstructPart layout (folder with data_test.json, or the JSON);
                                     default instructions 0,1 (the reasoning queries)
-    paco:JSON[:IMAGES]              PACO / LVIS-style JSON, images under IMAGES (default: JSON's folder)
+    coco:JSON[:IMAGES]              COCO instance/part JSON (CVAT, Label Studio, Roboflow, COCO Annotator,
+                                    PACO), images under IMAGES (default: the JSON's folder); paco: is the same
     carparts:PATH                   a Car-Parts split folder (annotations.json inside)
     pointarena:PATH                 PointArena Point-Bench folder (data.json inside)
     labelmap:PATH[#SEL]             label maps (PATH/labels/*.png + label_names.json), e.g. Clothing
@@ -19,7 +20,7 @@ Spec forms::
 separated indices (``#0,1``, ``#2``), or ``#reason`` (0,1), ``#direct`` (2-5), ``#all``. A selector in
 the spec wins over an ``instructions=`` keyword. A bare path with no prefix is recognised by what
 it holds (instructpart_*.json -> SynthParts, data_test.json -> InstructPart, annotations.json ->
-Car-Parts, data.json -> PointArena, a paco_*.json file -> PACO, labels/*.png -> label maps, labels/*.txt ->
+Car-Parts, data.json -> PointArena, another JSON file -> COCO, labels/*.png -> label maps, labels/*.txt ->
 YOLO). For label maps and YOLO, ``#direct`` / ``#reason`` / ``#all`` pick the instruction kinds (default all).
 Other keywords go to the loader.
 """
@@ -30,15 +31,15 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from .loaders import load_carparts, load_instructpart, load_labelmap, load_paco, load_pointarena, load_yolo
+from .loaders import load_carparts, load_coco, load_instructpart, load_labelmap, load_pointarena, load_yolo
 from .sample import PartDataset
 
-FORMATS = ("synth", "instructpart", "paco", "carparts", "pointarena", "labelmap", "yolo")
+FORMATS = ("synth", "instructpart", "coco", "paco", "carparts", "pointarena", "labelmap", "yolo")
 KINDS = {None: ("direct", "reason"), "all": ("direct", "reason"), "direct": ("direct",),
          "reason": ("reason",)}
 SYNTH_INSTRUCTIONS = (0, 1, 2)
 _SELECTOR = re.compile(r"^(?:[0-9]+(?:,[0-9]+)*|reason|direct|all)$")
-_FORMS = ("a SynthParts folder, instructpart:PATH, paco:JSON[:IMAGES], carparts:PATH, pointarena:PATH, "
+_FORMS = ("a SynthParts folder, instructpart:PATH, coco:JSON[:IMAGES], carparts:PATH, pointarena:PATH, "
           "labelmap:PATH "
           "or yolo:PATH[:PART,...]")
 
@@ -69,11 +70,11 @@ def _open_instructpart(path: str, split, selector, *, spec: str, source: str, de
     return load_instructpart(location, instructions=instructions, split=split, source=source, **kw)
 
 
-def _open_paco(rest: str, *, spec: str, **kw) -> PartDataset:
+def _open_coco(rest: str, *, spec: str, **kw) -> PartDataset:
     json_part, sep, images = rest.partition(".json:")
     json_path = Path(json_part + ".json") if sep else Path(rest)
     _require_exists(json_path, spec)
-    return load_paco(json_path, images=(images or None) if sep else kw.pop("images", None), **kw)
+    return load_coco(json_path, images=(images or None) if sep else kw.pop("images", None), **kw)
 
 
 def _detect(path: Path, split, selector, *, spec: str, **kw) -> PartDataset:
@@ -89,8 +90,8 @@ def _detect(path: Path, split, selector, *, spec: str, **kw) -> PartDataset:
         return load_carparts(path, **kw)
     if path.is_dir() and (path / "data.json").is_file():
         return load_pointarena(path, **kw)
-    if path.is_file() and path.name.startswith("paco_") and path.suffix == ".json":
-        return load_paco(path, **kw)
+    if path.is_file() and path.suffix == ".json":
+        return load_coco(path, **kw)
     if path.is_dir() and any((path / "labels").glob("*.png")):
         return load_labelmap(path, kinds=KINDS[selector], **kw)
     if path.is_dir() and any((path / "labels").glob("*.txt")):
@@ -104,8 +105,8 @@ def open_dataset(spec: str | Path, **kw) -> PartDataset:
     split_kw = kw.pop("split", None)
     prefix, sep, rest = text.partition(":")
     if sep and prefix in FORMATS:
-        if prefix == "paco":
-            return _open_paco(rest, spec=text, **kw)
+        if prefix in ("coco", "paco"):
+            return _open_coco(rest, spec=text, **kw)
         if prefix in ("synth", "instructpart"):
             path, split, selector = _split_suffixes(rest)
             split = split or split_kw

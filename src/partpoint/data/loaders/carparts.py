@@ -21,7 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..sample import PartDataset, Record
-from .common import humanize, read_json, require
+from .coco import image_candidates, read_coco
+from .common import humanize
 from .masks import CocoMask
 
 #: Classes phrased with "a" (several instances per car).
@@ -63,37 +64,26 @@ def load_carparts(path: str | Path, *, explicit_sides: bool = False, everyday_na
     """
     path = Path(path)
     json_path = path / "annotations.json" if path.is_dir() else path
-    data = read_json(json_path, what="Car-Parts annotation file")
-    require(isinstance(data, dict) and all(k in data for k in ("images", "categories", "annotations")),
-            f"{json_path} lacks images/categories/annotations; expected the Car-Parts COCO export")
+    _, _, _, kept = read_coco(json_path, what="Car-Parts annotation file")
     root = json_path.parent
     split = root.name
-    category_names = {c["id"]: str(c["name"]) for c in data["categories"]}
-    images = {im["id"]: im for im in data["images"]}
-    annotations = [a for a in data["annotations"]
-                   if category_names.get(a.get("category_id")) != "_background_"]
-    same_class = defaultdict(list)  # (image_id, category_id) -> annotations
-    for ann in annotations:
-        same_class[(ann.get("image_id"), ann.get("category_id"))].append(ann)
+    same_class = defaultdict(list)  # (image_id, category) -> annotations
+    for ann, _, category in kept:
+        same_class[(ann["image_id"], category)].append(ann)
 
     records = []
-    for ann in annotations:
-        origin = f"annotation {ann.get('id')} of {json_path}"
-        part_class = category_names.get(ann.get("category_id"))
-        require(part_class is not None,
-                f"{origin} has unknown category_id {ann.get('category_id')}; fix the JSON")
-        image = images.get(ann.get("image_id"))
-        require(image is not None, f"{origin} refers to missing image_id {ann.get('image_id')}; fix the JSON")
-        group = same_class[(ann["image_id"], ann["category_id"])]
+    for ann, image, part_class in kept:
+        origin = f"annotation {ann['id']} of {json_path}"
+        group = same_class[(ann["image_id"], part_class)]
         plural = part_class in PLURAL_PARTS or len(group) > 1  # a door split by occlusion stays "the"
-        relative = str(image.get("path") or f"JPEGImages/{image['file_name']}")
+        candidates = image_candidates(root, image)
         meta = {"kind": "direct", "split": split, "annotation_id": ann["id"], "image_id": image["id"]}
         if len(group) > 1:
             meta["merged_annotations"] = [a["id"] for a in group]
         records.append(
             Record(
-                key=f"{Path(relative).stem}/{ann['id']}",
-                image_paths=(root / relative, root / "JPEGImages" / str(image.get("file_name", ""))),
+                key=f"{candidates[0].stem}/{ann['id']}",
+                image_paths=candidates,
                 instruction=car_instruction(part_class, plural=plural, explicit_sides=explicit_sides,
                                             everyday=everyday_names),
                 mask=CocoMask(segmentations=tuple(a["segmentation"] for a in group),

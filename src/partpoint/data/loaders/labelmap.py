@@ -3,8 +3,7 @@ ship them: one target per class present in a photo, the class a part of ``object
 
 Layout: ``DIR/photos|images/NAME.jpg`` and ``DIR/labels/NAME.png``; the names (a JSON list, index = id, or an
 ``{"id": name}`` object) in ``DIR/label_names.json`` or its parent's. Classes in ``skip`` (background, skin)
-and
-targets under ``min_pixels`` are left out; a label map with an id the names do not know is reported and
+and targets under ``min_pixels`` are left out; a label map with an id the names do not know is reported and
 skipped.
 """
 

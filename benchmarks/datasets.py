@@ -47,9 +47,12 @@ def main_cells(settings) -> list[Cell]:
         ("Car-Parts test", settings.carparts, "carparts", ""),
         ("InstructPart reason", settings.instructpart, "instructpart", "#0,1"),
         ("InstructPart named", settings.instructpart, "instructpart", "#2"),
+        ("CCP test", settings.ccp, "labelmap", "#direct"),
+        ("DoorDetect test", settings.doordetect, "yolo", "#direct"),
     ):
         if root is not None and Path(root).exists():
-            cells.append(Cell(name, f"{prefix}:{root}{selector}"))
+            part = ":handle" if prefix == "yolo" else ""
+            cells.append(Cell(name, f"{prefix}:{root}{part}{selector}"))
         else:
             cells.append(Cell(name, None, why_missing=f"data not found at {root}"))
     return cells

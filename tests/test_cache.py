@@ -46,6 +46,29 @@ def test_round_trip_matches_the_backbone(tiny_setup, tmp_path):
         cache[0].mask(3)
 
 
+def test_with_mask_retargets_a_record_without_the_backbone(tiny_setup, tmp_path):
+    """Another target of the same picture (a box's inscribed ellipse): the cached features, new coverage and
+    sampled masks, as if the sample had been cached with that mask."""
+    import numpy as np
+
+    from partpoint.training.cache import with_mask
+
+    _, backbone, train_spec, _ = tiny_setup
+    sample = open_dataset(train_spec)[0]
+    record = FeatureCache.build(backbone, open_dataset(train_spec)[:1], heads=HEADS, cache_dir=tmp_path,
+                                progress=False)[0]
+    features = backbone.encode(sample.image, sample.instruction, layers=[1, 2])
+    other = np.zeros_like(sample.mask)
+    other[: other.shape[0] // 3, : other.shape[1] // 2] = True  # top-left block
+    moved = with_mask(record, other)
+    assert moved.q_text is record.q_text and moved.key == record.key
+    torch.testing.assert_close(moved.coverage, torch.from_numpy(features.grid_mask(other).ravel()).float())
+    for scale in (1, 8):
+        assert (moved.mask(scale) == features.sample_mask(other, scale=scale)).all()
+    assert moved.coverage[0] == 1 and moved.coverage[-1] == 0
+    assert with_mask(record, np.zeros_like(sample.mask)) is None  # nothing to point at
+
+
 def test_reuse_and_rebuild_on_key_change(tiny_setup, tmp_path):
     _, backbone, train_spec, _ = tiny_setup
     dataset = open_dataset(train_spec)[:4]

@@ -76,17 +76,24 @@ def _key_hash(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def make_record(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> SampleFeatures | None:
-    """The cached record of one ``Sample`` from its backbone ``Features``; None when the part covers no cell
-    of the finest mask scale (nothing to point at)."""
-    sampled = {int(s): features.sample_mask(sample.mask, scale=int(s)) for s in mask_scales}  # (P_h*s, P_w*s)
+def with_mask(record: SampleFeatures, mask: np.ndarray, *,
+              mask_scales=DEFAULT_MASK_SCALES) -> SampleFeatures | None:
+    """``record`` with the part ``mask`` (H, W) of its image as its target (coverage and sampled masks); None
+    when the part covers no cell of the finest mask scale (nothing to point at). No backbone pass: another
+    target of the same picture and instruction (a box's inscribed ellipse) reuses the cached features."""
+    geometry, size = record.geometry, record.image_size
+    sampled = {int(s): geometry.sample_mask(mask, image_size=size, scale=int(s)) for s in mask_scales}
     if not sampled[max(sampled)].any():
         return None
-    return replace(SampleFeatures.of(features, heads), key=sample.meta.get("key", ""),
-                   category=sample.category,
-                   image_id=sample.image_id,
-                   coverage=torch.from_numpy(features.grid_mask(sample.mask).ravel()).float(),  # (P,)
+    return replace(record, coverage=torch.from_numpy(geometry.grid_mask(mask, image_size=size).ravel()).float(),
                    masks={scale: torch.from_numpy(np.packbits(m.ravel())) for scale, m in sampled.items()})
+
+
+def make_record(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> SampleFeatures | None:
+    """The cached record of one ``Sample`` from its backbone ``Features`` (see :func:`with_mask`)."""
+    record = replace(SampleFeatures.of(features, heads), key=sample.meta.get("key", ""),
+                     category=sample.category, image_id=sample.image_id)
+    return with_mask(record, sample.mask, mask_scales=mask_scales)
 
 
 @dataclass

@@ -85,7 +85,8 @@ def with_mask(record: SampleFeatures, mask: np.ndarray, *,
     sampled = {int(s): geometry.sample_mask(mask, image_size=size, scale=int(s)) for s in mask_scales}
     if not sampled[max(sampled)].any():
         return None
-    return replace(record, coverage=torch.from_numpy(geometry.grid_mask(mask, image_size=size).ravel()).float(),
+    coverage = torch.from_numpy(geometry.grid_mask(mask, image_size=size).ravel()).float()  # (P,)
+    return replace(record, coverage=coverage,
                    masks={scale: torch.from_numpy(np.packbits(m.ravel())) for scale, m in sampled.items()})
 
 

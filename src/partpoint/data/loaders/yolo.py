@@ -1,11 +1,11 @@
 """YOLO box files (``class cx cy w h`` per line, relative to the image) + ``obj.names``, Roboflow's most
-common export, e.g. DoorDetect: one target per box of a ``parts`` class, its object the smallest box of another
-class that holds the part's centre ("the handle of the refrigerator door"); a part in no object box is asked
-for alone.
+common export, e.g. DoorDetect: one target per box of a ``parts`` class, its object the smallest box of
+another class that holds the part's centre ("the handle of the refrigerator door"); a part in no object box
+is asked for alone.
 
 Layout: ``DIR/images/NAME.jpg``, ``DIR/labels/NAME.txt``, ``obj.names`` (or ``classes.txt``) in DIR or its
-parent. The box is the target region (``box_target="box"``; ``"ellipse"``: the ellipse inscribed in it): a point hits
-when it lies in it. A bad line (not five numbers, an unknown class, a box outside the image) is reported with
+parent. The box is the target region (``box_target="box"``; ``"ellipse"``: the ellipse inscribed in it): a
+point hits when it lies in it. A bad line (not five numbers, an unknown class, a box outside the image) is reported with
 its file and line and skipped.
 """
 

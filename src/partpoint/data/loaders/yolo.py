@@ -5,8 +5,8 @@ is asked for alone.
 
 Layout: ``DIR/images/NAME.jpg``, ``DIR/labels/NAME.txt``, ``obj.names`` (or ``classes.txt``) in DIR or its
 parent. The box is the target region (``box_target="box"``; ``"ellipse"``: the ellipse inscribed in it): a
-point hits when it lies in it. A bad line (not five numbers, an unknown class, a box outside the image) is reported with
-its file and line and skipped.
+point hits when it lies in it. A bad line (not five numbers, an unknown class, a box outside the image) is
+reported with its file and line and skipped.
 """
 
 from __future__ import annotations

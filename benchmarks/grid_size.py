@@ -54,7 +54,7 @@ def measure(size: int, work: Path, train_spec: str, val_spec: str) -> dict:
     from partpoint.training.cache import FeatureCache
 
     backbone = load_backbone(variant(size, work), dtype="float32")
-    heads = read_heads(resolve_pointer_dir("default-llava") / "heads.json")
+    heads = read_heads(resolve_pointer_dir("default-llava", None) / "heads.json")
     config = TrainConfig.of(num_heads=len(heads))
     out = {"size": size, "grid": None}
     items = {}

@@ -66,7 +66,7 @@ class Bench:
         torch.set_num_threads(args.threads)
         self.args = args
         self.backbone = load_backbone("default-llava", dtype="float32")
-        self.heads = read_heads(resolve_pointer_dir("default-llava") / "heads.json")
+        self.heads = read_heads(resolve_pointer_dir("default-llava", None) / "heads.json")
         self.identity = PointerIdentity.of(self.backbone, self.heads)
         self.config = TrainConfig.of(progress=False, num_heads=len(self.heads))
 

@@ -4,9 +4,9 @@ A cache lives in ``cache_dir/<dataset>-<hash>/`` where the hash covers the backb
 captured heads, the stored mask scales, the format version and the dataset's identity (sample keys,
 image ids, instructions and mask sources: an edited polygon or box, or a box read as its ellipse, makes
 another cache; no pixels are read, so a mask PNG rewritten in place is not seen: delete its cache).
-``key.json`` holds the full key; a directory whose key differs is refused, never reused. Samples are written in shards of ``shard_size`` consecutive
-samples, each atomically, so an interrupted build resumes: completed shards are kept and only missing
-ones are encoded.
+``key.json`` holds the full key; a directory whose key differs is refused, never reused. Samples are written
+in shards of ``shard_size`` consecutive samples, each atomically, so an interrupted build resumes: completed
+shards are kept and only missing ones are encoded.
 
 One cached sample is a :class:`partpoint.pointer.SampleFeatures` (``cache[i]``): the selected heads' features
 in fp16, the sample's key, category and image id, the part's coverage of every grid cell and its mask sampled

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import HEIGHT, WIDTH, build_llava, picture, save_pointer
+from helpers import HEIGHT, WIDTH, box_mask, build_llava, picture, save_pointer, write_instructpart
 from partpoint.backbones import load_backbone
 from partpoint.backbones.backbone import PatchFeatures
 from partpoint.backbones.geometry import GridGeometry
@@ -84,11 +84,13 @@ def test_the_same_photo_as_its_own_reference_points_at_the_marked_cell(tiny):
     alone = pointer.point(tiny["image"], examples=[Example(tiny["image"], point=mark)])
     assert abs(alone.x - mark[0]) <= 10 and abs(alone.y - mark[1]) <= 10 and alone.instruction is None
     scale = pointer.model.config.upsample
-    assert alone.heatmap.shape == (4 * scale, 4 * scale) and alone.heatmap.sum() == pytest.approx(1.0, abs=1e-4)
+    assert alone.heatmap.shape == (4 * scale, 4 * scale)
+    assert alone.heatmap.sum() == pytest.approx(1.0, abs=1e-4)
     both = pointer.point_many(tiny["image"], ["Point to the handle.", None],
                               examples=[Example(picture(), point=mark)])
     text_only = pointer.point(tiny["image"], "Point to the handle.")
-    assert both[0].heatmap.shape == text_only.heatmap.shape and not np.allclose(both[0].heatmap, text_only.heatmap)
+    assert both[0].heatmap.shape == text_only.heatmap.shape
+    assert not np.allclose(both[0].heatmap, text_only.heatmap)
     assert (both[1].x, both[1].y) == pytest.approx((alone.x, alone.y))
     with pytest.raises(InstructionError, match="instruction, a reference example, or both"):
         pointer.point(tiny["image"])
@@ -108,3 +110,20 @@ def test_cli_points_by_example_without_an_instruction(tiny, capsys):
     Image.fromarray(np.zeros((HEIGHT, WIDTH + 1), np.uint8)).save(mask)
     assert main(argv[:-3] + ["--example-mask", str(mask)]) == 2
     assert "121x80 but its image is 120x80" in capsys.readouterr().err
+
+
+def test_eval_example_draws_references_of_the_category_from_other_images(tiny, tmp_path):
+    from partpoint.data import open_dataset
+    from partpoint.evaluation import evaluate
+    from partpoint.evaluation.run import references
+
+    data = write_instructpart(tmp_path / "data", {"a": ("mug:handle", box_mask(20, 0, 60, 40)),
+                                                  "b": ("mug:handle", box_mask(60, 40, 100, 80)),
+                                                  "c": ("car:wheel", box_mask(20, 40, 60, 80))})
+    dataset = open_dataset(f"{data}#2")
+    rng = np.random.default_rng(0)
+    assert references(dataset, 0, 3, rng) == [1] and references(dataset, 1, 1, rng) == [0]
+    assert references(dataset, 2, 1, rng) == []  # the only wheel: nothing to show
+    result = evaluate("example", backbone=tiny["pointer"].backbone, dataset=dataset, pointer=tiny["pointer_dir"],
+                      shots=2, example_weight=1.0, progress=False)
+    assert result.n == 3 and result.unparsed == 1 and result.samples[2]["x"] is None

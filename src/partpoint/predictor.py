@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 
 from .errors import CheckpointError, InstructionError
-from .example import Example, descriptor, example_logits, fuse, similarity
+from .example import WEIGHT, Example, descriptor, example_logits, fuse, similarity
 from .io.images import ImageLike, check_instruction, load_image
 from .pointer import PartPointer, PointResult, SampleFeatures, collate
 from .pointer.decode import heatmap_peak
@@ -46,6 +46,7 @@ class Pointer:
             )
         self.backbone = backbone
         self.model = model.eval()
+        self.example_weight = WEIGHT  # the examples' share of a fused heatmap (1: the examples alone)
 
     def __repr__(self) -> str:
         return f"Pointer(backbone={self.backbone.name!r}, heads={list(self.heads)})"
@@ -85,7 +86,7 @@ class Pointer:
         for text in texts:
             logits = shown if text is None else next(heatmaps)
             if text is not None and shown is not None:
-                logits = fuse(logits, shown)
+                logits = fuse(logits, shown, self.example_weight)
             peak = heatmap_peak(logits[None], geometry.grid)
             x, y = geometry.to_image_xy(float(peak.u[0]), float(peak.v[0]))
             results.append(PointResult(x=float(x), y=float(y), score=float(peak.score[0]),

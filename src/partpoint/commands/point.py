@@ -72,8 +72,8 @@ def run(args) -> int:
                                    "INSTRUCTION")
         return run_batch(args)
     if not args.image or not (args.instruction or args.example):
-        raise InstructionError('give an IMAGE and at least one INSTRUCTION or --example (or --batch ITEMS.jsonl '
-                               '--out RESULTS.jsonl)')
+        raise InstructionError('give an IMAGE and at least one INSTRUCTION or --example (or --batch '
+                               'ITEMS.jsonl --out RESULTS.jsonl)')
     return run_single(args)
 
 

@@ -107,6 +107,10 @@ def main(argv=None) -> int:
     result = {"train_scenes": TRAIN_SCENES, "val_scenes": VAL_SCENES, "threads": args.threads, "runs": runs}
     args.results.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.results / "grid_size.json", json.dumps(result, indent=2))
+    if (args.results / "machine.json").is_file():  # docs/RESULTS.md shows this part beside the last make bench
+        from .report import write_report
+
+        write_report(args.results, REPO / "docs" / "RESULTS.md")
     for run in runs:
         print(f"{run['size']} px {run['grid']}: best val {run['best']}, caching {run['train_samples']} samples "
               f"{run['train_caching_s']:.0f} s, point() {1000 * run['point_median_s']:.0f} ms")

@@ -208,6 +208,10 @@ def main(argv=None) -> int:
     print(json.dumps({c["dataset"]: [(r["images"], r["start"], round(r["test_hit_rate"], 3)) for r in c["runs"]]
                       for c in result["curves"]}))
     print(json.dumps(result["box_targets"]["runs"]))
+    if (args.results / "machine.json").is_file():  # docs/RESULTS.md shows this part beside the last make bench
+        from .report import write_report
+
+        write_report(args.results, REPO / "docs" / "RESULTS.md")
     return 0
 
 

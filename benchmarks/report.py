@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity")
+PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity", "learning_curve", "grid_size")
 METHOD_NAMES = {"text": "text pointing", "attention": "attention pointing", "ours": "ours (PartPointer)",
                 "center": "image centre", "random": "random"}
 
@@ -226,6 +226,55 @@ def fidelity_section(fidelity: dict | None) -> list[str]:
     return lines + [""]
 
 
+def learning_curve_section(curve: dict | None) -> list[str]:
+    lines = ["## 6. Your own objects: learning curves", ""]
+    if curve is None:
+        return lines + ["Not run (`python -m benchmarks.learning_curve`).", ""]
+    best = curve.get("leave_out") or {}
+    lines += ["From `python -m benchmarks.learning_curve` (its own run, not the one under Machine). Pointers trained "
+              "on the first N training images (a seeded order) with `partpoint train`'s defaults (8 epochs, at "
+              f"least {curve['min_steps']} and at most {curve['max_steps']} steps), from scratch or fine-tuned "
+              "from a leave-out pointer (trained like the bundled one on SynthParts + Clothing Co-Parsing only, "
+              f"SynthParts val {_pct(best.get('val_hit_rate'))}%: these photos are new to it, as your objects "
+              "are); test hit rate by the cached hit test. Plot: [learning_curve.png](learning_curve.png).", ""]
+    for cur in curve["curves"]:
+        sizes = sorted({r["images"] for r in cur["runs"]})
+        lines += [f"**{cur['dataset']}** ({cur['n_test']} test samples; {cur['train_images']} training images)", "",
+                  "| hit rate % | " + " | ".join(f"{n} images" for n in sizes) + " |",
+                  "|---|" + "---|" * len(sizes)]
+        for start in ("scratch", "fine-tuned"):
+            by = {r["images"]: r for r in cur["runs"] if r["start"] == start}
+            lines.append(f"| {start} | " + " | ".join(_pct(by[n]["test_hit_rate"]) if n in by else "–"
+                                                     for n in sizes) + " |")
+        lines += ["", "Same test samples: " + ", ".join(f"{name} {_pct(v)}%" for name, v in cur["baselines"].items())
+                  + ".", ""]
+    box = curve.get("box_targets")
+    if box:
+        lines += [f"**Box targets** (DoorDetect handles; {box['train_images']} training images, scored against the "
+                  f"box on {box['val_images']} held-out training images, {box['n_val']} samples): "
+                  + ", ".join(f"{r['target']} {_pct(r['val_hit_rate'])}%" for r in box["runs"]) + ".", ""]
+    return lines
+
+
+def grid_size_section(grid: dict | None) -> list[str]:
+    lines = ["## 7. Grid size", ""]
+    if grid is None:
+        return lines + ["Not run (`python -m benchmarks.grid_size`).", ""]
+    lines += ["From `python -m benchmarks.grid_size` (its own run): the same pointer recipe (8 epochs, bundled "
+              f"heads) on {grid['train_scenes']} SynthParts train scenes, best epoch on {grid['val_scenes']} val "
+              "scenes (cached hit test); the 336 px backbone is default-llava with its processor at 336 px, "
+              "the projector not re-aligned.", "",
+              "| input | grid | best val hit % (epoch) | caching samples/s | training s | point() ms |",
+              "|---|---|---|---|---|---|"]
+    for run in grid["runs"]:
+        best = run["best"]
+        rate = run["train_samples"] / run["train_caching_s"]
+        lines.append(f"| {run['size']} px | {run['grid'][0]} x {run['grid'][1]} | {_pct(best['val_hit_rate'])} "
+                     f"({best['epoch']}) | {rate:.1f} | {run['train_wall_s']:.0f} | "
+                     f"{1000 * run['point_median_s']:.0f} |")
+    return lines + [""]
+
+
 def write_report(results_dir: Path, out_path: Path) -> Path:
     """Render every section from ``results_dir/*.json`` into ``out_path`` (Markdown)."""
     parts = load_results(results_dir)
@@ -241,6 +290,8 @@ def write_report(results_dir: Path, out_path: Path) -> Path:
     lines += gallery_section(parts["gallery"], out_path.parent)
     lines += speed_section(parts["speed"])
     lines += fidelity_section(parts["fidelity"])
+    lines += learning_curve_section(parts["learning_curve"])
+    lines += grid_size_section(parts["grid_size"])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(lines))
     return out_path

@@ -1,27 +1,39 @@
-"""``python examples/demo.py`` (``make demo``): ``partpoint point`` on an example image with the default backbone.
+"""``python examples/demo.py`` (``make demo``): ``partpoint point`` on a real photo with the default backbone.
 
-Runs ``partpoint point IMAGE "INSTRUCTION" --json --out runs/demo/overlay.png`` on the first sample of
-``examples/examples.json`` (its named-part instruction) and prints the point and where the overlay is.
-Whatever is missing (a weights package, the pointer) is reported in one line by ``partpoint point`` itself.
+Runs ``partpoint point IMAGE "INSTRUCTION" --json --out runs/demo/overlay.png`` on the first photo of
+``examples/photos/photos.json`` (a Clothing Co-Parsing test photo, Apache-2.0: see examples/README.md), prints
+the point, whether it lies in the photo's annotated part, and where the overlay is. Whatever is missing (a
+weights package, the pointer) is reported in one line by ``partpoint point`` itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 from pathlib import Path
 
 BACKBONE = "default-llava"
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples" / "examples.json"
+PHOTOS = REPO / "examples" / "photos"
 OUT = REPO / "runs" / "demo"
 
 
-def demo_example(examples: Path = EXAMPLES) -> tuple[Path, str]:
-    """``(image path, instruction)`` of the first example (InstructPart layout, instruction 2: the named part)."""
-    from partpoint.data import open_dataset
+def demo_photo(photos: Path = PHOTOS) -> dict:
+    """The first entry of ``photos.json`` with absolute ``image`` and ``mask`` paths."""
+    entry = json.loads((photos / "photos.json").read_text())[0]
+    return {**entry, "image": photos / entry["image"], "mask": photos / entry["mask"]}
 
-    sample = open_dataset(f"instructpart:{examples}#2")[0]
-    return Path(sample.meta["image_path"]), sample.instruction
+
+def lies_in(point: dict, mask_path: Path) -> bool:
+    """Whether the printed point lies in the part mask (a PNG, inside where > 0)."""
+    import numpy as np
+    from PIL import Image
+
+    mask = np.asarray(Image.open(mask_path)) > 0
+    row, col = min(int(point["y"]), mask.shape[0] - 1), min(int(point["x"]), mask.shape[1] - 1)
+    return bool(mask[row, col])
 
 
 def main() -> int:
@@ -31,11 +43,19 @@ def main() -> int:
     from partpoint.commands import main as cli_main
 
     hf_logging.disable_progress_bar()
-    image, instruction = demo_example()
+    photo = demo_photo()
     overlay = OUT / "overlay.png"
-    print(f"partpoint point {image} {instruction!r} --json --out {overlay}")
-    status = cli_main(["point", str(image), instruction, "--backbone", BACKBONE, "--json", "--out", str(overlay)])
+    print(f"partpoint point {photo['image'].relative_to(REPO)} {photo['instruction']!r} --json --out {overlay}")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = cli_main(["point", str(photo["image"]), photo["instruction"], "--backbone", BACKBONE, "--json",
+                           "--out", str(overlay)])
+    print(printed.getvalue(), end="")
     if status == 0:
+        point = json.loads(next(line for line in printed.getvalue().splitlines() if line.startswith("{")))
+        verdict = "a hit" if lies_in(point, photo["mask"]) else "a miss"
+        print(f"{verdict}: the point {'lies' if verdict == 'a hit' else 'does not lie'} in the annotated "
+              f"{photo['part']} ({photo['source']})")
         print(f"overlay (heatmap + point on the image): {overlay}")
     return status
 

@@ -137,3 +137,23 @@ def test_samples_of_one_image_share_one_prefix_pass(tiny_setup, tmp_path):
     for a, b in zip(shared, plain):
         torch.testing.assert_close(a.k_image.float(), b.k_image.float(), atol=2e-3, rtol=2e-3)
         torch.testing.assert_close(a.q_text.float(), b.q_text.float(), atol=2e-3, rtol=2e-3)
+
+
+def test_the_key_changes_with_the_mask_source_not_only_the_instruction():
+    """An edited box (or the same box read as its inscribed ellipse) must not reuse the old targets."""
+    from pathlib import Path
+
+    from partpoint.data.loaders.masks import BoxMask
+    from partpoint.data.sample import PartDataset, Record
+    from partpoint.training.cache import dataset_fingerprint
+
+    def dataset(box, shape="box"):
+        record = Record(key="a/0", image_paths=(Path("a.jpg"),), instruction="Point to the handle.",
+                        mask=BoxMask(box=box, size=(40, 30), shape=shape), object="", part="handle",
+                        category="any:handle", origin="a.txt:1")
+        return PartDataset([record], name="yolo:train", source="yolo")
+
+    same = dataset_fingerprint(dataset((1, 2, 10, 12)))
+    assert same == dataset_fingerprint(dataset((1, 2, 10, 12)))
+    assert same != dataset_fingerprint(dataset((1, 2, 10, 13)))
+    assert same != dataset_fingerprint(dataset((1, 2, 10, 12), shape="ellipse"))

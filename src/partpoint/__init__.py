@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackboneError", "CaptureError", "CheckpointError", "DataError", "ImageError", "InstructionError",
     "LayerError", "PartPointError", "check_instruction", "load_backbone", "load_image", "load_pointer",
-    "Pointer"
+    "Pointer", "Example"
 ]
 
 
@@ -39,6 +39,10 @@ def __getattr__(name: str):
         from . import predictor
 
         return getattr(predictor, name)
+    if name == "Example":
+        from .example import Example
+
+        return Example
     if name == "PartPointer":
         from .pointer import PartPointer
 

@@ -11,11 +11,15 @@ is bundled; any other pointer is a directory written by ``PartPointer.save_pretr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from .errors import CheckpointError, InstructionError
+from .example import WEIGHT, Example, descriptor, example_logits, fuse, similarity
 from .io.images import ImageLike, check_instruction, load_image
 from .pointer import PartPointer, PointResult, SampleFeatures, collate
+from .pointer.decode import heatmap_peak
 from .pointer.model import POINTERS, resolve_pointer_dir  # noqa: F401  (the bundled pointers)
 
 DEFAULT_BACKBONE = "default-llava"
@@ -42,6 +46,7 @@ class Pointer:
             )
         self.backbone = backbone
         self.model = model.eval()
+        self.example_weight = WEIGHT  # the examples' share of a fused heatmap (1: the examples alone)
 
     def __repr__(self) -> str:
         return f"Pointer(backbone={self.backbone.name!r}, heads={list(self.heads)})"
@@ -51,28 +56,53 @@ class Pointer:
         """The ``(layer, head)`` localization heads the pointer reads."""
         return self.model.identity.heads
 
-    def point(self, image: ImageLike, text: str) -> PointResult:
-        """Point at the part ``text`` asks for -> ``PointResult`` (x, y in ORIGINAL image pixels, score,
+    def point(self, image: ImageLike, text: str | None = None, *,
+              examples: Sequence[Example] = ()) -> PointResult:
+        """Point at the part ``text`` asks for, or that ``examples`` (reference photos with the part marked)
+        show, or both (their heatmaps fused) -> ``PointResult`` (x, y in ORIGINAL image pixels, score,
         heatmap ``(P_h * s, P_w * s)`` probabilities over the processed region, width, height, geometry)."""
-        return self.point_many(image, [text])[0]
+        return self.point_many(image, [text], examples=examples)[0]
 
     @torch.no_grad()
-    def point_many(self, image: ImageLike, texts: list[str]) -> list[PointResult]:
-        """One :class:`PointResult` per instruction; the image prefix is encoded once for all."""
+    def point_many(self, image: ImageLike, texts: list[str | None], *,
+                   examples: Sequence[Example] = ()) -> list[PointResult]:
+        """One :class:`PointResult` per instruction (None: the examples alone); the image prefix is encoded
+        once for all, the references once for all."""
         image = load_image(image)
-        texts = [check_instruction(t) for t in texts]
         if not texts:
             raise InstructionError("no instructions given; pass at least one")
-        features = self.backbone.encode_many(image, texts, layers=self.model.identity.layers)
-        batch = collate([SampleFeatures.of(f, self.heads) for f in features])
-        peak = self.model.predict_point(self.model(batch), batch.grid)  # (B,) each, grid units
+        if any(t is None for t in texts) and not examples:
+            raise InstructionError("give an instruction, a reference example, or both")
+        texts = [None if t is None else check_instruction(t) for t in texts]
+        named = [t for t in texts if t is not None]
+        features = self.backbone.encode_many(image, named, layers=self.model.identity.layers) if named else []
+        heatmaps = iter(self.model(collate([SampleFeatures.of(f, self.heads) for f in features])).heatmap
+                        if named else [])  # (H', W') each
+        geometry = features[0].geometry if features else self.backbone.geometry(image)
+        scale = self.model.config.upsample
+        size = (geometry.grid[0] * scale, geometry.grid[1] * scale)
+        shown = example_logits(self._similarity(image, examples), size) if examples else None
         results = []
-        for b, (feats, text) in enumerate(zip(features, texts)):
-            x, y = feats.to_image_xy(float(peak.u[b]), float(peak.v[b]))
-            results.append(PointResult(x=float(x), y=float(y), score=float(peak.score[b]),
-                                       heatmap=peak.probs[b].numpy(), width=image.width, height=image.height,
-                                       geometry=feats.geometry, instruction=text))
+        for text in texts:
+            logits = shown if text is None else next(heatmaps)
+            if text is not None and shown is not None:
+                logits = fuse(logits, shown, self.example_weight)
+            peak = heatmap_peak(logits[None], geometry.grid)
+            x, y = geometry.to_image_xy(float(peak.u[0]), float(peak.v[0]))
+            results.append(PointResult(x=float(x), y=float(y), score=float(peak.score[0]),
+                                       heatmap=peak.probs[0].numpy(), width=image.width, height=image.height,
+                                       geometry=geometry, instruction=text))
         return results
+
+    def _similarity(self, image, examples: Sequence[Example]) -> torch.Tensor:
+        """``(P_h, P_w)`` similarity of ``image``'s patches to the best of the references' parts."""
+        descriptors = []
+        for example in examples:
+            if not isinstance(example, Example):
+                raise InstructionError(f"examples are partpoint.Example objects, got a "
+                                       f"{type(example).__name__}")
+            descriptors.append(descriptor(self.backbone.patch_features(load_image(example.image)), example))
+        return similarity(self.backbone.patch_features(image), torch.stack(descriptors))
 
 
 def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="float32") -> Pointer:

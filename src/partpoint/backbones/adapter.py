@@ -126,6 +126,12 @@ class Adapter:
         """Grid geometry of sample ``index`` of ``inputs`` (the processor output for ``image``)."""
         raise NotImplementedError
 
+    def patch_features(self, model, inputs):
+        """The vision tower's patch features on the pointing grid, ``(B, P, C)`` row-major (point by
+        example matches them); architectures whose tower does not yield that grid refuse."""
+        raise BackboneError(f"point by example needs vision-tower patch features on the pointing grid; the "
+                            f"{model.config.model_type} adapter does not provide them (LLaVA's does)")
+
 
 def check_model_dir(path: Path) -> None:
     if not (path / "config.json").is_file():

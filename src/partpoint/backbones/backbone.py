@@ -50,6 +50,15 @@ class Generation(NamedTuple):
     raw_text: str = ""
 
 
+class PatchFeatures(NamedTuple):
+    """``Backbone.patch_features``: ``features (P, C)`` on the pointing grid (row-major), its geometry and the
+    original ``(W, H)``."""
+
+    features: torch.Tensor
+    geometry: GridGeometry
+    image_size: tuple[int, int]
+
+
 class Backbone:
     """A loaded MLLM + processor with its adapter. Build it with :func:`load_backbone`."""
 
@@ -235,6 +244,18 @@ class Backbone:
             )
         tokens = self.processor.tokenizer.convert_ids_to_tokens(ids[text_pos].tolist())
         return Features(layers=layers, geometry=geometry, image_size=image.size, text_tokens=tokens)
+
+    @torch.no_grad()
+    def patch_features(self, image: Image.Image) -> PatchFeatures:
+        """The vision tower's patch features of ``image`` on its pointing grid (the vision tower alone runs):
+        what point by example matches between a reference and a new image."""
+        inputs, geometries = self.prepare_inputs([image], [_PROBE_INSTRUCTION])
+        features = self.adapter.patch_features(self.model, inputs)[0].float()  # (P, C)
+        p_h, p_w = geometries[0].grid
+        if features.shape[0] != p_h * p_w:
+            raise BackboneError(f"{features.shape[0]} vision patches for a {p_h}x{p_w} grid; point by "
+                                "example cannot use this model's vision tower")
+        return PatchFeatures(features.cpu(), geometries[0], image.size)
 
     @torch.no_grad()
     def generate(self, image: Image.Image, instruction_or_prompt: str, *, max_new_tokens: int = 32,

@@ -28,6 +28,17 @@ class LlavaAdapter(Adapter):
         return "pad_square_unit" if getattr(processor.image_processor, "do_center_crop",
                                             False) else "input_unit"
 
+    def patch_features(self, model, inputs):
+        """The vision tower's hidden states at the layer the projector reads, CLS dropped: ``(B, P, C)``
+        (one per image token, the pointing grid row-major)."""
+        config = model.config
+        if config.vision_feature_select_strategy != "default" or not isinstance(config.vision_feature_layer,
+                                                                                  int):
+            raise BackboneError("point by example reads one vision layer with the CLS token dropped; this "
+                                "LLaVA's vision_feature_layer / select strategy differ")
+        states = model.model.vision_tower(inputs["pixel_values"], output_hidden_states=True).hidden_states
+        return states[config.vision_feature_layer][:, 1:]
+
     def geometry(self, processor, inputs, index, image) -> GridGeometry:
         ip = processor.image_processor
         width, height = image.size

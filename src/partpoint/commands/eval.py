@@ -6,7 +6,7 @@ from ..evaluation.methods import METHODS
 from ._backbone_options import add_backbone_options, backbone_kwargs
 
 NAME = "eval"
-HELP = "Evaluate a pointing method (ours, attention, text, center, random) on a part-grounding dataset."
+HELP = "Evaluate a pointing method (ours, example, attention, text, center, random) on a part dataset."
 
 
 def add_arguments(p) -> None:
@@ -21,7 +21,12 @@ def add_arguments(p) -> None:
     p.add_argument("--heads", default=None,
                    help="heads.json from select-heads (attention method, without --pointer)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random method (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random method and of the references "
+                   "the example method draws (default 0)")
+    p.add_argument("--shots", type=int, default=1,
+                   help="example method: reference photos per sample (same object:part, another image)")
+    p.add_argument("--example-weight", type=float, default=None,
+                   help="example method: the references' share of the fused heatmap (1: references alone)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--out", default=None,
                    help="also write the summary and per-sample results to this JSON file")
@@ -37,6 +42,8 @@ def run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise DataError(f"--limit {args.limit} selects no samples; pass a positive number")
+    if args.shots < 1:
+        raise DataError(f"--shots {args.shots}: the example method needs at least one reference")
     dataset = open_dataset(args.data)
     if args.limit is not None:
         dataset = dataset.subset(range(min(args.limit, len(dataset))))
@@ -53,7 +60,8 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     result = evaluate(args.method, backbone=backbone, dataset=dataset, pointer=args.pointer,
-                      heads=args.heads, seed=args.seed, progress=sys.stderr.isatty())
+                      heads=args.heads, seed=args.seed, progress=sys.stderr.isatty(), shots=args.shots,
+                      example_weight=args.example_weight)
     if args.out:
         result.save(args.out)
     if args.json:

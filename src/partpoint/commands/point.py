@@ -31,6 +31,13 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true",
                    help='print {"x", "y", "score", "width", "height"} as JSON (a list for several '
                         'instructions)')
+    by_example = p.add_argument_group("point by example (the part marked once on a reference photo)")
+    by_example.add_argument("--example", action="append", default=[], metavar="REF",
+                            help="a reference photo (repeatable, 1-3); INSTRUCTION becomes optional")
+    by_example.add_argument("--example-point", action="append", default=[], metavar="X,Y",
+                            help="the part on each --example, in its pixels (in the same order)")
+    by_example.add_argument("--example-mask", action="append", default=[], metavar="MASK.png",
+                            help="or the part's mask on each --example (inside where > 0)")
     depth = p.add_argument_group("3-D points (camera frame: X right, Y down, Z forward)")
     depth.add_argument("--depth", default=None,
                        help="depth image aligned with the colour image (16-bit PNG, TIFF, .npy)")
@@ -64,10 +71,33 @@ def run(args) -> int:
             raise InstructionError("--batch reads images and instructions from its file; drop IMAGE and "
                                    "INSTRUCTION")
         return run_batch(args)
-    if not args.image or not args.instruction:
-        raise InstructionError('give an IMAGE and at least one INSTRUCTION (or --batch ITEMS.jsonl --out '
-                               'RESULTS.jsonl)')
+    if not args.image or not (args.instruction or args.example):
+        raise InstructionError('give an IMAGE and at least one INSTRUCTION or --example (or --batch '
+                               'ITEMS.jsonl --out RESULTS.jsonl)')
     return run_single(args)
+
+
+def examples_of(args) -> list:
+    """The ``Example`` objects of ``--example`` with ``--example-point`` or ``--example-mask`` (in order)."""
+    from ..example import Example, ExampleError
+    from ..io.images import load_image
+
+    points, masks = args.example_point, args.example_mask
+    if (points and masks) or len(points or masks) != len(args.example):
+        raise ExampleError("give one --example-point X,Y or one --example-mask MASK.png per --example (all "
+                           "points or all masks, in the same order)")
+    marks = []
+    for text in points:
+        try:
+            x, y = (float(v) for v in text.split(","))
+        except ValueError:
+            raise ExampleError(f"--example-point {text!r} is not X,Y (pixels of the reference)") from None
+        marks.append({"point": (x, y)})
+    marks += [{"mask": mask} for mask in masks]
+    examples = [Example(load_image(path), **mark) for path, mark in zip(args.example, marks)]
+    for example in examples:  # a bad mask fails before the model loads
+        example.load_mask(example.image.size)
+    return examples
 
 
 def _load(args):
@@ -92,7 +122,8 @@ def run_single(args) -> int:
     from ..io.viz import overlay
 
     image = load_image(args.image)  # bad input fails before the model loads
-    instructions = [check_instruction(text) for text in args.instruction]
+    instructions = [check_instruction(text) for text in args.instruction] or [None]
+    examples = examples_of(args)
     depth = None
     if args.depth or args.intrinsics:
         if not (args.depth and args.intrinsics):
@@ -101,7 +132,7 @@ def run_single(args) -> int:
         depth = load_depth(args.depth, depth_scale=args.depth_scale)
     pointer = _load(args)
     several = len(instructions) > 1
-    results = pointer.point_many(image, instructions)  # the loaded image passes through load_image as is
+    results = pointer.point_many(image, instructions, examples=examples)  # loaded images pass through as is
     records = [{"x": r.x, "y": r.y, "score": r.score, "width": r.width, "height": r.height} for r in results]
     if depth is not None:
         for record, result in zip(records, results):

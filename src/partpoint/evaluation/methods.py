@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import PartPointError
 
-METHODS = ("ours", "attention", "text", "center", "random")
+METHODS = ("ours", "example", "attention", "text", "center", "random")
 
 
 class MethodError(PartPointError, ValueError):

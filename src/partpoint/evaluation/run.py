@@ -1,7 +1,10 @@
 """``evaluate(method, backbone=..., dataset=...)``: run one pointing method on every sample and score it
 (the definitions are in :mod:`partpoint.evaluation.metrics`).
 
-Methods: ``ours`` (a trained ``PartPointer`` through the predictor), ``attention`` (native attention of
+Methods: ``ours`` (a trained ``PartPointer`` through the predictor), ``example`` (ours with ``shots``
+reference photos of the same ``object:part`` from the same dataset, never the target's image, drawn with
+``seed``; their masks mark the part; ``example_weight`` 1: the references alone; a sample with no possible
+reference is a miss, counted as unparsed), ``attention`` (native attention of
 localization heads: ``heads``, else the pointer's, by default the bundled one's), ``text`` (the
 backbone answers in words), ``center`` and ``random`` (seeded). Centre and random never run the model:
 their patch accuracy uses ``Backbone.geometry`` (the processor, once per image size); with
@@ -16,8 +19,19 @@ from .methods import METHODS, MethodError
 from .metrics import CategoryScore, EvalResult, heatmap_points, patch_hit, point_hit, sample_count
 
 
+def references(dataset, index: int, shots: int, rng) -> list[int]:
+    """Up to ``shots`` other samples of sample ``index``'s category whose image is another one."""
+    category, image = dataset.records[index].category, dataset.image_id(index)
+    pool = [j for j, record in enumerate(dataset.records)
+            if record.category == category and dataset.image_id(j) != image]
+    if not pool:
+        return []
+    picked = rng.choice(len(pool), size=min(shots, len(pool)), replace=False)
+    return [pool[k] for k in sorted(picked.tolist())]
+
+
 def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: int = 0,
-             progress: bool = True) -> EvalResult:
+             progress: bool = True, shots: int = 1, example_weight: float | None = None) -> EvalResult:
     """Run ``method`` on every sample of ``dataset`` and score it (see the module docstring).
 
     Args:
@@ -37,10 +51,12 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
         raise MethodError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if backbone is None and method not in ("center", "random"):
         raise MethodError(f"method {method!r} needs a backbone; pass --backbone")
-    if method == "ours" or (method == "attention" and heads is None):
+    if method in ("ours", "example") or (method == "attention" and heads is None):
         from ..predictor import load_pointer
 
         predictor = load_pointer(backbone, pointer)  # the one check that the pointer is this backbone's
+        if example_weight is not None:
+            predictor.example_weight = example_weight
     if method == "attention":
         from ..heads import read_heads
 
@@ -55,7 +71,14 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
         width, height = sample.image.size
         count = sample_count(sample)
         points = None  # several points: counting items only
-        if method == "ours":
+        if method == "example":
+            from ..example import Example
+
+            shown = [dataset[j] for j in references(dataset, index, shots, rng)]
+            examples = [Example(s.image, mask=s.mask) for s in shown]
+            prediction = (predictor.point(sample.image, sample.instruction, examples=examples) if shown
+                          else None)
+        elif method == "ours":
             prediction = predictor.point(sample.image, sample.instruction)
             if count > 1:
                 points = heatmap_points(prediction.heatmap, prediction.geometry, count)

@@ -2,10 +2,11 @@
 
 A cache lives in ``cache_dir/<dataset>-<hash>/`` where the hash covers the backbone fingerprint, the
 captured heads, the stored mask scales, the format version and the dataset's identity (sample keys,
-image ids, instructions; no pixels are read). ``key.json`` holds the full key; a directory whose
-key differs is refused, never reused. Samples are written in shards of ``shard_size`` consecutive
-samples, each atomically, so an interrupted build resumes: completed shards are kept and only missing
-ones are encoded.
+image ids, instructions and mask sources: an edited polygon or box, or a box read as its ellipse, makes
+another cache; no pixels are read, so a mask PNG rewritten in place is not seen: delete its cache).
+``key.json`` holds the full key; a directory whose key differs is refused, never reused. Samples are written
+in shards of ``shard_size`` consecutive samples, each atomically, so an interrupted build resumes: completed
+shards are kept and only missing ones are encoded.
 
 One cached sample is a :class:`partpoint.pointer.SampleFeatures` (``cache[i]``): the selected heads' features
 in fp16, the sample's key, category and image id, the part's coverage of every grid cell and its mask sampled
@@ -46,10 +47,11 @@ class CacheError(PartPointError, ValueError):
 
 
 def dataset_fingerprint(dataset) -> str:
-    """Hash of a dataset's identity without reading pixels: keys, image ids and instructions."""
+    """Hash of a dataset's identity without reading pixels: keys, image ids, instructions, mask sources."""
     digest = hashlib.sha256()
     for record in dataset.records:
-        digest.update("\x1f".join((record.key, record.image, record.instruction)).encode() + b"\x1e")
+        fields = (record.key, record.image, record.instruction, repr(record.mask))
+        digest.update("\x1f".join(fields).encode() + b"\x1e")
     return digest.hexdigest()[:16]
 
 

@@ -4,7 +4,7 @@ benchmarks.grid_size`` (~25 min on 2 cores).
 
 The 336 px backbone is default-llava with its image processor set to 336 x 336 (DINOv2 interpolates its
 position embeddings); the projector is NOT re-aligned at 336, the pointer heads are the bundled ones. Each size
-trains the defaults of ``partpoint train`` (8 epochs) on ``TRAIN_SCENES`` SynthParts train scenes (seed 0) and
+trains the defaults of ``partpoint train`` (10 epochs) on ``TRAIN_SCENES`` SynthParts train scenes (seed 0) and
 is scored on ``VAL_SCENES`` val scenes (seed 1) by the cached hit test; caching throughput and the median
 ``Pointer.point`` latency on val images are measured on the same machine.
 """

@@ -5,7 +5,7 @@ For Car-Parts and DoorDetect (handles): pointers trained on the first 10 / 25 / 
 (a seeded order), from scratch and fine-tuned, scored on the test split by the cached hit test (heatmap peak
 inside the part mask sampled 8 x 8 per grid cell). Fine-tuning starts from a *leave-out* pointer trained like
 the bundled one but on SynthParts and Clothing Co-Parsing only: the bundled pointer has seen both photo sets,
-the leave-out pointer neither, as with your own objects. Every run has the defaults of ``partpoint train`` (8 epochs,
+the leave-out pointer neither, as with your own objects. Every run has the defaults of ``partpoint train`` (10 epochs,
 lr 1e-3), with at least ``MIN_STEPS`` and at most ``MAX_STEPS`` steps.
 
 Box targets: DoorDetect has boxes only. Pointers fine-tuned on 565 of its training images with the box or its

@@ -232,7 +232,7 @@ def learning_curve_section(curve: dict | None) -> list[str]:
         return lines + ["Not run (`python -m benchmarks.learning_curve`).", ""]
     best = curve.get("leave_out") or {}
     lines += ["From `python -m benchmarks.learning_curve` (its own run, not the one under Machine). Pointers trained "
-              "on the first N training images (a seeded order) with `partpoint train`'s defaults (8 epochs, at "
+              "on the first N training images (a seeded order) with `partpoint train`'s defaults (10 epochs, at "
               f"least {curve['min_steps']} and at most {curve['max_steps']} steps), from scratch or fine-tuned "
               "from a leave-out pointer (trained like the bundled one on SynthParts + Clothing Co-Parsing only, "
               f"SynthParts val {_pct(best.get('val_hit_rate'))}%: these photos are new to it, as your objects "
@@ -260,7 +260,7 @@ def grid_size_section(grid: dict | None) -> list[str]:
     lines = ["## 7. Grid size", ""]
     if grid is None:
         return lines + ["Not run (`python -m benchmarks.grid_size`).", ""]
-    lines += ["From `python -m benchmarks.grid_size` (its own run): the same pointer recipe (8 epochs, bundled "
+    lines += ["From `python -m benchmarks.grid_size` (its own run): the same pointer recipe (10 epochs, bundled "
               f"heads) on {grid['train_scenes']} SynthParts train scenes, best epoch on {grid['val_scenes']} val "
               "scenes (cached hit test); the 336 px backbone is default-llava with its processor at 336 px, "
               "the projector not re-aligned.", "",

@@ -124,6 +124,6 @@ def test_eval_example_draws_references_of_the_category_from_other_images(tiny, t
     rng = np.random.default_rng(0)
     assert references(dataset, 0, 3, rng) == [1] and references(dataset, 1, 1, rng) == [0]
     assert references(dataset, 2, 1, rng) == []  # the only wheel: nothing to show
-    result = evaluate("example", backbone=tiny["pointer"].backbone, dataset=dataset, pointer=tiny["pointer_dir"],
-                      shots=2, example_weight=1.0, progress=False)
+    result = evaluate("example", backbone=tiny["pointer"].backbone, dataset=dataset,
+                      pointer=tiny["pointer_dir"], shots=2, example_weight=1.0, progress=False)
     assert result.n == 3 and result.unparsed == 1 and result.samples[2]["x"] is None

@@ -185,3 +185,4 @@ def test_demo_runs_point_with_the_bundled_pointer(capsys, tmp_path, monkeypatch)
     point = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
     assert 0 <= point["x"] < point["width"] and 0 <= point["y"] < point["height"]
     assert (tmp_path / "demo" / "overlay.png").is_file() and "overlay" in out.splitlines()[-1]
+    assert "in the annotated bag" in out.splitlines()[-2]  # the verdict against the photo's mask

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Your own objects, end to end (README: "Your own objects"): a folder of annotated photos -> a fine-tuned
 # pointer -> a point. Here the "own" photos are the first N DoorDetect training photos with their YOLO handle
-# boxes (any of the three formats works the same way: coco:, yolo:, labelmap:); ~3 min on 2 CPU cores.
+# boxes (any of the three formats works the same way: coco:, yolo:, labelmap:); ~45 s on 2 CPU cores.
 # Usage: bash examples/own_objects.sh [N=50]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -95,9 +95,8 @@ def examples_of(args) -> list:
         marks.append({"point": (x, y)})
     marks += [{"mask": mask} for mask in masks]
     examples = [Example(load_image(path), **mark) for path, mark in zip(args.example, marks)]
-    for example in examples:  # a bad mask fails before the model loads
-        example.load_mask(example.image.size)
-    return examples
+    # each mask file is read once, here, so a bad one fails before the model loads
+    return [Example(e.image, mask=e.load_mask(e.image.size)) if e.mask is not None else e for e in examples]
 
 
 def _load(args):

@@ -64,7 +64,7 @@ def load_carparts(path: str | Path, *, explicit_sides: bool = False, everyday_na
     """
     path = Path(path)
     json_path = path / "annotations.json" if path.is_dir() else path
-    _, _, _, kept = read_coco(json_path, what="Car-Parts annotation file")
+    _, _, kept = read_coco(json_path, what="Car-Parts annotation file")
     root = json_path.parent
     split = root.name
     same_class = defaultdict(list)  # (image_id, category) -> annotations

@@ -40,7 +40,7 @@ def _inside(ann: dict, image: dict) -> bool:
 
 
 def read_coco(json_path: Path, *, what: str = "COCO annotation file"):
-    """``(data, images, category names, [(annotation, image, category name)])``: the file's valid annotations
+    """``(data, category names, [(annotation, image, category name)])``: the file's valid annotations
     (ignored categories left out); bad ones are reported and skipped."""
     data = read_json(json_path, what=what)
     require(isinstance(data, dict) and all(k in data for k in ("images", "categories", "annotations")),
@@ -63,7 +63,7 @@ def read_coco(json_path: Path, *, what: str = "COCO annotation file"):
             skip(origin, "box outside the image")
         else:
             kept.append((ann, image, category))
-    return data, images, names, kept
+    return data, names, kept
 
 
 def image_candidates(root: Path, image: dict) -> tuple[Path, ...]:
@@ -88,7 +88,7 @@ def load_coco(json_path: str | Path, images: str | Path | None = None, *, object
     templates: instruction templates with ``{part}`` and ``{object}`` (default: train/test templates).
     """
     json_path = Path(json_path)
-    data, _, names, kept = read_coco(json_path)
+    data, names, kept = read_coco(json_path)
     root = Path(images) if images is not None else json_path.parent
     paco = any(":" in n for n in names.values())
     supercategory = {c["id"]: str(c.get("supercategory") or "") for c in data["categories"]}
@@ -111,7 +111,8 @@ def load_coco(json_path: str | Path, images: str | Path | None = None, *, object
             obj, part = (humanize(s) for s in category.split(":", 1))
         else:
             obj, part = humanize(supercategory[ann["category_id"]]) or object or None, humanize(category)
-        key = f"{Path(image_candidates(root, image)[-1]).stem}/{ann['id']}"
+        candidates = image_candidates(root, image)
+        key = f"{candidates[-1].stem}/{ann['id']}"
         said = _object_phrase(refexp) if refexp else obj
         text = (pick_template(key, templates).format(part=part, object=said) if templates
                 else phrase(key, part=part, obj=said, split=split)[0][1])
@@ -122,7 +123,7 @@ def load_coco(json_path: str | Path, images: str | Path | None = None, *, object
         if len(members) > 1:
             meta["merged_annotations"] = [a["id"] for a, _, _ in members]
         records.append(Record(
-            key=key, image_paths=image_candidates(root, image), instruction=text,
+            key=key, image_paths=candidates, instruction=text,
             mask=CocoMask(segmentations=tuple(a["segmentation"] for a, _, _ in members),
                           height=int(image["height"]), width=int(image["width"]), name=origin),
             object=obj or "", part=part,

@@ -16,13 +16,16 @@ from collections.abc import Sequence
 import torch
 
 from .errors import CheckpointError, InstructionError
+from .evaluation.metrics import COUNT_PEAK_SEPARATION
 from .example import WEIGHT, Example, descriptor, example_logits, fuse, similarity
 from .io.images import ImageLike, check_instruction, load_image
 from .pointer import PartPointer, PointResult, SampleFeatures, collate
-from .pointer.decode import heatmap_peak
+from .pointer.confidence import point_signals
+from .pointer.decode import heatmap_peak, separated_peaks
 from .pointer.model import POINTERS, resolve_pointer_dir  # noqa: F401  (the bundled pointers)
 
 DEFAULT_BACKBONE = "default-llava"
+MAX_POINTS = 20  # point_all's cap when no max_points is given
 
 
 class Pointer:
@@ -68,6 +71,25 @@ class Pointer:
                    examples: Sequence[Example] = ()) -> list[PointResult]:
         """One :class:`PointResult` per instruction (None: the examples alone); the image prefix is encoded
         once for all, the references once for all."""
+        return [points[0] for points in self._point(image, texts, examples=examples, max_points=1)]
+
+    def point_all(self, image: ImageLike, text: str, *, max_points: int | None = None) -> list[PointResult]:
+        """Every instance ``text`` asks for ("all the handles"): the heatmap's separated peaks whose presence
+        clears the calibrated threshold, strongest first, at most ``max_points`` (None: up to
+        :data:`MAX_POINTS`); an empty list when none does ("not found"). Needs a calibrated pointer."""
+        if self.model.calibration is None:
+            raise CheckpointError("pointing at several instances needs a calibrated pointer (its presence "
+                                  "threshold); fit one with `partpoint calibrate`")
+        if max_points is not None and max_points < 1:
+            raise InstructionError(f"max_points {max_points}: ask for at least one point")
+        points = self._point(image, [text], max_points=max_points or MAX_POINTS)[0]
+        return [p for p in points if p.present]
+
+    @torch.no_grad()
+    def _point(self, image: ImageLike, texts: list[str | None], *, examples: Sequence[Example] = (),
+               max_points: int = 1) -> list[list[PointResult]]:
+        """Up to ``max_points`` separated peaks per instruction (the strongest first; one: the refined
+        peak)."""
         image = load_image(image)
         if not texts:
             raise InstructionError("no instructions given; pass at least one")
@@ -76,22 +98,38 @@ class Pointer:
         texts = [None if t is None else check_instruction(t) for t in texts]
         named = [t for t in texts if t is not None]
         features = self.backbone.encode_many(image, named, layers=self.model.identity.layers) if named else []
-        heatmaps = iter(self.model(collate([SampleFeatures.of(f, self.heads) for f in features])).heatmap
-                        if named else [])  # (H', W') each
+        output = self.model(collate([SampleFeatures.of(f, self.heads) for f in features])) if named else None
         geometry = features[0].geometry if features else self.backbone.geometry(image)
         scale = self.model.config.upsample
         size = (geometry.grid[0] * scale, geometry.grid[1] * scale)
         shown = example_logits(self._similarity(image, examples), size) if examples else None
-        results = []
+        results, row = [], 0
         for text in texts:
-            logits = shown if text is None else next(heatmaps)
+            logits = shown if text is None else output.heatmap[row]  # (H', W')
             if text is not None and shown is not None:
                 logits = fuse(logits, shown, self.example_weight)
             peak = heatmap_peak(logits[None], geometry.grid)
-            x, y = geometry.to_image_xy(float(peak.u[0]), float(peak.v[0]))
-            results.append(PointResult(x=float(x), y=float(y), score=float(peak.score[0]),
-                                       heatmap=peak.probs[0].numpy(), width=image.width, height=image.height,
-                                       geometry=geometry, instruction=text))
+            uv = [(float(peak.u[0]), float(peak.v[0]))]
+            if max_points > 1:
+                uv += [((c + 0.5) / scale, (r + 0.5) / scale) for r, c in
+                       separated_peaks(peak.probs[0].numpy(), max_points,
+                                       min_distance=COUNT_PEAK_SEPARATION * scale)[1:]]
+            points, probs = [], peak.probs[0]
+            for i, (u, v) in enumerate(uv):
+                x, y = geometry.to_image_xy(u, v)
+                r, c = int(v * scale), int(u * scale)
+                score = peak.score[0] if i == 0 else probs[max(r - 1, 0): r + 2, max(c - 1, 0): c + 2].sum()
+                point = PointResult(x=float(x), y=float(y), score=float(score),
+                                    heatmap=peak.probs[0].numpy(), width=image.width, height=image.height,
+                                    geometry=geometry, instruction=text)
+                if text is not None and self.model.calibration is not None:
+                    signals = point_signals(output, peak.probs, geometry.grid, u, v, row)
+                    confidence, presence = self.model.calibration.score(signals)
+                    point.confidence, point.presence = float(confidence[0]), float(presence[0])
+                    point.present = point.presence >= self.model.calibration.threshold
+                points.append(point)
+            results.append(points)
+            row += text is not None
         return results
 
     def _similarity(self, image, examples: Sequence[Example]) -> torch.Tensor:

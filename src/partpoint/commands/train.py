@@ -21,6 +21,9 @@ def add_arguments(p) -> None:
                    help="candidate layers of head selection, e.g. 2-8 or 2,4,6 (default: every layer from 2)")
     p.add_argument("--max-samples", type=int, default=None,
                    help="use at most N samples of each dataset (a seeded random subset; default all)")
+    p.add_argument("--negatives", type=int, default=0,
+                   help="also train on N negatives per image of each --data set: instructions borrowed from "
+                        "other images naming something this one does not show (default 0)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -70,6 +73,15 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     config = config_from_args(args, select_layers=parse_layers(args.layers), progress=not args.quiet)
     train_sets = [subsample(open_dataset(spec), args.max_samples, seed=config.seed) for spec in args.data]
+    if args.negatives < 0:
+        from ..errors import DataError
+
+        raise DataError(f"--negatives {args.negatives}: pass 0 or more negatives per image")
+    if args.negatives:
+        from ..data.negatives import negatives
+
+        made = [negatives(ds, per_image=args.negatives, seed=config.seed) for ds in train_sets]
+        train_sets += [ds for ds in made if len(ds)]
     val_set = subsample(open_dataset(args.val), args.max_samples, seed=config.seed) if args.val else None
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     result = train_pointer(backbone, train_sets, val_dataset=val_set, heads=args.heads, out_dir=args.out,

@@ -24,7 +24,8 @@ class Sample:
     """One (image, instruction, part mask) triple.
 
     image: RGB PIL image, upright (EXIF applied), ``W x H``.
-    mask: ``(H, W)`` bool, True inside the part; same size as ``image``.
+    mask: ``(H, W)`` bool, True inside the part; same size as ``image``; all False for a negative
+        (``meta["absent"]``, :mod:`partpoint.data.negatives`: the instruction names something not shown).
     category: ``"object:part"`` (PointArena: its task category, e.g. ``"spatial"``).
     image_id: which picture this is (samples of one image share it: the feature cache encodes the image once).
     meta: ``source`` (format name), ``key`` (stable unique id), ``image_path``, and where known
@@ -80,7 +81,7 @@ class Record:
         return self.image_id or str(self.image_paths[0] if self.image_paths else self.key)
 
 
-def _resolve_image(record: Record) -> Path:
+def resolve_image(record: Record) -> Path:
     for path in record.image_paths:
         if path.is_file():
             return path
@@ -91,8 +92,13 @@ def _resolve_image(record: Record) -> Path:
 
 def load_record(record: Record, *, source: str) -> Sample:
     """Decode a record's image and mask into a :class:`Sample`, checking they agree."""
-    image_path = _resolve_image(record)
+    image_path = resolve_image(record)
     image = load_image(image_path)
+    meta = {"source": source, "key": record.key, "image_path": str(image_path), **record.meta}
+    common = dict(image=image, instruction=record.instruction, object=record.object, part=record.part,
+                  category=record.category, meta=meta, image_id=record.image)
+    if record.meta.get("absent"):  # a negative (data.negatives): nothing to point at
+        return Sample(mask=np.zeros((image.height, image.width), dtype=bool), **common)
     try:
         mask = record.mask.load()
     except DataError as e:  # add which record needed the mask: "<problem> (<origin>); <fix>"
@@ -108,9 +114,7 @@ def load_record(record: Record, *, source: str) -> Sample:
     if not mask.any():
         raise DataError(f"mask {record.mask.describe()} is empty ({record.origin}); fix the annotation or "
                         "drop the record")
-    meta = {"source": source, "key": record.key, "image_path": str(image_path), **record.meta}
-    return Sample(image=image, instruction=record.instruction, mask=mask, object=record.object,
-                  part=record.part, category=record.category, meta=meta, image_id=record.image)
+    return Sample(mask=mask, **common)
 
 
 class PartDataset(Sequence[Sample]):

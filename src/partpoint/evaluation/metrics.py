@@ -54,6 +54,7 @@ class EvalResult:
     unparsed: int
     per_category: dict[str, CategoryScore]
     samples: list[dict] = field(default_factory=list, repr=False)
+    negatives: list[dict] = field(default_factory=list, repr=False)
 
     @property
     def hit_rate(self) -> float:
@@ -76,12 +77,33 @@ class EvalResult:
             "per_category": {name: score.hit_rate for name, score in sorted(self.per_category.items())},
             "per_category_n": {name: score.n for name, score in sorted(self.per_category.items())},
             "unparsed": self.unparsed,
+            **self.reliability_summary(),
         }
+
+    def reliability_summary(self) -> dict:
+        """With calibrated predictions: ``ece`` (15 bins), ``reliability`` (the bins), ``missed_present_rate``
+        (samples called absent); with negatives also ``negatives``, ``absent_auroc`` (presence of samples
+        vs negatives) and ``false_point_rate`` (negatives called present: a point where there is nothing)."""
+        rated = [s for s in self.samples if "confidence" in s]
+        if not rated:
+            return {}
+        confidence, hits = [s["confidence"] for s in rated], [s["hit"] for s in rated]
+        out = {"ece": expected_calibration_error(confidence, hits),
+               "reliability": reliability(confidence, hits),
+               "missed_present_rate": float(np.mean([not s["present"] for s in rated]))}
+        if self.negatives:
+            presence = [s["presence"] for s in rated] + [s["presence"] for s in self.negatives]
+            out.update(negatives=len(self.negatives),
+                       absent_auroc=auroc(presence, [True] * len(rated) + [False] * len(self.negatives)),
+                       false_point_rate=float(np.mean([s["present"] for s in self.negatives])))
+        return out
 
     def to_json(self, *, with_samples: bool = True) -> str:
         data = self.summary()
         if with_samples:
             data["samples"] = self.samples
+            if self.negatives:
+                data["negative_samples"] = self.negatives
         return json.dumps(data, indent=2)
 
     def table(self) -> str:
@@ -91,6 +113,13 @@ class EvalResult:
                  f"hit rate   {self.hit_rate:.3f}  ({self.hits}/{self.n})", f"patch acc  {patch}"]
         if self.method == "text":
             lines.append(f"unparsed   {self.unparsed} answers (counted as misses)")
+        rated = self.reliability_summary()
+        if rated:
+            lines.append(f"ECE        {rated['ece']:.3f}  (15 bins; calibrated confidence vs hits)")
+            lines.append(f"called absent {rated['missed_present_rate']:.3f} of the samples")
+        if "absent_auroc" in rated:
+            lines.append(f"negatives  {rated['negatives']}: absent AUROC {rated['absent_auroc']:.3f}, "
+                         f"false-point rate {rated['false_point_rate']:.3f}")
         width = max([len("category")] + [len(name) for name in self.per_category])
         lines += ["", f"{'category':<{width}}  {'n':>5}  {'hits':>5}  {'hit rate':>8}"]
         for name, score in sorted(self.per_category.items()):
@@ -135,3 +164,60 @@ def heatmap_points(heatmap: np.ndarray, geometry, count: int) -> list[tuple[floa
     peaks = separated_peaks(heatmap, count, min_distance=COUNT_PEAK_SEPARATION * scale)
     return [tuple(float(c) for c in geometry.to_image_xy((col + 0.5) / scale, (row + 0.5) / scale))
             for row, col in peaks]
+
+
+ECE_BINS = 15
+
+
+def reliability(confidence, hits, *, bins: int = ECE_BINS) -> list[dict]:
+    """Equal-width confidence bins over ``[0, 1]``: per non-empty bin its range, count, mean confidence and
+    hit rate (what a reliability diagram draws)."""
+    confidence, hits = np.asarray(confidence, dtype=np.float64), np.asarray(hits, dtype=np.float64)
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    return [{"low": b / bins, "high": (b + 1) / bins, "n": int((index == b).sum()),
+             "confidence": float(confidence[index == b].mean()), "hit_rate": float(hits[index == b].mean())}
+            for b in range(bins) if (index == b).any()]
+
+
+def expected_calibration_error(confidence, hits, *, bins: int = ECE_BINS) -> float:
+    """ECE: the count-weighted mean over equal-width bins of ``|hit rate - mean confidence|``."""
+    n = len(np.asarray(confidence))
+    if n == 0:
+        return float("nan")
+    return float(sum(b["n"] / n * abs(b["hit_rate"] - b["confidence"])
+                     for b in reliability(confidence, hits, bins=bins)))
+
+
+def auroc(scores, positive) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a random negative
+    (ties count half); NaN without both classes."""
+    from scipy.stats import rankdata
+
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def match_points(points, masks) -> int:
+    """One-to-one matches of predicted points to instance masks (Hungarian on the distance from each point
+    to each instance's pixels, as Molmo's PointingEval matches points to instances): how many matched points
+    lie inside their instance."""
+    from scipy.ndimage import distance_transform_edt
+    from scipy.optimize import linear_sum_assignment
+
+    if not len(points) or not len(masks):
+        return 0
+    cost = np.zeros((len(points), len(masks)))
+    for j, mask in enumerate(masks):
+        outside = distance_transform_edt(~np.asarray(mask, dtype=bool))  # (H, W) 0 inside
+        height, width = outside.shape
+        for i, (x, y) in enumerate(points):
+            col = min(max(int(math.floor(x)), 0), width - 1)
+            row = min(max(int(math.floor(y)), 0), height - 1)
+            beyond = math.hypot(max(0.0, -x, x - width + 1), max(0.0, -y, y - height + 1))
+            cost[i, j] = outside[row, col] + beyond
+    rows, cols = linear_sum_assignment(cost)
+    return int(sum(point_hit(masks[j], *points[i]) for i, j in zip(rows, cols)))

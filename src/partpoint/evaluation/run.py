@@ -31,7 +31,8 @@ def references(dataset, index: int, shots: int, rng) -> list[int]:
 
 
 def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: int = 0,
-             progress: bool = True, shots: int = 1, example_weight: float | None = None) -> EvalResult:
+             progress: bool = True, shots: int = 1, example_weight: float | None = None,
+             negatives: int = 0) -> EvalResult:
     """Run ``method`` on every sample of ``dataset`` and score it (see the module docstring).
 
     Args:
@@ -41,6 +42,8 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
         pointer: a ``PartPointer`` or its directory (``ours``; ``attention`` takes its heads); None: bundled.
         heads: attention heads instead of a pointer's (HeadSelection, heads.json path, or pairs).
         seed: seed of the ``random`` method's point stream.
+        negatives: ``ours``: also point at this many negatives per image (:mod:`partpoint.data.negatives`,
+            drawn with ``seed``) and score "not in the image" (``EvalResult.negatives``).
     """
     from tqdm.auto import tqdm
 
@@ -125,7 +128,27 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
                 "parsed": parsed,
                 **({"count": count,
                     "points": [list(map(float, p)) for p in points or []]} if count > 1 else {}),
+                **calibrated(prediction),
             }
         )
+    if negatives:
+        if method != "ours":
+            raise MethodError(f"--negatives scores the pointer's presence; method {method!r} has none")
+        from ..data.negatives import negatives as make_negatives
+
+        absent = make_negatives(dataset, per_image=negatives, seed=seed)
+        for index in tqdm(range(len(absent)), desc="eval negatives", disable=not progress, unit="sample"):
+            sample = absent[index]
+            prediction = predictor.point(sample.image, sample.instruction)
+            result.negatives.append({"key": sample.meta["key"], "category": sample.category,
+                                     "x": prediction.x, "y": prediction.y, **calibrated(prediction)})
     return result
+
+
+def calibrated(prediction) -> dict:
+    """A prediction's calibrated fields for the per-sample record (none for uncalibrated methods)."""
+    if prediction is None or getattr(prediction, "confidence", None) is None:
+        return {}
+    return {"confidence": prediction.confidence, "presence": prediction.presence,
+            "present": bool(prediction.present)}
 

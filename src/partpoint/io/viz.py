@@ -3,12 +3,14 @@ caption.
 
 The heatmap covers the PROCESSED region (e.g. LLaVA's centre crop), not necessarily the whole image:
 each original pixel centre is mapped to grid coords with ``geometry.to_grid_uv`` and the heatmap is
-sampled there bilinearly; pixels outside the processed region get no colour.
+sampled there bilinearly; pixels outside the processed region get no colour. Also the reliability diagram
+of calibrated confidence (:func:`reliability_figure`).
 """
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -158,3 +160,28 @@ def _draw_caption(image: Image.Image, text: str) -> None:
     draw = ImageDraw.Draw(image)
     for i, line_text in enumerate(lines):
         draw.text((pad * 2, pad + i * (font_size + pad)), line_text, fill=(255, 255, 255), font=font)
+
+
+def reliability_figure(curves: dict[str, list[dict]], path, *, title: str = "Reliability") -> None:
+    """A reliability diagram: per calibration bin (``evaluation.metrics.reliability``) the hit rate against
+    the mean confidence, one line per curve (its label gains the ECE), the diagonal as perfect calibration;
+    written to ``path`` (PNG) atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .atomic import atomic_write
+
+    figure, axis = plt.subplots(figsize=(4.8, 4.4), dpi=110)
+    axis.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect")
+    for label, bins in curves.items():
+        n = sum(b["n"] for b in bins)
+        ece = sum(b["n"] / n * abs(b["hit_rate"] - b["confidence"]) for b in bins) if n else float("nan")
+        axis.plot([b["confidence"] for b in bins], [b["hit_rate"] for b in bins], marker="o", markersize=3,
+                  label=f"{label} (ECE {ece:.3f}, n {n})")
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (15 bins)", ylabel="hit rate", title=title)
+    axis.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png"))
+    plt.close(figure)

@@ -65,6 +65,7 @@ def sdf_loss(
     gamma: float = LossConfig.gamma,
     cap: float | None = None,
     inside_slope: float = 0.0,
+    present: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Expected penalty under the heatmap distribution: ``mean_b sum_{ij} softmax(H_b)_{ij} g(D_b)_{ij}``,
     ``g(D) = f(min(D, cap)) + inside_slope * min(D, 0)``.
@@ -77,9 +78,19 @@ def sdf_loss(
     Args:
         heatmap_logits: ``(B, H', W')`` logits.
         distance: ``(B, H', W')`` signed distance (patch units) at the same resolution.
+        present: optional ``(B,)`` bool; the mean runs over these samples only (negatives have no part).
     """
     probs = rearrange(heatmap_logits, "b h w -> b (h w)").softmax(dim=-1)  # (B, H'W')
     distance = rearrange(distance, "b h w -> b (h w)")  # (B, H'W')
     clipped = distance if cap is None else distance.clamp(max=cap)
     penalty = sdf_penalty(clipped, tau=tau, gamma=gamma) + inside_slope * distance.clamp(max=0.0)  # (B, H'W')
-    return (probs * penalty).sum(dim=-1).mean()
+    return present_mean((probs * penalty).sum(dim=-1), present)
+
+
+def present_mean(values: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-sample ``values (B,)`` over the samples with a part (all when ``present`` is None; 0 when
+    none has one)."""
+    if present is None:
+        return values.mean()
+    weights = present.to(values.dtype)
+    return (values * weights).sum() / weights.sum().clamp_min(1.0)

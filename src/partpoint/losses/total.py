@@ -9,7 +9,7 @@ from einops import rearrange
 
 from .bce import patch_bce
 from .config import LossConfig
-from .sdf import sdf_loss
+from .sdf import present_mean, sdf_loss
 
 
 @dataclass
@@ -22,7 +22,7 @@ class LossTerms:
 
 
 def pointer_loss(output, patch_target: torch.Tensor, distance: torch.Tensor,
-                 config: LossConfig | None = None) -> LossTerms:
+                 config: LossConfig | None = None, present: torch.Tensor | None = None) -> LossTerms:
     """Total loss of a :class:`partpoint.pointer.PointerOutput`.
 
     Args:
@@ -30,6 +30,8 @@ def pointer_loss(output, patch_target: torch.Tensor, distance: torch.Tensor,
         patch_target: ``(B, P)`` the BCE target per grid cell.
         distance: ``(B, H', W')`` signed distance at heatmap resolution (patch units).
         config: the loss settings (default: ``LossConfig()``).
+        present: optional ``(B,)`` bool, False for negatives: their BCE target is all zeros (nothing to find)
+            and they have no heatmap term.
 
     ``LossTerms.sdf`` holds the heatmap term (SDF or inside-mass) for logging.
     """
@@ -37,14 +39,15 @@ def pointer_loss(output, patch_target: torch.Tensor, distance: torch.Tensor,
     bce = patch_bce(output.patch_logits, patch_target)
     if config.use_sdf:
         heat = sdf_loss(output.heatmap, distance, tau=config.tau, gamma=config.gamma, cap=config.sdf_cap,
-                        inside_slope=config.inside_slope)
+                        inside_slope=config.inside_slope, present=present)
     else:
-        heat = inside_mass_loss(output.heatmap, distance < 0)
+        heat = inside_mass_loss(output.heatmap, distance < 0, present=present)
     total = bce + config.lam * heat
     return LossTerms(total=total, bce=bce.detach(), sdf=heat.detach())
 
 
-def inside_mass_loss(heatmap_logits: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+def inside_mass_loss(heatmap_logits: torch.Tensor, inside: torch.Tensor,
+                     present: torch.Tensor | None = None) -> torch.Tensor:
     """``-log`` of the heatmap's softmax mass inside the part: region coverage, no pull to the centre.
 
     The ``use_sdf=False`` ablation uses this so that the decoder is still trained.
@@ -55,4 +58,6 @@ def inside_mass_loss(heatmap_logits: torch.Tensor, inside: torch.Tensor) -> torc
     """
     log_probs = rearrange(heatmap_logits, "b h w -> b (h w)").log_softmax(dim=-1)  # (B, H'W')
     masked = log_probs.masked_fill(~rearrange(inside, "b h w -> b (h w)"), float("-inf"))
-    return -torch.logsumexp(masked, dim=-1).mean()
+    if present is not None:  # a negative has no inside: keep its term finite, then leave it out
+        masked = masked.masked_fill(~rearrange(present, "b -> b 1"), 0.0)
+    return present_mean(-torch.logsumexp(masked, dim=-1), present)

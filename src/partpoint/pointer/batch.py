@@ -24,7 +24,8 @@ class SampleFeatures:
     the ``image_size`` ``(W, H)`` image. The feature cache adds the sample's ``key``, ``category``,
     ``image_id``, ``coverage (P,)`` (the fraction of each grid cell inside the part) and ``masks`` (the part
     mask sampled at ``s x s`` points per cell, packed bits, by scale ``s``); training adds its targets
-    ``patch_target (P,)`` and ``distance (P_h * s, P_w * s)`` at the pointer's heatmap scale.
+    ``patch_target (P,)`` and ``distance (P_h * s, P_w * s)`` at the pointer's heatmap scale. ``present`` is
+    False for a negative (the instruction names something the image does not show: empty masks).
     """
 
     q_text: torch.Tensor
@@ -41,6 +42,7 @@ class SampleFeatures:
     masks: dict[int, torch.Tensor] = field(default_factory=dict)
     patch_target: torch.Tensor | None = None
     distance: torch.Tensor | None = None
+    present: bool = True
 
     @classmethod
     def of(cls, features, heads) -> SampleFeatures:
@@ -101,7 +103,7 @@ class PointerBatch:
     ``q_text (B, k, L, d)`` text queries of the k heads (right-padded), ``text_mask (B, L)`` bool (True: a
     real token), ``k_image`` / ``v_image (B, k, P, d)`` image keys and values, ``grid (P_h, P_w)``; for
     training also ``patch_target (B, P)`` (the BCE target) and ``distance (B, P_h * s, P_w * s)`` (signed
-    distance to the part, patches).
+    distance to the part, patches) and ``present (B,)`` bool (False: a negative, no heatmap target).
     """
 
     q_text: torch.Tensor
@@ -111,6 +113,7 @@ class PointerBatch:
     grid: tuple[int, int]
     patch_target: torch.Tensor | None = None
     distance: torch.Tensor | None = None
+    present: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.q_text.shape[0]
@@ -141,7 +144,8 @@ def collate(samples: list[SampleFeatures]) -> PointerBatch:
 
     return PointerBatch(q_text=q_text, text_mask=text_mask, k_image=stacked("k_image"),
                         v_image=stacked("v_image"),
-                        grid=grids.pop(), patch_target=stacked("patch_target"), distance=stacked("distance"))
+                        grid=grids.pop(), patch_target=stacked("patch_target"), distance=stacked("distance"),
+                        present=torch.tensor([s.present for s in samples]))
 
 
 def last_token_query(q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:

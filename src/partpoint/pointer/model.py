@@ -14,6 +14,7 @@ from ..errors import CheckpointError
 from ..io.atomic import atomic_write, atomic_write_text
 from .a2p import A2PDecoder
 from .batch import PointerBatch, last_token_query
+from .confidence import CALIBRATION_NAME, Calibration, weights_digest
 from .config import PointerConfig, PointerIdentity, config_from_json, config_to_json
 from .decode import Peak, heatmap_peak
 from .qsynth import QSynth
@@ -54,6 +55,7 @@ class PartPointer(nn.Module):
     def __init__(self, config: PointerConfig, identity: PointerIdentity):
         super().__init__()
         self.config, self.identity = config, identity
+        self.calibration = None  # a pointer.confidence.Calibration fitted on val (``partpoint calibrate``)
         num_heads, dim = identity.num_heads, identity.head_dim
         self.qsynth = (QSynth(dim=dim, num_heads=num_heads, num_latents=config.num_latents,
                               depth=config.depth, attn_heads=config.attn_heads,
@@ -105,6 +107,12 @@ class PartPointer(nn.Module):
         atomic_write(directory / WEIGHTS_NAME,
                      lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
         atomic_write_text(directory / CONFIG_NAME, config_to_json(self.config, self.identity))
+        calibration_path = directory / CALIBRATION_NAME
+        if self.calibration is not None:
+            self.calibration.weights_sha256 = weights_digest(directory)
+            atomic_write_text(calibration_path, self.calibration.to_json())
+        else:  # another pointer's calibration must not stay beside these weights
+            calibration_path.unlink(missing_ok=True)
         return directory
 
     @classmethod
@@ -141,4 +149,26 @@ class PartPointer(nn.Module):
             first_line = str(error).splitlines()[0]
             raise CheckpointError(f"pointer weights {weights_path} do not match its config ({first_line}); "
                                   "re-save the pointer") from None
+        model.calibration = read_calibration(directory)
         return model
+
+
+def read_calibration(directory: Path):
+    """The directory's ``calibration.json`` when it was fitted on these weights, else None (with a warning
+    when it exists but is stale or unreadable)."""
+    import warnings
+
+    path = directory / CALIBRATION_NAME
+    if not path.is_file():
+        return None
+    try:
+        calibration = Calibration.from_json(path.read_text())
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        warnings.warn(f"ignoring {path}: unreadable ({error}); refit it with `partpoint calibrate`",
+                      stacklevel=3)
+        return None
+    if calibration.weights_sha256 != weights_digest(directory):
+        warnings.warn(f"ignoring {path}: fitted on other weights; refit it with `partpoint calibrate`",
+                      stacklevel=3)
+        return None
+    return calibration

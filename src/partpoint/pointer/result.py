@@ -20,10 +20,17 @@ class PointerOutput:
 
 @dataclass
 class PointResult:
-    """A point in ORIGINAL image pixels (``x`` right, ``y`` down, continuous), its confidence in
-    ``[0, 1]``, the heatmap it came from (``(H', W')`` probabilities, or None for baselines without one),
-    the image size, and (from the predictor) the ``GridGeometry`` that places the heatmap on the image
-    and the instruction it answers."""
+    """A point in ORIGINAL image pixels (``x`` right, ``y`` down, continuous), its raw ``score`` (the heatmap
+    mass around the peak), the heatmap it came from (``(H', W')`` probabilities, or None for baselines
+    without one), the image size, and (from the predictor) the ``GridGeometry`` that places the heatmap on
+    the image and the instruction it answers.
+
+    With a calibrated pointer (``partpoint calibrate``, :mod:`partpoint.pointer.confidence`): ``confidence``
+    is the estimated probability that the point hits the part (given the part is in the image),
+    ``presence`` the estimated probability that the part is in the image, and ``present`` whether that
+    clears the threshold chosen on val; False means "not found": do not act on the point. Without a
+    calibration all three are None.
+    """
 
     x: float
     y: float
@@ -33,6 +40,9 @@ class PointResult:
     height: int
     geometry: object | None = field(default=None, repr=False)
     instruction: str | None = None
+    confidence: float | None = None
+    presence: float | None = None
+    present: bool | None = None
 
     def to_camera(self, depth, intrinsics, *, depth_scale: float = 1.0, window: int = 2) -> tuple[float,
                                                                                                   float,

@@ -11,7 +11,7 @@ shards are kept and only missing ones are encoded.
 One cached sample is a :class:`partpoint.pointer.SampleFeatures` (``cache[i]``): the selected heads' features
 in fp16, the sample's key, category and image id, the part's coverage of every grid cell and its mask sampled
 at each of ``mask_scales`` (packed bits). Samples whose part covers no heatmap cell at the finest scale are
-skipped (listed in the shard).
+skipped (listed in the shard); negatives (:mod:`partpoint.data.negatives`) are kept with ``present=False``.
 
 Several processes (``accelerate launch``) build one cache together: process ``rank`` of ``world``
 encodes the missing shards ``s`` with ``s % world == rank`` (disjoint, and together every missing
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -93,9 +94,15 @@ def with_mask(record: SampleFeatures, mask: np.ndarray, *,
 
 
 def make_record(features, sample, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> SampleFeatures | None:
-    """The cached record of one ``Sample`` from its backbone ``Features`` (see :func:`with_mask`)."""
+    """The cached record of one ``Sample`` from its backbone ``Features`` (see :func:`with_mask`); a negative
+    (``meta["absent"]``) is kept with ``present=False`` and empty masks."""
     record = replace(SampleFeatures.of(features, heads), key=sample.meta.get("key", ""),
                      category=sample.category, image_id=sample.image_id)
+    if sample.meta.get("absent"):
+        return replace(record, present=False, coverage=torch.zeros(math.prod(record.grid)),
+                       masks={int(s): torch.from_numpy(np.packbits(np.zeros(math.prod(record.grid) * s * s,
+                                                                            dtype=bool)))
+                              for s in mask_scales})
     return with_mask(record, sample.mask, mask_scales=mask_scales)
 
 

@@ -16,10 +16,15 @@ FINE_SCALE = 8  # hit tests use the part mask at 8 x 8 points per grid cell
 def prepare_items(records: list[SampleFeatures], *, scale: int) -> tuple[list[SampleFeatures], list[str]]:
     """Give each record its training targets: ``patch_target (P,)`` (the part cells, the BCE target) and
     ``distance (P_h*s, P_w*s)`` (signed distance to the part in patch units); records whose part misses every
-    heatmap cell are dropped. Returns ``(records, dropped keys)``."""
+    heatmap cell are dropped. A negative (``present=False``) gets an all-zero ``patch_target`` and a zero
+    ``distance`` (the loss gives it no heatmap term). Returns ``(records, dropped keys)``."""
     items, dropped = [], []
     for record in records:
         mask = record.mask(scale)  # (P_h*s, P_w*s)
+        if not record.present:
+            items.append(replace(record, patch_target=torch.zeros(mask.shape[0] * mask.shape[1] // scale**2),
+                                 distance=torch.zeros(mask.shape)))
+            continue
         if not mask.any():
             dropped.append(record.key)
             continue

@@ -68,7 +68,7 @@ def train_step(model, optimizer, scheduler, batch, config: TrainConfig, accelera
     (through ``accelerator`` when given), global-norm clipping, optimiser and scheduler step."""
     import torch
 
-    terms = pointer_loss(model(batch), batch.patch_target, batch.distance, config.loss)
+    terms = pointer_loss(model(batch), batch.patch_target, batch.distance, config.loss, present=batch.present)
     if accelerator is not None:
         accelerator.backward(terms.total)
         accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)

@@ -1,0 +1,268 @@
+"""Confidence a robot can act on: negatives, the loss on them, calibration (ECE), presence and abstention,
+several instances (one-to-one scoring), and the commands."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import save_pointer
+from partpoint.commands import main as cli_main
+from partpoint.data import open_dataset
+from partpoint.data.negatives import is_negative, negatives
+from partpoint.errors import CheckpointError
+from partpoint.evaluation.metrics import auroc, expected_calibration_error, match_points, reliability
+from partpoint.losses import pointer_loss
+from partpoint.pointer import PartPointer
+from partpoint.pointer.confidence import SIGNALS, Calibration, Logistic, best_threshold
+from partpoint.pointer.result import PointerOutput
+from partpoint.predictor import Pointer
+from partpoint.training import TrainConfig, fit, prepare_items
+from partpoint.training.cache import FeatureCache
+from partpoint.training.calibrate import cached_signals
+
+torch.set_num_threads(1)
+HEADS = [(1, 0), (2, 3), (2, 1)]
+SMALL = TrainConfig.of(epochs=12, batch_size=4, num_latents=4, depth=1, decoder_dim=16, stage_dims=(16, 16),
+                       lr=3e-3, progress=False)
+
+
+# --- negatives -------------------------------------------------------------------------------------------
+
+def test_negatives_ask_for_what_the_image_does_not_show(tiny_setup):
+    _, _, train_spec, _ = tiny_setup
+    dataset = open_dataset(train_spec)
+    made = negatives(dataset, per_image=2, seed=0)
+    assert len(made) and made.name.endswith("-negatives")
+    shown = {}
+    for record in dataset.records:
+        shown.setdefault(record.image, set()).add(record.object)
+    per_image = {}
+    for record in made.records:
+        assert record.object not in shown[record.image]  # several object classes: an absent object
+        per_image[record.image] = per_image.get(record.image, 0) + 1
+        assert is_negative(record)
+    assert max(per_image.values()) <= 2
+    assert [r.key for r in negatives(dataset, per_image=2, seed=0).records] == [r.key for r in made.records]
+    assert [r.key for r in negatives(dataset, per_image=2, seed=1).records] != [r.key for r in made.records]
+    sample = made[0]
+    assert sample.mask.shape == (sample.image.height, sample.image.width) and not sample.mask.any()
+    assert sample.meta["absent"]
+
+
+def test_one_object_class_borrows_absent_parts_and_one_class_has_none(tiny_setup):
+    _, _, train_spec, _ = tiny_setup
+    dataset = open_dataset(train_spec)
+    mugs = dataset.subset([i for i, r in enumerate(dataset.records) if r.object == dataset.records[0].object])
+    for record in negatives(mugs, per_image=3).records:
+        assert record.category not in {r.category for r in mugs.records if r.image == record.image}
+    first = dataset.records[0].category
+    one = dataset.subset([i for i, r in enumerate(dataset.records) if r.category == first])
+    assert len(negatives(one)) == 0
+
+
+# --- the loss on negatives -------------------------------------------------------------------------------
+
+def test_a_negative_has_an_all_zero_bce_target_and_no_heatmap_term():
+    torch.manual_seed(0)
+    logits, heatmap = torch.randn(3, 2, 16), torch.randn(3, 8, 8)
+    target = torch.zeros(3, 16)
+    target[0, 5] = 1.0
+    distance = torch.randn(3, 8, 8)
+    present = torch.tensor([True, False, True])
+    output = PointerOutput(patch_logits=logits, attn=logits.softmax(-1), heatmap=heatmap)
+    terms = pointer_loss(output, target, distance, present=present)
+    keep = PointerOutput(patch_logits=logits[[0, 2]], attn=None, heatmap=heatmap[[0, 2]])
+    assert terms.sdf == pytest.approx(float(pointer_loss(keep, target[[0, 2]], distance[[0, 2]]).sdf))
+    assert terms.bce == pytest.approx(float(pointer_loss(output, target, distance).bce))  # all 3 in the BCE
+    # a heatmap change on the negative alone changes nothing
+    moved = PointerOutput(patch_logits=logits, attn=None, heatmap=heatmap.clone())
+    moved.heatmap[1] += torch.randn(8, 8)
+    moved_terms = pointer_loss(moved, target, distance, present=present)
+    assert float(moved_terms.sdf) == pytest.approx(float(terms.sdf))
+    no_sdf = TrainConfig().loss.__class__(use_sdf=False)
+    assert torch.isfinite(pointer_loss(output, target, distance, no_sdf, present=present).total)
+
+
+@pytest.fixture(scope="module")
+def cached(tiny_setup, tmp_path_factory):
+    """Prepared training items of the tiny train split and its negatives (2 per image), cached once."""
+    _, backbone, train_spec, _ = tiny_setup
+    cache_dir = tmp_path_factory.mktemp("negatives_cache")
+    dataset = open_dataset(train_spec)
+    items = {}
+    for name, data in (("positives", dataset), ("negatives", negatives(dataset, per_image=2))):
+        cache = FeatureCache.build(backbone, data, heads=HEADS, cache_dir=cache_dir, progress=False)
+        items[name] = prepare_items(cache.entries(), scale=SMALL.pointer.upsample)[0]
+    return backbone, items
+
+
+def test_negatives_are_cached_absent_and_training_learns_nothing_is_there(cached):
+    """The tiny backbone is random, so its features are re-drawn here: each sample's text asks for one of
+    three classes and its part's keys carry that class; a negative's image carries another class. Trained
+    with negatives, the presence signal separates them and the negatives' presence is pushed down."""
+    from dataclasses import replace
+
+    from partpoint.pointer import PointerIdentity
+
+    backbone, items = cached
+    assert items["negatives"] and all(not item.present for item in items["negatives"])
+    assert all(float(item.patch_target.sum()) == 0 for item in items["negatives"])
+    assert all(item.present for item in items["positives"])
+    generator = torch.Generator().manual_seed(0)
+    num_cells, dim = items["positives"][0].k_image.shape[1:]
+    classes = torch.nn.functional.normalize(torch.randn(3, dim, generator=generator), dim=-1) * dim**0.5
+
+    def shaped(item, asked: int, shown: int):
+        keys = torch.randn(item.k_image.shape, generator=generator)
+        cells = item.patch_target > 0 if item.present else torch.randint(num_cells, (1,), generator=generator)
+        keys[:, cells] += 2 * classes[shown]
+        text = 0.3 * torch.randn(item.q_text.shape, generator=generator) + classes[asked]
+        return replace(item, q_text=text, k_image=keys)
+
+    positives = [shaped(item, i % 3, i % 3) for i, item in enumerate(items["positives"])]
+    absent = [shaped(item, i % 3, (i + 1) % 3) for i, item in enumerate(items["negatives"])]
+    identity = PointerIdentity.of(backbone, HEADS)
+    mixed = fit(positives + absent, identity=identity, config=SMALL).pointer
+    alone = fit(positives, identity=identity, config=SMALL).pointer
+
+    def presence(pointer, group):
+        return cached_signals(pointer, group)[0][:, SIGNALS.index("presence")]
+
+    scores = np.r_[presence(mixed, positives), presence(mixed, absent)]
+    assert auroc(scores, [True] * len(positives) + [False] * len(absent)) > 0.95
+    assert presence(mixed, absent).mean() < presence(alone, absent).mean() - 0.2
+
+
+# --- calibration -----------------------------------------------------------------------------------------
+
+def draws(seed: int, n: int = 20000):
+    """Signals whose first column sets the hit probability (sigmoid(2 s - 1)); negatives have a low
+    presence."""
+    rng = np.random.default_rng(seed)
+    signals = rng.normal(size=(n, len(SIGNALS)))
+    hits = rng.random(n) < 1 / (1 + np.exp(-(2 * signals[:, 0] - 1)))
+    negative = rng.normal(size=(n, len(SIGNALS)))
+    negative[:, SIGNALS.index("presence")] -= 3.0
+    return signals, hits, negative
+
+
+def test_calibration_turns_signals_into_probabilities_that_match_hit_rates():
+    signals, hits, negative = draws(0)
+    calibration = Calibration.fit(signals, hits, negative)
+    test_signals, test_hits, test_negative = draws(1)
+    confidence, presence = calibration.score(test_signals)
+    assert expected_calibration_error(confidence, test_hits) < 0.02
+    raw = 1 / (1 + np.exp(-test_signals[:, 0]))  # right ranking, wrong scale
+    assert expected_calibration_error(raw, test_hits) > 0.1
+    assert calibration.confidence.weights[0] > 5 * max(abs(w) for w in calibration.confidence.weights[1:])
+    negative_presence = calibration.presence(test_negative)
+    assert auroc(np.r_[presence, negative_presence], [True] * len(presence) + [False] * len(presence)) > 0.95
+    assert (presence >= calibration.threshold).mean() > 0.9
+    assert (negative_presence < calibration.threshold).mean() > 0.9
+    again = Calibration.from_json(calibration.to_json())
+    np.testing.assert_allclose(again.score(test_signals)[0], confidence)
+
+
+def test_metrics_ece_auroc_threshold_and_one_to_one_matching():
+    assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [1, 1, 0, 0]) == pytest.approx(0.1)
+    assert expected_calibration_error([0.5] * 4, [1, 1, 1, 1]) == pytest.approx(0.5)
+    assert [b["n"] for b in reliability([0.01, 0.02, 0.99], [0, 0, 1])] == [2, 1]
+    assert auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+    assert np.isnan(auroc([0.1, 0.2], [1, 1]))
+    assert best_threshold(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == pytest.approx(0.8)
+    first, second = np.zeros((10, 10), bool), np.zeros((10, 10), bool)
+    first[1:3, 1:3], second[6:9, 6:9] = True, True
+    assert match_points([(7, 7), (1.5, 1.5), (5, 5)], [first, second]) == 2
+    assert match_points([(1.5, 1.5), (2.5, 2.5)], [first, second]) == 1  # one instance counts once
+    assert match_points([], [first]) == 0
+
+
+def constant_calibration(threshold: float) -> Calibration:
+    """Confidence 0.5 everywhere; presence = sigmoid(local presence signal)."""
+    n = len(SIGNALS)
+    flat = Logistic(mean=[0.0] * n, std=[1.0] * n, weights=[0.0] * n, bias=0.0)
+    present = Logistic(mean=[0.0] * n, std=[1.0] * n, weights=[0.0] * (n - 1) + [1.0], bias=0.0)
+    return Calibration(confidence=flat, presence=present, threshold=threshold)
+
+
+def test_the_predictor_reports_confidence_presence_and_abstains(tiny_setup, tmp_path):
+    _, backbone, train_spec, _ = tiny_setup
+    sample = open_dataset(train_spec)[0]
+    directory = save_pointer(backbone, tmp_path / "pointer")
+    pointer = Pointer(backbone=backbone, model=PartPointer.from_pretrained(directory))
+    plain = pointer.point(sample.image, sample.instruction)
+    assert plain.confidence is None and plain.present is None
+    with pytest.raises(CheckpointError, match="calibrate"):
+        pointer.point_all(sample.image, sample.instruction)
+    pointer.model.calibration = constant_calibration(threshold=0.0)
+    result = pointer.point(sample.image, sample.instruction)
+    assert result.confidence == pytest.approx(0.5) and result.present and 0 < result.presence < 1
+    assert (result.x, result.y) == (plain.x, plain.y)
+    several = pointer.point_all(sample.image, sample.instruction, max_points=3)
+    assert len(several) == 3 and (several[0].x, several[0].y) == (plain.x, plain.y)
+    assert len({(p.x, p.y) for p in several}) == 3 and all(p.present for p in several)
+    pointer.model.calibration = constant_calibration(threshold=1.0)  # nothing clears it: "not found"
+    assert not pointer.point(sample.image, sample.instruction).present
+    assert pointer.point_all(sample.image, sample.instruction) == []
+
+
+def test_a_calibration_is_stored_with_its_weights_and_dropped_for_others(tiny_setup, tmp_path):
+    _, backbone, _, _ = tiny_setup
+    directory = save_pointer(backbone, tmp_path / "pointer")
+    model = PartPointer.from_pretrained(directory)
+    assert model.calibration is None
+    model.calibration = constant_calibration(threshold=0.3)
+    model.save_pretrained(directory)
+    assert PartPointer.from_pretrained(directory).calibration.threshold == pytest.approx(0.3)
+    save_pointer(backbone, directory, seed=1)  # other weights, saved without a calibration: the file goes
+    assert not (directory / "calibration.json").exists()
+    model.save_pretrained(directory)
+    other = PartPointer.from_pretrained(directory)
+    other.calibration = None
+    torch.nn.init.zeros_(other.bias)
+    from safetensors.torch import save_file
+
+    from partpoint.io.atomic import atomic_write
+
+    atomic_write(directory / "model.safetensors", lambda tmp: save_file(other.state_dict(), str(tmp)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert PartPointer.from_pretrained(directory).calibration is None  # weights changed: stale
+    assert any("other weights" in str(w.message) for w in caught)
+
+
+# --- the commands ----------------------------------------------------------------------------------------
+
+def test_calibrate_then_eval_negatives_plot_and_several_instances(tiny_setup, tmp_path, capsys):
+    backbone_dir, backbone, train_spec, val_spec = tiny_setup
+    directory = save_pointer(backbone, tmp_path / "pointer")
+    val = val_spec.split("#")[0]  # every instruction: enough hits and misses
+    assert cli_main(["calibrate", "--backbone", str(backbone_dir), "--pointer", str(directory), "--data", val,
+                     "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    assert fitted["negatives"] > 0 and 0 <= fitted["val_ece"] <= 1 and 0 <= fitted["threshold"] <= 1
+    assert PartPointer.from_pretrained(directory).calibration is not None
+    plot = tmp_path / "reliability.png"
+    assert cli_main(["eval", "--backbone", str(backbone_dir), "--pointer", str(directory), "--method", "ours",
+                     "--data", val, "--negatives", "1", "--plot", str(plot), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["negatives"] > 0 and 0 <= summary["absent_auroc"] <= 1
+    assert 0 <= summary["false_point_rate"] <= 1 and 0 <= summary["ece"] <= 1
+    assert sum(b["n"] for b in summary["reliability"]) == summary["n"]
+    assert plot.stat().st_size > 1000
+    assert cli_main(["eval", "--backbone", str(backbone_dir), "--pointer", str(directory), "--method", "ours",
+                     "--data", val, "--max-points", "2", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["max_points"] == 2 and scores["all"]["groups"] > 0
+    assert scores["all"]["points"] <= 2 * scores["all"]["groups"]
+    assert cli_main(["eval", "--backbone", str(backbone_dir), "--method", "center", "--data", val,
+                     "--negatives", "1"]) == 2
+    assert "--method ours" in capsys.readouterr().err
+    assert cli_main(["eval", "--backbone", str(backbone_dir), "--method", "ours", "--data", val,
+                     "--max-points", "0"]) == 2
+    assert "positive number or 'all'" in capsys.readouterr().err

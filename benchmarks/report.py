@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity", "learning_curve", "grid_size")
+PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity", "learning_curve", "grid_size",
+         "confidence")
 METHOD_NAMES = {"text": "text pointing", "attention": "attention pointing", "ours": "ours (PartPointer)",
                 "center": "image centre", "random": "random"}
 
@@ -30,6 +31,10 @@ def _unavailable(part: dict | None) -> list[str]:
 
 def _num(value) -> str:
     return "–" if value is None else f"{value:.2f}"
+
+
+def _num3(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def _pct(value) -> str:
@@ -275,6 +280,49 @@ def grid_size_section(grid: dict | None) -> list[str]:
     return lines + [""]
 
 
+CELL_NAMES = {"synth_test": "SynthParts test", "carparts_test": "Car-Parts test", "ccp_test": "CCP test",
+              "instructpart_named": "InstructPart (named)", "instructpart_reason": "InstructPart (reason)"}
+
+
+def confidence_section(conf: dict | None) -> list[str]:
+    lines = ["## 8. Confidence: calibration, \"not in the image\", several instances", ""]
+    if conf is None:
+        return lines + ["Not run (`python -m benchmarks.confidence`).", ""]
+    ours, run = conf["ours"], conf["run"]
+    fitted = ours["calibration"]
+    lines += [f"From `python -m benchmarks.confidence` (its own run, git commit `{run['git_commit']}`, "
+              f"{run['date_utc']} UTC). The bundled pointer's `calibration.json` was fitted on {fitted.get('data')} "
+              f"({fitted.get('samples')} samples, {fitted.get('negatives')} negatives; val ECE "
+              f"{_num3(fitted.get('val_ece'))}, absent AUROC {_num3(fitted.get('val_absent_auroc'))}); presence "
+              f"threshold {ours['threshold']:.3f}. Test cells: SynthParts test ({run['synth_test']['scenes']} scenes, "
+              f"seed {run['synth_test']['seed']}), the real test splits' first {run['cap']} samples (evenly "
+              "spaced), InstructPart dev whole; negatives per image: "
+              + ", ".join(f"{CELL_NAMES[k]} {v}" for k, v in run["negatives_per_image"].items())
+              + ". Plot: [reliability.png](reliability.png).", "",
+              "| pointer | cell | n | hit % | ECE | negatives | absent AUROC | false-point % | called absent % |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for who in ("ours", "before"):
+        if who not in conf:
+            continue
+        label = "bundled (trained with negatives)" if who == "ours" else "before (no negatives)"
+        for name, cell in conf[who]["cells"].items():
+            lines.append(f"| {label} | {CELL_NAMES.get(name, name)} | {cell['n']} | {_pct(cell['hit_rate'])} | "
+                         f"{_num3(cell.get('ece'))} | {cell.get('negatives', 0)} | {_num3(cell.get('absent_auroc'))} | "
+                         f"{_pct(cell.get('false_point_rate'))} | {_pct(cell.get('missed_present_rate'))} |")
+    inst = ours.get("instances")
+    if inst:
+        lines += ["", f"**Several instances** (`Pointer.point_all`, every present peak; {inst['spec']}): one group "
+                  "per scene and object:part, \"Point to the PART of every OBJECT.\"", "",
+                  "| groups | n | instances | points | precision | recall | F1 | count acc | PointArena hit |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for key, label in (("all", "all"), ("several", "2+ instances")):
+            g = inst[key]
+            lines.append(f"| {label} | {g['groups']} | {g['instances']} | {g['points']} | {_num(g['precision'])} | "
+                         f"{_num(g['recall'])} | {_num(g['f1'])} | {_num(g['count_accuracy'])} | "
+                         f"{_num(g['pointarena_hit_rate'])} |")
+    return lines + [""]
+
+
 def write_report(results_dir: Path, out_path: Path) -> Path:
     """Render every section from ``results_dir/*.json`` into ``out_path`` (Markdown)."""
     parts = load_results(results_dir)
@@ -292,6 +340,7 @@ def write_report(results_dir: Path, out_path: Path) -> Path:
     lines += fidelity_section(parts["fidelity"])
     lines += learning_curve_section(parts["learning_curve"])
     lines += grid_size_section(parts["grid_size"])
+    lines += confidence_section(parts["confidence"])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(lines))
     return out_path

@@ -101,6 +101,31 @@ def test_report_numbers_follow_the_json(tmp_path):
     assert "90.0 / 61.0 (n=20)" in text and "45.7" not in text
 
 
+def test_report_renders_the_confidence_section(tmp_path):
+    fake_results(tmp_path / "results")
+    assert "Not run (`python -m benchmarks.confidence`)" in write_report(tmp_path / "results",
+                                                                        tmp_path / "R.md").read_text()
+    cell = {"n": 300, "hit_rate": 0.35, "ece": 0.0412, "negatives": 200, "absent_auroc": 0.8771,
+            "false_point_rate": 0.12, "missed_present_rate": 0.2, "reliability": []}
+    group = {"groups": 40, "instances": 50, "points": 45, "precision": 0.5, "recall": 0.45, "f1": 0.4737,
+             "count_accuracy": 0.6, "pointarena_hit_rate": 0.25}
+    conf = {"ours": {"calibration": {"data": "runs/synth/val", "samples": 1500, "negatives": 400,
+                                     "val_ece": 0.02, "val_absent_auroc": 0.9},
+                     "threshold": 0.4321, "cells": {"synth_test": cell},
+                     "instances": {"spec": "runs/synth/test50", "all": group, "several": group}},
+            "before": {"cells": {"synth_test": {**cell, "absent_auroc": 0.61}}},
+            "run": {"git_commit": "def5678", "date_utc": "2026-12-06 17:00", "synth_test": {"scenes": 50,
+                                                                                           "seed": 1234},
+                    "negatives_per_image": {"synth_test": 4}, "cap": 200}}
+    (tmp_path / "results" / "confidence.json").write_text(json.dumps(conf))
+    text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
+    assert "## 8. Confidence" in text and "threshold 0.432" in text and "def5678" in text
+    row = "| bundled (trained with negatives) | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.877 | 12.0 | 20.0 |"
+    assert row in text
+    assert "| before (no negatives) | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.610 |" in text
+    assert "| 2+ instances | 40 | 50 | 45 | 0.50 | 0.45 | 0.47 | 0.60 | 0.25 |" in text
+
+
 def test_report_needs_the_machine_record(tmp_path):
     with pytest.raises(FileNotFoundError, match="machine.json"):
         write_report(tmp_path, tmp_path / "RESULTS.md")

@@ -7,6 +7,11 @@ encode of the image prefix.
 ``"intrinsics"``), one result line per input line, in order. A bad line gets an ``"error"`` result and a
 message with its line number; the run goes on. An interrupted run continues where it stopped: the lines
 already in ``results.jsonl`` are kept and skipped (a half-written last line is dropped and redone).
+
+With a calibrated pointer (``partpoint calibrate``) every point carries its ``confidence`` (the estimated
+probability that it hits the part) and ``present``; a part judged absent is printed as "not found" and given
+in JSON with ``x`` and ``y`` null (its peak as ``best_guess``), and gets no 3-D point. ``--max-points N|all``
+gives every instance ("the handle of every mug") that clears the presence threshold.
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default=None,
                    help="single image: write the overlay PNG here; --batch: the results JSONL (required)")
     p.add_argument("--json", action="store_true",
-                   help='print {"x", "y", "score", "width", "height"} as JSON (a list for several '
-                        'instructions)')
+                   help='print {"x", "y", "score", "width", "height"} (calibrated pointers: also '
+                        '"confidence", "presence", "present"; not found: x, y null) as JSON (a list for '
+                        'several instructions or points)')
+    p.add_argument("--max-points", default=None, metavar="N|all",
+                   help="every instance the instruction asks for (\"the handle of every mug\"): up to N "
+                        "points (or all) that clear the pointer's presence threshold; one instruction")
     by_example = p.add_argument_group("point by example (the part marked once on a reference photo)")
     by_example.add_argument("--example", action="append", default=[], metavar="REF",
                             help="a reference photo (repeatable, 1-3); INSTRUCTION becomes optional")
@@ -129,24 +138,32 @@ def run_single(args) -> int:
             raise DepthError("3-D points need both --depth and --intrinsics fx,fy,cx,cy")
         Intrinsics.parse(args.intrinsics)
         depth = load_depth(args.depth, depth_scale=args.depth_scale)
+    max_points = parse_max_points(args.max_points, instructions, examples)
     pointer = _load(args)
-    several = len(instructions) > 1
-    results = pointer.point_many(image, instructions, examples=examples)  # loaded images pass through as is
-    records = [{"x": r.x, "y": r.y, "score": r.score, "width": r.width, "height": r.height} for r in results]
+    if max_points is not False:
+        results = pointer.point_all(image, instructions[0], max_points=max_points)
+        instructions = instructions * len(results)
+        several = True
+    else:
+        several = len(instructions) > 1
+        results = pointer.point_many(image, instructions, examples=examples)  # loaded images pass as they are
+    records = [r.to_dict() for r in results]
     if depth is not None:
         for record, result in zip(records, results):
-            record.update(_camera(result, depth, args.intrinsics))
+            if result.found:  # no 3-D point where the part is not found
+                record.update(_camera(result, depth, args.intrinsics))
     if args.json:
         named = [{"instruction": text, **record} for text, record in zip(instructions, records)]
         print(json.dumps(named if several else records[0]))
     else:
+        if not results:
+            print(f"{args.instruction[0]!r}: not found (no peak clears the presence threshold)")
         for text, result, record in zip(instructions, results, records):
             prefix = f"{text!r}: " if several else ""
-            xyz = "" if depth is None else \
+            xyz = "" if depth is None or not result.found else \
                 f", camera ({record['X']:.3f}, {record['Y']:.3f}, {record['Z']:.3f})"
-            print(f"{prefix}point ({result.x:.1f}, {result.y:.1f}) in the {result.width}x{result.height} "
-                  f"image, score {result.score:.3f}{xyz}")
-    if args.out:
+            print(f"{prefix}{result.describe()}{xyz}")
+    if args.out and results:
         out = Path(args.out)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +173,22 @@ def run_single(args) -> int:
                              "writable path") from None
         print(f"overlay written to {out}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def parse_max_points(text, instructions, examples):
+    """``--max-points``: False when not given, else a positive number or None (``all``); one instruction and
+    no examples."""
+    from ..errors import InstructionError
+
+    if text is None:
+        return False
+    if len(instructions) != 1 or instructions[0] is None or examples:
+        raise InstructionError("--max-points takes exactly one INSTRUCTION and no --example")
+    if text == "all":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InstructionError(f"--max-points {text!r}: pass a positive number or 'all'")
+    return int(text)
 
 
 def read_items(path) -> list[tuple[int, dict | None, str | None]]:
@@ -245,7 +278,8 @@ def run_batch(args) -> int:
                 image = load_image(_beside(item["image"], base))
                 results = pointer.point_many(image, texts)
                 record.update(image=str(item["image"]), width=image.width, height=image.height,
-                              points=[{"instruction": t, "x": r.x, "y": r.y, "score": r.score}
+                              points=[{"instruction": t, **{k: v for k, v in r.to_dict().items()
+                                                            if k not in ("width", "height")}}
                                       for t, r in zip(texts, results)])
                 if item.get("depth"):
                     intrinsics = item.get("intrinsics") or args.intrinsics
@@ -253,7 +287,8 @@ def run_batch(args) -> int:
                         raise DataError('"depth" needs "intrinsics" [fx, fy, cx, cy] (or --intrinsics)')
                     depth = load_depth(_beside(item["depth"], base), depth_scale=args.depth_scale)  # once
                     for point, result in zip(record["points"], results):
-                        point.update(_camera(result, depth, intrinsics))
+                        if result.found:
+                            point.update(_camera(result, depth, intrinsics))
                 instructions_done += len(texts)
             except PartPointError as failure:
                 failures += 1

@@ -77,7 +77,10 @@ def draw_overlay(image: Image.Image, result, *, caption: str | None = None, alph
         opacity = np.where(np.isnan(heat), 0.0, alpha * (0.2 + 0.8 * norm))[..., None]  # (H, W, 1)
         base = base * (1 - opacity) + colour * opacity
     out = Image.fromarray((base * 255).round().astype(np.uint8), mode="RGB")
-    _draw_marker(out, result.x, result.y)
+    if getattr(result, "found", True):
+        _draw_marker(out, result.x, result.y)
+    else:
+        caption = f"not found: {caption}" if caption else "not found"
     if caption:
         _draw_caption(out, caption)
     return out
@@ -103,8 +106,10 @@ def draw_points_overlay(image: Image.Image, results, *, alpha: float = 0.6) -> I
         base = base * (1 - opacity) + np.asarray(PALETTE[i % len(PALETTE)]) / 255.0 * opacity
     out = Image.fromarray((base * 255).round().astype(np.uint8), mode="RGB")
     for i, result in enumerate(results):
-        _draw_marker(out, result.x, result.y, core=PALETTE[i % len(PALETTE)])
-    _draw_legend(out, [r.instruction or "" for r in results])
+        if getattr(result, "found", True):
+            _draw_marker(out, result.x, result.y, core=PALETTE[i % len(PALETTE)])
+    _draw_legend(out, [(r.instruction or "") + ("" if getattr(r, "found", True) else " (not found)")
+                       for r in results])
     return out
 
 

@@ -44,6 +44,31 @@ class PointResult:
     presence: float | None = None
     present: bool | None = None
 
+    @property
+    def found(self) -> bool:
+        """False when a calibrated pointer says the part is not in the image (act on no point)."""
+        return self.present is not False
+
+    def to_dict(self) -> dict:
+        """The JSON record the CLI, batch and web page give: ``x``, ``y``, ``score``, ``width``, ``height``,
+        and with a calibration ``confidence``, ``presence`` and ``present``; "not found" has ``x`` and ``y``
+        null and the peak as ``best_guess``."""
+        record = {"x": self.x, "y": self.y, "score": self.score, "width": self.width, "height": self.height}
+        if self.confidence is not None:
+            record.update(confidence=self.confidence, presence=self.presence, present=bool(self.present))
+            if not self.found:
+                record.update(x=None, y=None, best_guess=[self.x, self.y])
+        return record
+
+    def describe(self) -> str:
+        """One line for people: the point and its confidence, or "not found"."""
+        if not self.found:
+            return (f"not found (presence {self.presence:.2f} below the threshold; best guess "
+                    f"({self.x:.1f}, {self.y:.1f}))")
+        rated = "" if self.confidence is None else f", confidence {self.confidence:.2f}"
+        return (f"point ({self.x:.1f}, {self.y:.1f}) in the {self.width}x{self.height} image, score "
+                f"{self.score:.3f}{rated}")
+
     def to_camera(self, depth, intrinsics, *, depth_scale: float = 1.0, window: int = 2) -> tuple[float,
                                                                                                   float,
                                                                                                   float]:

@@ -88,7 +88,8 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
         if upload is not None:  # name the file the user chose, not the server's temporary copy
             message = message.replace(str(path), Path(str(path)).name)
         raise gr.Error(message) from None
-    records = [{"instruction": text, "x": round(r.x, 2), "y": round(r.y, 2), "score": round(r.score, 4),
+    records = [{"instruction": text, **{k: round(v, 4) if isinstance(v, float) else v
+                                        for k, v in r.to_dict().items() if k not in ("width", "height")},
                 "method": method} for text, r in zip(instructions, results)]
     return overlay, json.dumps({"width": image.width, "height": image.height, "points": records}, indent=2)
 

@@ -1,0 +1,123 @@
+"""Confidence a robot can act on -> ``results/confidence.json``, ``docs/reliability.png``. Run:
+``python -m benchmarks.confidence`` (~25 min on 2 cores) after the bundled pointer is calibrated.
+
+For the bundled default-llava pointer (trained with negatives, calibrated on SynthParts val by
+``scripts/train_negatives.sh``) on test splits it never saw in training or calibration:
+
+- **calibration**: ECE (15 bins) of ``PointResult.confidence`` against hits, and the reliability bins;
+- **"not in the image"**: each cell's images also get ``NEGATIVES[cell]`` negatives per image
+  (``partpoint.data.negatives``, seed 0): absent AUROC of ``presence`` (samples vs negatives), the
+  false-point rate (negatives called present) and the missed rate (samples called absent);
+- **several instances**: SynthParts test groups (one per scene and object:part; "Point to the handle of every
+  mug.") answered by ``Pointer.point_all``, scored one to one (Hungarian) and by PointArena's rule.
+
+``--before DIR``: the same for a pointer trained without negatives (calibrated the same way), on SynthParts
+test and InstructPart: what training with negatives changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from .datasets import evenly
+from .settings import REPO
+
+SCENES, SEED = 50, 1234  # SynthParts test: its first 20 scenes are scripts/eval_targets.sh's
+NEGATIVES = {"synth_test": 4, "carparts_test": 4, "ccp_test": 4, "instructpart_named": 1,
+             "instructpart_reason": 1}
+CAP = 200  # samples of the real test splits (evenly spaced), as the main table
+
+
+def cells(data: Path, synth: Path) -> dict[str, str]:
+    return {"synth_test": str(synth), "carparts_test": f"carparts:{data}/carparts/testset",
+            "ccp_test": f"labelmap:{data}/ccp/test#direct",
+            "instructpart_named": f"instructpart:{data}/instructpart-dev#2",
+            "instructpart_reason": f"instructpart:{data}/instructpart-dev#0,1"}
+
+
+def parse_args(argv=None):
+    from partpoint.data.paths import SHARED_DATA
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.confidence", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
+    p.add_argument("--pointer", default=None, help="pointer directory (default: the bundled one)")
+    p.add_argument("--before", default=None, help="a calibrated pointer trained without negatives (optional)")
+    p.add_argument("--synth-test", type=Path, default=REPO / f"runs/synth/test{SCENES}")
+    p.add_argument("--results", type=Path, default=REPO / "results")
+    p.add_argument("--docs", type=Path, default=REPO / "docs")
+    p.add_argument("--threads", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def summary_of(result) -> dict:
+    keep = ("n", "hit_rate", "ece", "reliability", "missed_present_rate", "negatives", "absent_auroc",
+            "false_point_rate")
+    return {key: value for key, value in result.summary().items() if key in keep}
+
+
+def run_pointer(backbone, pointer_dir, specs: dict[str, str], *, instances_from=None) -> dict:
+    from partpoint.data import open_dataset
+    from partpoint.evaluation import evaluate
+    from partpoint.evaluation.instances import evaluate_instances, instance_groups
+    from partpoint.predictor import load_pointer
+
+    pointer = load_pointer(backbone, pointer_dir)
+    if pointer.model.calibration is None:
+        raise SystemExit(f"pointer {pointer_dir or 'bundled'} has no calibration; run partpoint calibrate")
+    out = {"calibration": pointer.model.calibration.fitted, "threshold": pointer.model.calibration.threshold,
+           "cells": {}}
+    for name, spec in specs.items():
+        dataset = open_dataset(spec)
+        dataset = evenly(dataset, CAP) if not name.startswith(("synth", "instructpart")) else dataset
+        begin = time.perf_counter()
+        result = evaluate("ours", backbone=backbone, dataset=dataset, pointer=pointer.model, progress=True,
+                          negatives=NEGATIVES[name])
+        out["cells"][name] = {"spec": spec, **summary_of(result), "wall_s": time.perf_counter() - begin}
+        print(name, {k: v for k, v in out["cells"][name].items() if k != "reliability"}, flush=True)
+    if instances_from is not None:
+        scores = evaluate_instances(pointer, instance_groups(open_dataset(instances_from)), max_points=None)
+        out["instances"] = {"spec": instances_from, "all": scores["all"], "several": scores["several"]}
+        print("instances", out["instances"], flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    import subprocess
+
+    import torch
+
+    from partpoint.backbones import load_backbone
+    from partpoint.commands import main as cli
+    from partpoint.io.atomic import atomic_write_json
+    from partpoint.io.viz import reliability_figure
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not (args.synth_test / "instructpart_test.json").is_file():
+        cli(["synth", "--out", str(args.synth_test), "--split", "test", "--n", str(SCENES), "--seed", str(SEED),
+             "--quiet"])
+    specs = cells(args.data, args.synth_test)
+    backbone = load_backbone("default-llava", dtype="float32")
+    results = {"ours": run_pointer(backbone, args.pointer, specs, instances_from=str(args.synth_test))}
+    if args.before:
+        results["before"] = run_pointer(backbone, args.before,
+                                        {k: specs[k] for k in ("synth_test", "instructpart_named")})
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO).stdout.strip()
+    results["run"] = {"git_commit": commit, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                      "synth_test": {"scenes": SCENES, "seed": SEED}, "negatives_per_image": NEGATIVES, "cap": CAP}
+    atomic_write_json(args.results / "confidence.json", results)
+    curves = {name: cell["reliability"] for name, cell in results["ours"]["cells"].items()
+              if name in ("synth_test", "carparts_test", "ccp_test")}
+    reliability_figure(curves, args.docs / "reliability.png",
+                       title="Calibrated confidence on test splits (default-llava)")
+    print(json.dumps({name: {k: cell.get(k) for k in ("hit_rate", "ece", "absent_auroc", "false_point_rate")}
+                      for name, cell in results["ours"]["cells"].items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -120,7 +120,8 @@ def test_report_renders_the_confidence_section(tmp_path):
     (tmp_path / "results" / "confidence.json").write_text(json.dumps(conf))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
     assert "## 8. Confidence" in text and "threshold 0.432" in text and "def5678" in text
-    row = "| bundled (trained with negatives) | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.877 | 12.0 | 20.0 |"
+    row = ("| bundled (trained with negatives) | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.877 | 12.0 | "
+           "20.0 |")
     assert row in text
     assert "| before (no negatives) | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.610 |" in text
     assert "| 2+ instances | 40 | 50 | 45 | 0.50 | 0.45 | 0.47 | 0.60 | 0.25 |" in text

@@ -266,3 +266,39 @@ def test_calibrate_then_eval_negatives_plot_and_several_instances(tiny_setup, tm
     assert cli_main(["eval", "--backbone", str(backbone_dir), "--method", "ours", "--data", val,
                      "--max-points", "0"]) == 2
     assert "positive number or 'all'" in capsys.readouterr().err
+
+
+def test_point_cli_says_not_found_and_gives_several_points(tiny_setup, tmp_path, capsys):
+    backbone_dir, backbone, train_spec, _ = tiny_setup
+    image = tmp_path / "scene.png"
+    open_dataset(train_spec)[0].image.save(image)
+    directory = save_pointer(backbone, tmp_path / "pointer")
+    model = PartPointer.from_pretrained(directory)
+
+    def point(*extra):
+        code = cli_main(["point", str(image), "Point to the handle of the mug.", "--backbone", str(backbone_dir),
+                         "--pointer", str(directory), *extra])
+        return code, capsys.readouterr()
+
+    model.calibration = constant_calibration(threshold=1.0)  # nothing is present
+    model.save_pretrained(directory)
+    code, out = point("--json")
+    record = json.loads(out.out)
+    assert code == 0 and record["present"] is False and record["x"] is None and len(record["best_guess"]) == 2
+    assert "not found" in point()[1].out
+    code, out = point("--max-points", "all", "--json")
+    assert code == 0 and json.loads(out.out) == []
+    model.calibration = constant_calibration(threshold=0.0)  # everything is
+    model.save_pretrained(directory)
+    code, out = point("--max-points", "2", "--json")
+    records = json.loads(out.out)
+    assert code == 0 and len(records) == 2 and all(r["present"] and r["confidence"] == 0.5 for r in records)
+    assert "confidence 0.50" in point()[1].out
+    batch = tmp_path / "items.jsonl"
+    batch.write_text(json.dumps({"image": str(image), "instruction": "Point to the mug."}) + "\n")
+    assert cli_main(["point", "--batch", str(batch), "--out", str(tmp_path / "out.jsonl"), "--backbone",
+                     str(backbone_dir), "--pointer", str(directory)]) == 0
+    line = json.loads((tmp_path / "out.jsonl").read_text())
+    assert line["points"][0]["present"] is True and "confidence" in line["points"][0]
+    code, out = point("--max-points", "0")
+    assert code == 2 and "positive number" in out.err

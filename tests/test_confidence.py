@@ -276,8 +276,8 @@ def test_point_cli_says_not_found_and_gives_several_points(tiny_setup, tmp_path,
     model = PartPointer.from_pretrained(directory)
 
     def point(*extra):
-        code = cli_main(["point", str(image), "Point to the handle of the mug.", "--backbone", str(backbone_dir),
-                         "--pointer", str(directory), *extra])
+        code = cli_main(["point", str(image), "Point to the handle of the mug.", "--backbone",
+                         str(backbone_dir), "--pointer", str(directory), *extra])
         return code, capsys.readouterr()
 
     model.calibration = constant_calibration(threshold=1.0)  # nothing is present

@@ -172,3 +172,27 @@ def test_instructions_methods_and_models_are_loaded_once(models):
     assert all(r.geometry is not None and r.instruction for r in ours + attention)
     with pytest.raises(PartPointError, match="unknown method"):
         point_image(bound, image, [INSTRUCTION], "text")
+
+
+def test_a_reference_photo_points_by_example_with_or_without_an_instruction(models):
+    import gradio as gr
+
+    from partpoint.io.images import load_image
+    from partpoint.web.app import Models, answer, build_app, parse_reference_point
+
+    loaded = Models()
+    reference = load_image(models["image"])
+    args = (models["image"], "", models["backbone"], "", models["pointer"], "ours", reference)
+    _, text = answer(loaded, *args, "(30, 40)")
+    (alone,) = json.loads(text)["points"]
+    assert alone["instruction"] == "(the reference's part)" and alone["x"] is not None
+    _, text = answer(loaded, *args[:1], INSTRUCTION, *args[2:], "30, 40")
+    assert json.loads(text)["points"][0]["instruction"] == INSTRUCTION
+    with pytest.raises(gr.Error, match="click the part"):
+        answer(loaded, *args, "")
+    with pytest.raises(gr.Error, match="method ours only"):
+        answer(loaded, *args[:5], "attention", reference, "30, 40")
+    with pytest.raises(gr.Error, match="no instruction"):
+        answer(loaded, *args[:6], None, "")
+    assert parse_reference_point(" 12.5 , 7 ") == (12.5, 7.0)
+    build_app(backbones=[], default_backbone=models["backbone"])  # the click handler wires up

@@ -3,7 +3,11 @@
 Upload an image (or pick an example), write one instruction per line, choose the backbone (a bundled
 default or a model directory) and pointer (bundled or a directory), and the method (ours, or the
 backbone's own attention pointing on the same heads, to compare). The page shows the overlay (a
-colour per instruction: heatmap tint, marker, legend line) and the JSON result.
+colour per instruction: heatmap tint, marker, legend line) and the JSON result; with a calibrated pointer
+each point carries its confidence and a part judged absent is shown as "not found".
+
+Point by example: add a reference photo and click the part on it (or type its ``x, y``); the instruction
+then becomes optional (the reference alone) or is fused with it.
 
 A model is loaded once per (backbone, pointer, device, dtype) and kept; requests queue (one runs at a
 time, the model is not thread-safe); several instructions share one encode of the image prefix. Bad
@@ -50,10 +54,24 @@ def parse_instructions(text: str | None) -> list[str]:
     return lines
 
 
-def point_image(pointer, image, instructions: list[str], method: str = "ours") -> list:
-    """``PointResult`` per instruction with ``method`` ``"ours"`` or ``"attention"`` (the pointer's heads)."""
+def parse_reference_point(text: str | None) -> tuple[float, float]:
+    """The clicked (or typed) ``"x, y"`` of the part on the reference photo."""
+    from ..example import ExampleError
+
+    try:
+        x, y = (float(v) for v in (text or "").replace("(", "").replace(")", "").split(","))
+    except ValueError:
+        raise ExampleError("click the part on the reference photo (or type its x, y in pixels)") from None
+    return x, y
+
+
+def point_image(pointer, image, instructions: list[str | None], method: str = "ours", examples=()) -> list:
+    """``PointResult`` per instruction (None: the examples alone) with ``method`` ``"ours"`` or
+    ``"attention"`` (the pointer's heads; no examples)."""
     if method == "ours":
-        return pointer.point_many(image, instructions)
+        return pointer.point_many(image, instructions, examples=examples)
+    if examples:
+        raise PartPointError("a reference photo works with method ours only")
     if method == "attention":
         from ..baselines import attention_point
 
@@ -63,8 +81,9 @@ def point_image(pointer, image, instructions: list[str], method: str = "ours") -
 
 
 def answer(models: Models, upload, instructions_text: str, backbone: str, backbone_dir: str, pointer_dir: str,
-           method: str):
-    """One request: ``(overlay image, JSON text)``; any partpoint error becomes a one-line page error."""
+           method: str, reference=None, reference_point: str | None = None):
+    """One request: ``(overlay image, JSON text)``; any partpoint error becomes a one-line page error.
+    ``reference`` (a PIL image) with ``reference_point`` ("x, y" on it) points by example."""
     import gradio as gr
 
     from ..io.images import load_image
@@ -76,20 +95,27 @@ def answer(models: Models, upload, instructions_text: str, backbone: str, backbo
             raise PartPointError("no image given; upload an image or pick an example")
         path = upload if isinstance(upload, str) else getattr(upload, "name", upload)
         image = load_image(path)
-        instructions = parse_instructions(instructions_text)
+        examples = []
+        if reference is not None:
+            from ..example import Example
+
+            examples = [Example(load_image(reference), point=parse_reference_point(reference_point))]
+        typed = (instructions_text or "").strip() or not examples
+        instructions = parse_instructions(instructions_text) if typed else [None]
         name = (backbone_dir or "").strip() if backbone == CUSTOM else backbone
         if not name:
             raise PartPointError("no backbone directory given; type one or pick a bundled backbone")
         pointer = models.get(name, (pointer_dir or "").strip() or None)
-        results = point_image(pointer, image, instructions, method)
+        results = point_image(pointer, image, instructions, method, examples)
         overlay = draw(image, results)
     except PartPointError as error:
         message = str(error)
         if upload is not None:  # name the file the user chose, not the server's temporary copy
             message = message.replace(str(path), Path(str(path)).name)
         raise gr.Error(message) from None
-    records = [{"instruction": text, **{k: round(v, 4) if isinstance(v, float) else v
-                                        for k, v in r.to_dict().items() if k not in ("width", "height")},
+    records = [{"instruction": text or "(the reference's part)",
+                **{k: round(v, 4) if isinstance(v, float) else v
+                   for k, v in r.to_dict().items() if k not in ("width", "height")},
                 "method": method} for text, r in zip(instructions, results)]
     return overlay, json.dumps({"width": image.width, "height": image.height, "points": records}, indent=2)
 
@@ -142,6 +168,11 @@ def build_app(*, backbones: list[str], default_backbone: str, default_pointer: s
                                           elem_id="backbone-dir")
                 pointer_dir = gr.Textbox(label="pointer directory (empty: the one bundled for the backbone)",
                                          value=default_pointer or "", elem_id="pointer-dir")
+                with gr.Accordion("point by example (optional)", open=False):
+                    reference = gr.Image(label="reference photo: click the part on it", type="pil",
+                                         elem_id="reference")
+                    reference_point = gr.Textbox(label="the part on the reference (x, y pixels; a click sets "
+                                                       "it)", elem_id="reference-point")
                 button = gr.Button("Point", variant="primary", elem_id="point-button")
             with gr.Column():
                 overlay = gr.Image(label="overlay", type="pil", elem_id="overlay", interactive=False)
@@ -149,8 +180,13 @@ def build_app(*, backbones: list[str], default_backbone: str, default_pointer: s
         examples = example_inputs(examples_dir)
         if examples:
             gr.Examples(examples=examples, inputs=[upload, instructions], label="examples")
+        def clicked(event) -> str:  # a click on the reference photo -> its "x, y"
+            return f"{event.index[0]}, {event.index[1]}"
+
+        clicked.__annotations__ = {"event": gr.SelectData}  # how Gradio knows to pass the click
+        reference.select(clicked, outputs=reference_point)
         button.click(lambda *a: answer(models, *a), inputs=[upload, instructions, backbone, backbone_dir,
-                                                            pointer_dir, method],
+                                                            pointer_dir, method, reference, reference_point],
                      outputs=[overlay, result], concurrency_limit=1)
     app.queue(default_concurrency_limit=1)
     return app

@@ -19,15 +19,24 @@ from .methods import METHODS, MethodError
 from .metrics import CategoryScore, EvalResult, heatmap_points, patch_hit, point_hit, sample_count
 
 
-def references(dataset, index: int, shots: int, rng) -> list[int]:
-    """Up to ``shots`` other samples of sample ``index``'s category whose image is another one."""
-    category, image = dataset.records[index].category, dataset.image_id(index)
-    pool = [j for j, record in enumerate(dataset.records)
-            if record.category == category and dataset.image_id(j) != image]
+def references(dataset, index: int, shots: int, rng, *, by_category: dict | None = None) -> list[int]:
+    """Up to ``shots`` other samples of sample ``index``'s category whose image is another one
+    (``by_category``: :func:`category_index` of the dataset, built once for many calls)."""
+    by_category = by_category if by_category is not None else category_index(dataset)
+    image = dataset.image_id(index)
+    pool = [j for j in by_category[dataset.records[index].category] if dataset.image_id(j) != image]
     if not pool:
         return []
     picked = rng.choice(len(pool), size=min(shots, len(pool)), replace=False)
     return [pool[k] for k in sorted(picked.tolist())]
+
+
+def category_index(dataset) -> dict[str, list[int]]:
+    """Sample indices by category, in dataset order."""
+    index: dict[str, list[int]] = {}
+    for j, record in enumerate(dataset.records):
+        index.setdefault(record.category, []).append(j)
+    return index
 
 
 def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: int = 0,
@@ -66,6 +75,7 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
         head_list = read_heads(heads) if heads is not None else list(predictor.heads)
         layers = sorted({layer for layer, _ in head_list})
     rng = np.random.default_rng(seed)
+    by_category = category_index(dataset) if method == "example" else None
 
     result = EvalResult(method=method, backbone=getattr(backbone, "name", "none"), n=0, hits=0,
                         patch_hits=0 if backbone is not None else None, unparsed=0, per_category={})
@@ -77,7 +87,7 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
         if method == "example":
             from ..example import Example
 
-            shown = [dataset[j] for j in references(dataset, index, shots, rng)]
+            shown = [dataset[j] for j in references(dataset, index, shots, rng, by_category=by_category)]
             examples = [Example(s.image, mask=s.mask) for s in shown]
             prediction = (predictor.point(sample.image, sample.instruction, examples=examples) if shown
                           else None)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity", "learning_curve", "grid_size",
-         "confidence")
+         "confidence", "by_example")
 METHOD_NAMES = {"text": "text pointing", "attention": "attention pointing", "ours": "ours (PartPointer)",
                 "center": "image centre", "random": "random"}
 
@@ -281,6 +281,7 @@ def grid_size_section(grid: dict | None) -> list[str]:
 
 
 CELL_NAMES = {"synth_test": "SynthParts test", "carparts_test": "Car-Parts test", "ccp_test": "CCP test",
+              "doordetect_test": "DoorDetect test",
               "instructpart_named": "InstructPart (named)", "instructpart_reason": "InstructPart (reason)"}
 
 
@@ -323,6 +324,33 @@ def confidence_section(conf: dict | None) -> list[str]:
     return lines + [""]
 
 
+def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
+    lines = ["## 9. Point by example", ""]
+    if example is None:
+        return lines + ["Not run (`python -m benchmarks.by_example`).", ""]
+    val, run = example["val"], example["run"]
+    weights = ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in val["weights"].items())
+    lines += [f"From `python -m benchmarks.by_example` (git commit `{run['git_commit']}`, {run['date_utc']} UTC). "
+              f"Fusion weight chosen on SynthParts val ({val['n']} samples, 1 reference each): text only "
+              f"{_pct(val['ours']['hit_rate'])}%, examples' share {weights} -> **{example['chosen_weight']}**. "
+              "Test: references of the same object:part from the same split, never the target's image (seed 0), "
+              "fused with the instruction; ours and attention pointing from `scripts/eval_targets.sh` on the same "
+              "samples. A sample with no possible reference counts as a miss.", "",
+              "| cell | n | attention pointing | ours (text) | ours + 1 reference | ours + 3 references |",
+              "|---|---|---|---|---|---|"]
+    for name, cell in example["cells"].items():
+        def target(method: str) -> str:
+            path = Path(results_dir) / "targets" / f"{name}_{method}.json"
+            return _pct(json.loads(path.read_text())["hit_rate"]) if path.is_file() else "–"
+
+        missing = "; ".join(f"{k[1:]}-shot: {cell[k]['no_reference']} without a reference" for k in ("k1", "k3")
+                            if cell[k]["no_reference"])
+        lines.append(f"| {CELL_NAMES.get(name, name)} | {cell['k1']['n']} | {target('attention')} | "
+                     f"{target('ours')} | {_pct(cell['k1']['hit_rate'])} | {_pct(cell['k3']['hit_rate'])} |"
+                     + (f" {missing}" if missing else ""))
+    return lines + [""]
+
+
 def write_report(results_dir: Path, out_path: Path) -> Path:
     """Render every section from ``results_dir/*.json`` into ``out_path`` (Markdown)."""
     parts = load_results(results_dir)
@@ -341,6 +369,7 @@ def write_report(results_dir: Path, out_path: Path) -> Path:
     lines += learning_curve_section(parts["learning_curve"])
     lines += grid_size_section(parts["grid_size"])
     lines += confidence_section(parts["confidence"])
+    lines += by_example_section(parts["by_example"], results_dir)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(lines))
     return out_path

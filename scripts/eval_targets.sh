@@ -6,6 +6,7 @@
 # Writes results/targets/*.json (one summary per cell); runs/targets/ keeps the per-sample records.
 # Usage: bash scripts/eval_targets.sh   (~20 min on the 2-core CPU)
 set -euo pipefail
+METHODS=${METHODS:-"ours attention center"}  # METHODS=ours: only the pointer (a new bundled pointer)
 cd "$(dirname "$0")/.."
 PP=${PP:-.venv/bin/partpoint}
 DATA=${PARTPOINT_DATA:-../shared/data}
@@ -18,7 +19,7 @@ cells=("synth_test=runs/synth/test" "carparts_test=carparts:$DATA/carparts/tests
 for cell in "${cells[@]}"; do
   name=${cell%%=*}; spec=${cell#*=}
   limit=(); case $name in carparts_test|ccp_test|doordetect_test) limit=(--limit 200);; esac
-  for method in ours attention center; do
+  for method in $METHODS; do
     $PP eval --backbone default-llava --dtype float32 --method "$method" --data "$spec" "${limit[@]}" --json \
       --out "runs/targets/${name}_$method.json" > "results/targets/${name}_$method.json"
   done

@@ -127,6 +127,24 @@ def test_report_renders_the_confidence_section(tmp_path):
     assert "| 2+ instances | 40 | 50 | 45 | 0.50 | 0.45 | 0.47 | 0.60 | 0.25 |" in text
 
 
+def test_report_renders_point_by_example_beside_the_targets(tmp_path):
+    fake_results(tmp_path / "results")
+    (tmp_path / "results" / "targets").mkdir()
+    for method, rate in (("ours", 0.42), ("attention", 0.12)):
+        path = tmp_path / "results" / "targets" / f"carparts_test_{method}.json"
+        path.write_text(json.dumps({"hit_rate": rate}))
+    shot = {"n": 200, "hit_rate": 0.465, "no_reference": 0}
+    example = {"val": {"n": 200, "ours": {"hit_rate": 0.39}, "weights": {"0.25": {"hit_rate": 0.4},
+                                                                         "0.5": {"hit_rate": 0.41}}},
+               "chosen_weight": 0.5, "cells": {"carparts_test": {"k1": shot, "k3": {**shot, "hit_rate": 0.5,
+                                                                                     "no_reference": 3}}},
+               "run": {"git_commit": "aaa1111", "date_utc": "2026-12-06 18:00"}}
+    (tmp_path / "results" / "by_example.json").write_text(json.dumps(example))
+    text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
+    assert "## 9. Point by example" in text and "-> **0.5**" in text and "0.25 40.0%" in text
+    assert "| Car-Parts test | 200 | 12.0 | 42.0 | 46.5 | 50.0 | 3-shot: 3 without a reference" in text
+
+
 def test_report_needs_the_machine_record(tmp_path):
     with pytest.raises(FileNotFoundError, match="machine.json"):
         write_report(tmp_path, tmp_path / "RESULTS.md")

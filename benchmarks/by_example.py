@@ -1,0 +1,88 @@
+"""Point by example -> ``results/by_example.json``. Run: ``python -m benchmarks.by_example`` (~20 min on 2 cores),
+after ``scripts/eval_targets.sh`` (whose ours / attention rows on the same samples it is read beside).
+
+1. The fusion weight, chosen on SynthParts **val** (``VAL_CAP`` samples, evenly spaced; 1 reference each): the
+   examples' share of the fused log-heatmap in ``WEIGHTS``; the best is reported (and is ``example.WEIGHT``).
+2. Test cells as ``scripts/eval_targets.sh`` has them (Car-Parts test, CCP test, DoorDetect test: first 200;
+   InstructPart dev named): ``--method example`` with K = 1 and 3 references of the same object:part from the
+   same split (never the target's image; seed 0), fused with the instruction at the chosen weight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .datasets import evenly
+from .settings import REPO
+
+WEIGHTS = (0.25, 0.5, 0.75)
+VAL_CAP, TEST_CAP = 200, 200
+SHOTS = (1, 3)
+
+
+def cells(data: Path) -> dict[str, str]:
+    """The cells of ``scripts/eval_targets.sh`` that have more than one image per object:part."""
+    return {"carparts_test": f"carparts:{data}/carparts/testset", "ccp_test": f"labelmap:{data}/ccp/test#direct",
+            "doordetect_test": f"yolo:{data}/doordetect/test:handle#direct",
+            "instructpart_named": f"instructpart:{data}/instructpart-dev#2"}
+
+
+def parse_args(argv=None):
+    from partpoint.data.paths import SHARED_DATA
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.by_example", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
+    p.add_argument("--synth-val", default=str(REPO / "runs/synth/val"), help="SynthParts val folder")
+    p.add_argument("--results", type=Path, default=REPO / "results")
+    p.add_argument("--threads", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    import json
+    import subprocess
+
+    import torch
+
+    from partpoint.backbones import load_backbone
+    from partpoint.data import open_dataset
+    from partpoint.evaluation import evaluate
+    from partpoint.io.atomic import atomic_write_json
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    backbone = load_backbone("default-llava", dtype="float32")
+
+    def score(method, dataset, **kw) -> dict:
+        begin = time.perf_counter()
+        result = evaluate(method, backbone=backbone, dataset=dataset, progress=True, seed=0, **kw)
+        out = {"n": result.n, "hit_rate": result.hit_rate, "no_reference": result.unparsed,
+               "wall_s": time.perf_counter() - begin}
+        print(method, kw, out, flush=True)
+        return out
+
+    val = evenly(open_dataset(args.synth_val), VAL_CAP)
+    sweep = {"n": len(val), "ours": score("ours", val),
+             "weights": {str(w): score("example", val, shots=1, example_weight=w) for w in WEIGHTS}}
+    chosen = max(WEIGHTS, key=lambda w: (sweep["weights"][str(w)]["hit_rate"], -abs(w - 0.5)))
+    tests = {}
+    for name, spec in cells(args.data).items():
+        dataset = open_dataset(spec)
+        dataset = dataset.subset(range(min(TEST_CAP, len(dataset))))  # the first 200, as eval_targets.sh
+        tests[name] = {"spec": spec, **{f"k{k}": score("example", dataset, shots=k, example_weight=chosen)
+                                        for k in SHOTS}}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO).stdout.strip()
+    atomic_write_json(args.results / "by_example.json",
+                      {"val": sweep, "chosen_weight": chosen, "cells": tests,
+                       "run": {"git_commit": commit, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                               "val_cap": VAL_CAP, "test_cap": TEST_CAP}})
+    print(json.dumps({"chosen_weight": chosen, **{n: {k: c[k]["hit_rate"] for k in ("k1", "k3")}
+                                                  for n, c in tests.items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -299,7 +299,7 @@ def confidence_section(conf: dict | None) -> list[str]:
               f"seed {run['synth_test']['seed']}), the real test splits' first {run['cap']} samples (evenly "
               "spaced), InstructPart dev whole; negatives per image: "
               + ", ".join(f"{CELL_NAMES[k]} {v}" for k, v in run["negatives_per_image"].items())
-              + ". Plot: [reliability.png](reliability.png).", "",
+              + ".", "", "![reliability diagram](reliability.png)", "",
               "| pointer | cell | n | hit % | ECE | negatives | absent AUROC | false-point % | called absent % |",
               "|---|---|---|---|---|---|---|---|---|"]
     for who in ("ours", "before"):

@@ -1,0 +1,117 @@
+"""Learning rate and data mix of the scale recipe, chosen on val at reduced scale -> ``results/lr_mix.json``.
+Run: ``python -m benchmarks.lr_mix`` (~20 min on 2 cores) after ``scripts/train_scale.sh`` (its caches).
+
+A full run of the scale recipe costs ~80 min here, so the sweep runs on a seeded subset of its cached data
+(``SUBSET`` samples per set, taken evenly) for ``EPOCHS`` epochs from scratch, scored on two val sets: SynthParts
+val (``--synth-val``) and a *real* val, the Clothing Co-Parsing training photos whose name hashes into the
+last ``REAL_VAL_PERCENT`` percent (held out of every run here). Rows: the learning rate at the full mix, then
+the mix at the default learning rate (without DoorDetect, whose 10-20 px handles every method misses; SynthParts
+only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .settings import REPO
+
+SUBSET = {"synth": 3000, "carparts": 1000, "ccp": 1500, "doordetect": 1000}
+EPOCHS, REAL_VAL_PERCENT, VAL_CAP = 3, 10, 600
+LRS = (3e-4, 1e-3, 3e-3)
+MIXES = {"all four": ("synth", "carparts", "ccp", "doordetect"), "without DoorDetect": ("synth", "carparts", "ccp"),
+         "SynthParts only": ("synth",)}
+
+
+def parse_args(argv=None):
+    from partpoint.data.paths import SHARED_DATA
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.lr_mix", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder (as train_scale.sh)")
+    p.add_argument("--synth-train", default="runs/scale/synth-train")
+    p.add_argument("--synth-val", default="runs/synth/val")
+    p.add_argument("--cache-dir", type=Path, default=REPO / "runs/scale/cache")
+    p.add_argument("--results", type=Path, default=REPO / "results")
+    p.add_argument("--threads", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def evenly(records: list, cap: int) -> list:
+    """At most ``cap`` of ``records``, evenly spaced."""
+    if len(records) <= cap:
+        return records
+    return [records[i] for i in np.unique(np.linspace(0, len(records) - 1, cap).round().astype(int))]
+
+
+def held_out(image_id: str) -> bool:
+    return zlib.crc32(image_id.encode("utf-8")) % 100 >= 100 - REAL_VAL_PERCENT
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from partpoint.backbones import load_backbone
+    from partpoint.data import open_dataset
+    from partpoint.heads import read_heads
+    from partpoint.io.atomic import atomic_write_json
+    from partpoint.pointer import PointerIdentity
+    from partpoint.predictor import resolve_pointer_dir
+    from partpoint.training import TrainConfig, fit, pointer_hit_rate, prepare_items
+    from partpoint.training.cache import FeatureCache
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    backbone = load_backbone("default-llava", dtype="float32")
+    heads = read_heads(resolve_pointer_dir("default-llava", None) / "heads.json")
+    config = TrainConfig.of(progress=False, num_heads=len(heads), epochs=EPOCHS)
+    scale = config.pointer.upsample
+
+    def items_of(dataset) -> list:  # the scale run's cache (the same specs: nothing is re-encoded)
+        cache = FeatureCache.build(backbone, dataset, heads=heads, cache_dir=args.cache_dir, progress=True)
+        return cache.entries()
+
+    specs = {"synth": args.synth_train, "carparts": f"carparts:{args.data}/carparts/trainingset",
+             "ccp": f"labelmap:{args.data}/ccp/train", "doordetect": f"yolo:{args.data}/doordetect/train:handle"}
+    train, real_val = {}, []
+    for name, spec in specs.items():
+        records = items_of(open_dataset(spec))
+        if name == "ccp":
+            real_val = [r for r in records if held_out(r.image_id)]
+            records = [r for r in records if not held_out(r.image_id)]
+        train[name] = prepare_items(evenly(records, SUBSET[name]), scale=scale)[0]
+        del records
+    real_val = prepare_items(evenly(real_val, VAL_CAP), scale=scale)[0]
+    synth_val = prepare_items(items_of(open_dataset(args.synth_val)), scale=scale)[0]
+    identity = PointerIdentity.of(backbone, heads)
+    runs = []
+
+    def run(label: str, mix: tuple[str, ...], lr: float) -> None:
+        begin = time.perf_counter()
+        items = [item for name in mix for item in train[name]]
+        pointer = fit(items, identity=identity, config=config.override(lr=lr)).pointer
+        row = {"label": label, "mix": list(mix), "lr": lr, "train_items": len(items),
+               "synth_val": pointer_hit_rate(pointer, synth_val), "real_val": pointer_hit_rate(pointer, real_val),
+               "wall_s": time.perf_counter() - begin}
+        row["mean_val"] = (row["synth_val"] + row["real_val"]) / 2
+        runs.append(row)
+        print(json.dumps(row), flush=True)
+
+    for lr in LRS:
+        run(f"lr {lr:g}", MIXES["all four"], lr)
+    for label, mix in MIXES.items():
+        if label != "all four":
+            run(label, mix, 1e-3)
+    atomic_write_json(args.results / "lr_mix.json",
+                      {"runs": runs, "epochs": EPOCHS, "subset": SUBSET, "synth_val_n": len(synth_val),
+                       "real_val_n": len(real_val), "real_val_percent": REAL_VAL_PERCENT,
+                       "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,7 +3,8 @@
 
 Methods: ``ours`` (a trained ``PartPointer`` through the predictor), ``example`` (ours with ``shots``
 reference photos of the same ``object:part`` from the same dataset, never the target's image, drawn with
-``seed``; their masks mark the part; ``example_weight`` 1: the references alone; a sample with no possible
+``seed``; their masks mark the part; a reference whose part the processor crops away is dropped;
+``example_weight`` 1: the references alone; a sample with no possible
 reference is a miss, counted as unparsed), ``attention`` (native attention of
 localization heads: ``heads``, else the pointer's, by default the bundled one's), ``text`` (the
 backbone answers in words), ``center`` and ``random`` (seeded). Centre and random never run the model:
@@ -29,6 +30,12 @@ def references(dataset, index: int, shots: int, rng, *, by_category: dict | None
         return []
     picked = rng.choice(len(pool), size=min(shots, len(pool)), replace=False)
     return [pool[k] for k in sorted(picked.tolist())]
+
+
+def seen(backbone, sample) -> bool:
+    """Whether any of the sample's part lies in the region the backbone sees (LLaVA crops the centre)."""
+    geometry = backbone.geometry(sample.image)
+    return bool(geometry.grid_mask(sample.mask, image_size=sample.image.size).max() > 0)
 
 
 def category_index(dataset) -> dict[str, list[int]]:
@@ -88,6 +95,7 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
             from ..example import Example
 
             shown = [dataset[j] for j in references(dataset, index, shots, rng, by_category=by_category)]
+            shown = [s for s in shown if seen(backbone, s)]  # a part cropped away shows nothing
             examples = [Example(s.image, mask=s.mask) for s in shown]
             prediction = (predictor.point(sample.image, sample.instruction, examples=examples) if shown
                           else None)

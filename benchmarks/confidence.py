@@ -45,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
     p.add_argument("--pointer", default=None, help="pointer directory (default: the bundled one)")
     p.add_argument("--before", default=None, help="a calibrated pointer trained without negatives (optional)")
-    p.add_argument("--synth-test", type=Path, default=REPO / f"runs/synth/test{SCENES}")
+    p.add_argument("--synth-test", type=Path, default=Path(f"runs/synth/test{SCENES}"))  # run from the repo root
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--docs", type=Path, default=REPO / "docs")
     p.add_argument("--threads", type=int, default=2)

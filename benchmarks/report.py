@@ -336,8 +336,8 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
               "Test: references of the same object:part from the same split, never the target's image (seed 0), "
               "fused with the instruction; ours and attention pointing from `scripts/eval_targets.sh` on the same "
               "samples. A sample with no possible reference counts as a miss.", "",
-              "| cell | n | attention pointing | ours (text) | ours + 1 reference | ours + 3 references |",
-              "|---|---|---|---|---|---|"]
+              "| cell | n | attention pointing | ours (text) | ours + 1 reference | ours + 3 references | note |",
+              "|---|---|---|---|---|---|---|"]
     for name, cell in example["cells"].items():
         def target(method: str) -> str:
             path = Path(results_dir) / "targets" / f"{name}_{method}.json"
@@ -346,8 +346,8 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
         missing = "; ".join(f"{k[1:]}-shot: {cell[k]['no_reference']} without a reference" for k in ("k1", "k3")
                             if cell[k]["no_reference"])
         lines.append(f"| {CELL_NAMES.get(name, name)} | {cell['k1']['n']} | {target('attention')} | "
-                     f"{target('ours')} | {_pct(cell['k1']['hit_rate'])} | {_pct(cell['k3']['hit_rate'])} |"
-                     + (f" {missing}" if missing else ""))
+                     f"{target('ours')} | {_pct(cell['k1']['hit_rate'])} | {_pct(cell['k3']['hit_rate'])} | "
+                     f"{missing} |")
     return lines + [""]
 
 

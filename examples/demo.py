@@ -53,6 +53,9 @@ def main() -> int:
     print(printed.getvalue(), end="")
     if status == 0:
         point = json.loads(next(line for line in printed.getvalue().splitlines() if line.startswith("{")))
+        if point["x"] is None:  # the pointer calls the part absent; judge its best guess all the same
+            print("the pointer says 'not found' (presence below its threshold); its best guess:")
+            point = dict(zip(("x", "y"), point["best_guess"]))
         verdict = "a hit" if lies_in(point, photo["mask"]) else "a miss"
         print(f"{verdict}: the point {'lies' if verdict == 'a hit' else 'does not lie'} in the annotated "
               f"{photo['part']} ({photo['source']})")

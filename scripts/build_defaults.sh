@@ -5,7 +5,8 @@
 #   projector is trained here (`python -m recipe align`, LLaVA stage-1 style, ~55 min on 2 CPU cores), then its
 #   report (`python -m recipe report`), its localization heads (selected by a 2,000-sample pointer run, ~25 min)
 #   and its pointer (scripts/train_scale.sh: ~32,000 samples, 8 epochs, ~40 min of caching + ~40 min of
-#   training; resumable across sessions).
+#   training, resumable across sessions; then scripts/train_negatives.sh, 2 epochs with negatives, ~20 min;
+#   then scripts/train_presence.sh, the presence head and the calibration, ~35 min).
 # Usage: bash scripts/build_defaults.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,8 @@ if [ ! -f "$ASSETS/pointers/$name/heads.json" ]; then  # head selection votes on
     --out "runs/heads/$name" --cache-dir "runs/cache/$name" --k 5 --epochs 8 --seed 0 --threads 2
   cp "runs/heads/$name/heads.json" "$ASSETS/pointers/$name/"
 fi
-bash scripts/train_scale.sh
-cp runs/scale/pointer/{model.safetensors,config.json,train_log.json} "$ASSETS/pointers/$name/"
+bash scripts/train_scale.sh  # stage 1: pointing
+bash scripts/train_negatives.sh  # stage 2: negatives (nothing is there)
+bash scripts/train_presence.sh  # stage 3: the presence head and the calibration
+cp runs/negatives/pointer/train_log.json "$ASSETS/pointers/$name/"  # the last training stage's log
+cp runs/presence/pointer/{model.safetensors,config.json,calibration.json,presence_log.json} "$ASSETS/pointers/$name/"

@@ -97,7 +97,9 @@ class Pointer:
             raise InstructionError("give an instruction, a reference example, or both")
         texts = [None if t is None else check_instruction(t) for t in texts]
         named = [t for t in texts if t is not None]
-        features = self.backbone.encode_many(image, named, layers=self.model.identity.layers) if named else []
+        seeing = {"vision": True} if self.model.reads_vision else {}  # the presence head's patches
+        features = self.backbone.encode_many(image, named, layers=self.model.identity.layers,
+                                             **seeing) if named else []
         output = self.model(collate([SampleFeatures.of(f, self.heads) for f in features])) if named else None
         geometry = features[0].geometry if features else self.backbone.geometry(image)
         scale = self.model.config.upsample

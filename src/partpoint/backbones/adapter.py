@@ -132,6 +132,16 @@ class Adapter:
         raise BackboneError(f"point by example needs vision-tower patch features on the pointing grid; the "
                             f"{model.config.model_type} adapter does not provide them (LLaVA's does)")
 
+    def patch_feature_dim(self, model) -> int:
+        """``C`` of :meth:`patch_features` (0: this adapter provides none)."""
+        return 0
+
+    def patch_feature_module(self, model):
+        """The module whose first input, during the model's own forward, is :meth:`patch_features`'s
+        ``(B, P, C)`` (so an encode captures them at no extra cost); refused like :meth:`patch_features`."""
+        raise BackboneError(f"a presence head reads vision-tower patch features on the pointing grid; the "
+                            f"{model.config.model_type} adapter does not provide them (LLaVA's does)")
+
 
 def check_model_dir(path: Path) -> None:
     if not (path / "config.json").is_file():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -74,6 +75,7 @@ class Backbone:
         self.num_kv_heads: int = getattr(text, "num_key_value_heads", None) or self.num_heads
         self.head_dim: int = getattr(text, "head_dim", None) or text.hidden_size // self.num_heads
         self.image_token_id: int = adapter.image_token_id(model, processor)
+        self.vision_dim: int = adapter.patch_feature_dim(model)  # C of patch_features (0: none)
         self._geometry_by_size: dict[tuple[int, int], GridGeometry] = {}
 
     def __repr__(self) -> str:
@@ -146,14 +148,31 @@ class Backbone:
             self.prepare_inputs([image], [_PROBE_INSTRUCTION])
         return self._geometry_by_size[image.size]
 
-    def encode(self, image: Image.Image, instruction: str, *, layers: Sequence[int] | int) -> Features:
+    def encode(self, image: Image.Image, instruction: str, *, layers: Sequence[int] | int,
+               vision: bool = False) -> Features:
         """Capture ``layers`` for one image and instruction (a full prompt with the image token is used as
-        is)."""
-        return self.encode_batch([image], [instruction], layers=layers)[0]
+        is); ``vision``: also the vision tower's patch features (``Features.vision``)."""
+        return self.encode_batch([image], [instruction], layers=layers, vision=vision)[0]
+
+    @contextmanager
+    def _patch_capture(self, enabled: bool):
+        """Collects the vision tower's ``(B_images, P, C)`` patch features of the forwards run inside it
+        (a pre-hook on :meth:`Adapter.patch_feature_module`: nothing runs twice); a no-op when disabled."""
+        grabbed: list[torch.Tensor] = []
+        if not enabled:
+            yield grabbed
+            return
+        module = self.adapter.patch_feature_module(self.model)
+        handle = module.register_forward_pre_hook(
+            lambda _module, args: grabbed.append(args[0].detach().float().cpu()))
+        try:
+            yield grabbed
+        finally:
+            handle.remove()
 
     @torch.no_grad()
     def encode_many(self, image: Image.Image, instructions: Sequence[str], *, layers: Sequence[int] | int,
-                    reuse_prefix: bool = True) -> list[Features]:
+                    reuse_prefix: bool = True, vision: bool = False) -> list[Features]:
         """One image, several instructions -> one :class:`Features` each, equal to one full forward each.
 
         The image comes before the instruction in the prompt, so under causal attention the image tokens'
@@ -170,18 +189,18 @@ class Backbone:
         layers = self._check_layers(layers)
         images = [image] * len(instructions)
         if not (reuse_prefix and self.adapter.prefix_reuse) or len(instructions) == 1:
-            return self.encode_batch(images, instructions, layers=layers)
+            return self.encode_batch(images, instructions, layers=layers, vision=vision)
         inputs, geometries = self.prepare_inputs(images, instructions)
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         image_pos = (ids[0] == self.image_token_id).nonzero().squeeze(-1)
         split = int(image_pos[-1]) + 1  # the prefix: up to and including the last image token
         final = valid.long().cumsum(-1).argmax(-1)  # (B,)
         if not bool((ids[:, :split] == ids[:1, :split]).all()) or int(final.min()) < split:
-            return self.encode_batch(images, instructions, layers=layers)
+            return self.encode_batch(images, instructions, layers=layers, vision=vision)
         positions = self.adapter.position_ids(self.model, inputs)  # (..., B, S)
         cache = DynamicCache(config=self.model.config.get_text_config())
         prefix = Recorder(layers=frozenset([max(layers)]), final_positions=torch.tensor([split - 1]))
-        with recording(prefix):  # records nothing used: it only stops the prefix pass after the deepest layer
+        with recording(prefix), self._patch_capture(vision) as patches:  # (the recorder only stops the pass)
             self.model(input_ids=ids[:1, :split], attention_mask=inputs["attention_mask"][:1, :split],
                        position_ids=positions[..., :1, :split], cache=cache, use_cache=True,
                        **self.adapter.image_inputs(inputs, 0))
@@ -192,13 +211,15 @@ class Backbone:
                        position_ids=positions[..., split:], cache=cache, use_cache=True)
         self._check_recorded(recorder, layers)
         return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b],
-                               query_offset=split)
+                               query_offset=split, vision=patches[0][0] if patches else None)
                 for b in range(len(instructions))]
 
     @torch.no_grad()
     def encode_batch(self, images: Sequence[Image.Image], instructions: Sequence[str], *,
-                     layers: Sequence[int] | int, early_exit: bool = True) -> list[Features]:
-        """Capture ``layers`` for each (image, instruction) pair in one right-padded forward pass."""
+                     layers: Sequence[int] | int, early_exit: bool = True, vision: bool = False
+                     ) -> list[Features]:
+        """Capture ``layers`` for each (image, instruction) pair in one right-padded forward pass;
+        ``vision``: also each image's vision-tower patch features (``Features.vision``)."""
         if len(images) != len(instructions):
             raise BackboneError(f"got {len(images)} images for {len(instructions)} instructions; pass one "
                                 "per image")
@@ -207,11 +228,12 @@ class Backbone:
         ids, valid = inputs["input_ids"], inputs["attention_mask"].bool()  # (B, S)
         final = valid.long().cumsum(-1).argmax(-1)  # (B,) last real token (right padding)
         recorder = Recorder(layers=frozenset(layers), final_positions=final, early_exit=early_exit)
-        with recording(recorder):
+        with recording(recorder), self._patch_capture(vision) as patches:
             self.model(**inputs, use_cache=False)
         self._check_recorded(recorder, layers)
-        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b],
-                               images[b]) for b in range(len(images))]
+        patches = torch.cat(patches) if patches else None  # (B, P, C): one image per sample
+        return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b],
+                               vision=None if patches is None else patches[b]) for b in range(len(images))]
 
     def _check_recorded(self, recorder: Recorder, layers: list[int]) -> None:
         missing = [layer for layer in layers if layer not in recorder.records]
@@ -219,9 +241,11 @@ class Backbone:
             raise CaptureError(f"layers {missing} of {self.name} never reached the capture attention; "
                                "it cannot be captured")
 
-    def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0) -> Features:
+    def _features(self, b, ids, final, recorder, geometry, image, query_offset: int = 0,
+                  vision: torch.Tensor | None = None) -> Features:
         """Features of sample ``b``, head-first; ``query_offset``: the recorded queries start at that position
-        (the instruction pass of :meth:`encode_many`; keys and attention rows span the whole sequence)."""
+        (the instruction pass of :meth:`encode_many`; keys and attention rows span the whole sequence);
+        ``vision``: its image's ``(P, C)`` patch features, if captured."""
         all_image_pos = (ids == self.image_token_id).nonzero().squeeze(-1)  # (N,) every image token
         image_pos = self.adapter.grid_positions(all_image_pos, geometry)  # (P,) the pointing grid's tokens
         p_h, p_w = geometry.grid
@@ -242,8 +266,12 @@ class Backbone:
                 attn_last_mass=mass,
                 scale=rec.scale,
             )
+        if vision is not None and vision.shape[0] != p_h * p_w:
+            raise CaptureError(f"{vision.shape[0]} vision patches for a {p_h}x{p_w} grid; this model's "
+                               "vision tower does not yield the pointing grid")
         tokens = self.processor.tokenizer.convert_ids_to_tokens(ids[text_pos].tolist())
-        return Features(layers=layers, geometry=geometry, image_size=image.size, text_tokens=tokens)
+        return Features(layers=layers, geometry=geometry, image_size=image.size, text_tokens=tokens,
+                        vision=vision)
 
     @torch.no_grad()
     def patch_features(self, image: Image.Image) -> PatchFeatures:

@@ -42,6 +42,7 @@ class Features:
     geometry: GridGeometry
     image_size: tuple[int, int]  # (W, H) of the original image
     text_tokens: list[str] = field(default_factory=list)  # the L text tokens after the image
+    vision: torch.Tensor | None = None  # (P, C) vision-tower patch features on the grid (encode(vision=True))
 
     @property
     def grid(self) -> tuple[int, int]:

@@ -31,13 +31,28 @@ class LlavaAdapter(Adapter):
     def patch_features(self, model, inputs):
         """The vision tower's hidden states at the layer the projector reads, CLS dropped: ``(B, P, C)``
         (one per image token, the pointing grid row-major)."""
+        self._check_one_layer(model)
+        states = model.model.vision_tower(inputs["pixel_values"], output_hidden_states=True).hidden_states
+        return states[model.config.vision_feature_layer][:, 1:]
+
+    def patch_feature_dim(self, model) -> int:
+        config = model.config
+        one_layer = (config.vision_feature_select_strategy == "default"
+                     and isinstance(config.vision_feature_layer, int))
+        return int(getattr(config.vision_config, "hidden_size", 0) or 0) if one_layer else 0
+
+    def patch_feature_module(self, model):
+        """The projector: it reads exactly :meth:`patch_features`."""
+        self._check_one_layer(model)
+        return model.model.multi_modal_projector
+
+    @staticmethod
+    def _check_one_layer(model) -> None:
         config = model.config
         if config.vision_feature_select_strategy != "default" or not isinstance(config.vision_feature_layer,
                                                                                   int):
-            raise BackboneError("point by example reads one vision layer with the CLS token dropped; this "
-                                "LLaVA's vision_feature_layer / select strategy differ")
-        states = model.model.vision_tower(inputs["pixel_values"], output_hidden_states=True).hidden_states
-        return states[config.vision_feature_layer][:, 1:]
+            raise BackboneError("vision patch features are read from one vision layer with the CLS token "
+                                "dropped; this LLaVA's vision_feature_layer / select strategy differ")
 
     def geometry(self, processor, inputs, index, image) -> GridGeometry:
         ip = processor.image_processor

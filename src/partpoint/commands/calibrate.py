@@ -54,7 +54,7 @@ def run(args) -> int:
     items = {}
     for name, data in (("val", dataset), ("negatives", absent)):
         cache = FeatureCache.build(backbone, data, heads=list(model.identity.heads), cache_dir=args.cache_dir,
-                                   progress=not args.quiet)
+                                   progress=not args.quiet, vision=model.reads_vision)
         items[name] = prepare_items(cache.entries(), scale=model.config.upsample)[0]
     calibration = fit_calibration(model, items["val"], items["negatives"],
                                   fitted={"data": args.data, "negatives_per_image": args.negatives,

@@ -24,3 +24,4 @@ class LossConfig:
     sdf_cap: float | None = setting(1.0,
                                     "cap of the outside distance in the penalty, patches (none: unbounded)")
     inside_slope: float = setting(0.1, "pull toward the innermost point")
+    presence_weight: float = setting(1.0, "weight of the presence head's BCE (present vs negatives), if any")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 
 from .bce import patch_bce
@@ -31,7 +32,7 @@ def pointer_loss(output, patch_target: torch.Tensor, distance: torch.Tensor,
         distance: ``(B, H', W')`` signed distance at heatmap resolution (patch units).
         config: the loss settings (default: ``LossConfig()``).
         present: optional ``(B,)`` bool, False for negatives: their BCE target is all zeros (nothing to find)
-            and they have no heatmap term.
+            and they have no heatmap term; with a presence logit it is that head's BCE target.
 
     ``LossTerms.sdf`` holds the heatmap term (SDF or inside-mass) for logging.
     """
@@ -43,6 +44,9 @@ def pointer_loss(output, patch_target: torch.Tensor, distance: torch.Tensor,
     else:
         heat = inside_mass_loss(output.heatmap, distance < 0, present=present)
     total = bce + config.lam * heat
+    if output.presence_logit is not None and present is not None:
+        total = total + config.presence_weight * F.binary_cross_entropy_with_logits(
+            output.presence_logit, present.to(output.presence_logit.dtype))
     return LossTerms(total=total, bce=bce.detach(), sdf=heat.detach())
 
 

@@ -25,7 +25,8 @@ class SampleFeatures:
     ``image_id``, ``coverage (P,)`` (the fraction of each grid cell inside the part) and ``masks`` (the part
     mask sampled at ``s x s`` points per cell, packed bits, by scale ``s``); training adds its targets
     ``patch_target (P,)`` and ``distance (P_h * s, P_w * s)`` at the pointer's heatmap scale. ``present`` is
-    False for a negative (the instruction names something the image does not show: empty masks).
+    False for a negative (the instruction names something the image does not show: empty masks). ``vision
+    (P, C)``: the image's vision-tower patch features, for a pointer with a presence head (else None).
     """
 
     q_text: torch.Tensor
@@ -43,6 +44,7 @@ class SampleFeatures:
     patch_target: torch.Tensor | None = None
     distance: torch.Tensor | None = None
     present: bool = True
+    vision: torch.Tensor | None = None
 
     @classmethod
     def of(cls, features, heads) -> SampleFeatures:
@@ -62,7 +64,8 @@ class SampleFeatures:
                 rows[name].append(tensor.detach().float().cpu())
         return cls(**{name: torch.stack(tensors) for name, tensors in rows.items()},
                    geometry=features.geometry,
-                   image_size=tuple(int(s) for s in features.image_size))
+                   image_size=tuple(int(s) for s in features.image_size),
+                   vision=None if features.vision is None else features.vision.float().cpu())
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -88,6 +91,8 @@ class SampleFeatures:
         state = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("patch_target",
                                                                                        "distance")}
         state.update({name: state[name].half() for name in ("q_text", "k_image", "v_image", "attn_last")})
+        if self.vision is not None:
+            state["vision"] = self.vision.half()
         state["geometry"] = self.geometry.to_json()
         return state
 
@@ -101,7 +106,8 @@ class PointerBatch:
     """What :meth:`PartPointer.forward` reads: a batch of samples that share one grid.
 
     ``q_text (B, k, L, d)`` text queries of the k heads (right-padded), ``text_mask (B, L)`` bool (True: a
-    real token), ``k_image`` / ``v_image (B, k, P, d)`` image keys and values, ``grid (P_h, P_w)``; for
+    real token), ``k_image`` / ``v_image (B, k, P, d)`` image keys and values, ``grid (P_h, P_w)``,
+    ``vision (B, P, C)`` the vision-tower patch features when captured (a presence head reads them); for
     training also ``patch_target (B, P)`` (the BCE target) and ``distance (B, P_h * s, P_w * s)`` (signed
     distance to the part, patches) and ``present (B,)`` bool (False: a negative, no heatmap target).
     """
@@ -114,6 +120,7 @@ class PointerBatch:
     patch_target: torch.Tensor | None = None
     distance: torch.Tensor | None = None
     present: torch.Tensor | None = None
+    vision: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.q_text.shape[0]
@@ -140,12 +147,12 @@ def collate(samples: list[SampleFeatures]) -> PointerBatch:
 
     def stacked(name):
         values = [getattr(s, name) for s in samples]
-        return None if values[0] is None else torch.stack(values).float()
+        return None if any(v is None for v in values) else torch.stack(values).float()
 
     return PointerBatch(q_text=q_text, text_mask=text_mask, k_image=stacked("k_image"),
                         v_image=stacked("v_image"),
                         grid=grids.pop(), patch_target=stacked("patch_target"), distance=stacked("distance"),
-                        present=torch.tensor([s.present for s in samples]))
+                        present=torch.tensor([s.present for s in samples]), vision=stacked("vision"))
 
 
 def last_token_query(q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:

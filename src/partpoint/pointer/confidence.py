@@ -6,8 +6,9 @@ Five signals describe one point (a heatmap peak) of one forward pass:
 - ``entropy``: the heatmap's entropy over its cells, divided by ``log(cells)`` (1: flat, 0: one cell);
 - ``agreement``: mean over the heads of the synthesized attention ``A_s`` within ``RADIUS`` grid cells of
   the point (do the heads look where the decoder points?);
-- ``presence``: the largest head-mean patch logit ``q_s K^T`` over the image (what the patch-wise BCE
-  trains: high on the part's cells, low everywhere on an image without it; negatives teach the low);
+- ``presence``: the presence head's logit when the pointer has one (:mod:`partpoint.pointer.presence`), else
+  the largest head-mean patch logit ``q_s K^T`` over the image (what the patch-wise BCE trains: high on the
+  part's cells, low everywhere on an image without it; negatives teach the low);
 - ``local_presence``: the same within ``RADIUS`` cells of the point (is the part where the point is?).
 
 A :class:`Calibration` maps them through two logistic regressions fitted on a val split
@@ -48,7 +49,8 @@ def point_signals(output, probs: torch.Tensor, grid: tuple[int, int], u: float, 
         near[int(min(v, grid[0] - 1e-6)) * grid[1] + int(min(u, grid[1] - 1e-6))] = True
     agreement = output.attn[index].double()[:, near].sum(dim=-1).mean()  # heads' A_s mass near the point
     logits = output.patch_logits[index].double().mean(dim=0)  # (P,)
-    return np.array([float(peak_mass), float(entropy), float(agreement), float(logits.max()),
+    presence = logits.max() if output.presence_logit is None else output.presence_logit[index]
+    return np.array([float(peak_mass), float(entropy), float(agreement), float(presence),
                      float(logits[near].max())])
 
 

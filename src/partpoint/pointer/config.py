@@ -39,6 +39,8 @@ class PointerConfig:
     padding: Literal["zeros", "replicate"] = setting("replicate",
                                                      "A2P conv padding (zeros lets a conv encode "
                                                                   "absolute position)")
+    presence_dim: int = setting(0, "width of the presence head over vision patches (0: none; added to a "
+                                   "trained pointer by `partpoint presence`)")
 
     @property
     def upsample(self) -> int:
@@ -50,12 +52,14 @@ class PointerConfig:
 class PointerIdentity:
     """What ties a trained pointer to its backbone (filled in by training, checked by the predictor): the
     backbone's name and ``fingerprint``, the ``(layer, head)`` localization heads it reads (k of them) and
-    the backbone's head dimension ``d``."""
+    the backbone's head dimension ``d`` and its vision tower's patch feature width ``C`` (0: unknown or none;
+    a presence head needs it)."""
 
     backbone: str
     fingerprint: str
     heads: tuple[tuple[int, int], ...]
     head_dim: int
+    vision_dim: int = 0
 
     def __post_init__(self):
         if not self.heads:
@@ -80,7 +84,7 @@ class PointerIdentity:
     def of(cls, backbone, heads) -> PointerIdentity:
         """The identity of a pointer reading ``heads`` of the loaded ``backbone``."""
         return cls(backbone=str(backbone.name), fingerprint=str(backbone.fingerprint), heads=tuple(heads),
-                   head_dim=int(backbone.head_dim))
+                   head_dim=int(backbone.head_dim), vision_dim=int(getattr(backbone, "vision_dim", 0)))
 
 
 def config_to_json(config: PointerConfig, identity: PointerIdentity) -> str:

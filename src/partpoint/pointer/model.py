@@ -17,6 +17,7 @@ from .batch import PointerBatch, last_token_query
 from .confidence import CALIBRATION_NAME, Calibration, weights_digest
 from .config import PointerConfig, PointerIdentity, config_from_json, config_to_json
 from .decode import Peak, heatmap_peak
+from .presence import PresenceHead
 from .qsynth import QSynth
 from .result import PointerOutput
 
@@ -49,7 +50,9 @@ class PartPointer(nn.Module):
     Per head ``h``: ``q_s = QSynth_h(Q_t)`` (or the final prompt token's query without Q-Synth),
     ``r = q_s K_v^T / sqrt(d)``, ``A_s = softmax(r)``; the BCE sees ``exp(log_scale_h) r + bias_h``
     (learnable per head, init 1 and 0: the softmax ignores the offset, the BCE needs one).
-    The heatmap is ``A2P(A_s, V_v)``, or ``log mean_h A_s`` on the grid without A2P.
+    The heatmap is ``A2P(A_s, V_v)``, or ``log mean_h A_s`` on the grid without A2P. With
+    ``presence_dim`` a :class:`PresenceHead` also says whether the part is in the image at all (it reads
+    the batch's vision patch features; without them its logit is None).
     """
 
     def __init__(self, config: PointerConfig, identity: PointerIdentity):
@@ -69,6 +72,18 @@ class PartPointer(nn.Module):
             if config.use_a2p
             else None
         )
+        self.presence = None
+        if config.presence_dim:
+            if not identity.vision_dim:
+                raise CheckpointError("a presence head reads vision patch features, but this pointer's "
+                                      "backbone gives none (identity.vision_dim is 0)")
+            self.presence = PresenceHead(num_heads=num_heads, head_dim=dim, vision_dim=identity.vision_dim,
+                                         dim=config.presence_dim)
+
+    @property
+    def reads_vision(self) -> bool:
+        """Whether the pointer needs the vision tower's patch features (``encode(..., vision=True)``)."""
+        return self.presence is not None
 
     def synthesize(self, q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """``(B, k, L, d)`` + ``(B, L)`` -> one query per head ``(B, k, d)``."""
@@ -90,7 +105,9 @@ class PartPointer(nn.Module):
         else:
             mean_attn = attn.mean(dim=1).clamp_min(1e-12).log()  # (B, P)
             heatmap = rearrange(mean_attn, "b (ph pw) -> b ph pw", ph=grid[0], pw=grid[1])
-        return PointerOutput(patch_logits=patch_logits, attn=attn, heatmap=heatmap)
+        presence = (self.presence(batch.q_text, batch.text_mask, batch.vision)
+                    if self.presence is not None and batch.vision is not None else None)  # (B,)
+        return PointerOutput(patch_logits=patch_logits, attn=attn, heatmap=heatmap, presence_logit=presence)
 
     def predict_point(self, output: PointerOutput, grid: tuple[int, int]) -> Peak:
         """Peak of the heatmap with sub-patch precision, in continuous grid coordinates, with the heatmap's

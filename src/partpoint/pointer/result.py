@@ -11,11 +11,13 @@ import torch
 @dataclass
 class PointerOutput:
     """``patch_logits (B, k, P)`` = ``exp(log_scale_h) * q_s K^T / sqrt(d) + bias_h`` (what the BCE sees);
-    ``attn (B, k, P)`` = ``softmax_p(q_s K^T / sqrt(d))`` (rows sum to 1); ``heatmap (B, H', W')`` logits."""
+    ``attn (B, k, P)`` = ``softmax_p(q_s K^T / sqrt(d))`` (rows sum to 1); ``heatmap (B, H', W')`` logits;
+    ``presence_logit (B,)`` from the presence head (None without one or without vision features)."""
 
     patch_logits: torch.Tensor
     attn: torch.Tensor
     heatmap: torch.Tensor
+    presence_logit: torch.Tensor | None = None
 
 
 @dataclass

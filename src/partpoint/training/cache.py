@@ -56,9 +56,9 @@ def dataset_fingerprint(dataset) -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_key(backbone, dataset, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> dict:
-    """Everything a cache's content depends on."""
-    return {
+def cache_key(backbone, dataset, heads, *, mask_scales=DEFAULT_MASK_SCALES, vision: bool = False) -> dict:
+    """Everything a cache's content depends on (``vision``: the records also hold the vision patches)."""
+    key = {
         "version": CACHE_VERSION,
         "backbone": str(getattr(backbone, "name", "")),
         "fingerprint": str(backbone.fingerprint),
@@ -68,6 +68,7 @@ def cache_key(backbone, dataset, heads, *, mask_scales=DEFAULT_MASK_SCALES) -> d
         "dataset_fingerprint": dataset_fingerprint(dataset),
         "num_samples": len(dataset),
     }
+    return key | {"vision": True} if vision else key
 
 
 def _slug(text: str) -> str:
@@ -168,6 +169,7 @@ class FeatureCache:
         world: int = 1,
         wait=None,
         reuse_prefix: bool = True,
+        vision: bool = False,
     ) -> FeatureCache:
         """Encode every sample of ``dataset`` not cached yet (resuming an interrupted build) and return
         the cache. A directory for the same key is reused; a different key gets its own directory.
@@ -175,10 +177,11 @@ class FeatureCache:
         ``rank`` / ``world`` / ``wait`` (a barrier, e.g. ``accelerator.wait_for_everyone``): build one cache
         from several processes, each encoding its share of the shards (module docstring).
         ``reuse_prefix=False``: no grouping by image, every sample in the batches (same records).
+        ``vision``: the records also hold their image's vision patch features (a presence head reads them).
         """
         wait = wait or (lambda: None)
         heads = [(int(layer), int(head)) for layer, head in heads]
-        key = cache_key(backbone, dataset, heads, mask_scales=mask_scales)
+        key = cache_key(backbone, dataset, heads, mask_scales=mask_scales, vision=vision)
         directory = cls.location(cache_dir, key)
         if rank == 0 and not (directory / KEY_NAME).is_file():
             directory.mkdir(parents=True, exist_ok=True)
@@ -237,8 +240,10 @@ class FeatureCache:
             for one_image, group in groups:
                 samples = [dataset[i] for i in group]
                 texts = [s.instruction for s in samples]
-                feats = backbone.encode_many(samples[0].image, texts, layers=layers) if one_image else \
-                    backbone.encode_batch([s.image for s in samples], texts, layers=layers)
+                vision = bool(self.key.get("vision"))
+                feats = backbone.encode_many(samples[0].image, texts, layers=layers, vision=vision) \
+                    if one_image else backbone.encode_batch([s.image for s in samples], texts, layers=layers,
+                                                            vision=vision)
                 for sample, features in zip(samples, feats):
                     record = make_record(features, sample, heads, mask_scales=scales)
                     if record is None:

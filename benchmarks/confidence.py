@@ -1,8 +1,9 @@
 """Confidence a robot can act on -> ``results/confidence.json``, ``docs/reliability.png``. Run:
 ``python -m benchmarks.confidence`` (~25 min on 2 cores) after the bundled pointer is calibrated.
 
-For the bundled default-llava pointer (trained with negatives, calibrated on SynthParts val by
-``scripts/train_negatives.sh``) on test splits it never saw in training or calibration:
+For the bundled default-llava pointer (trained with negatives, given a presence head and calibrated on
+SynthParts val by ``scripts/train_negatives.sh`` and ``scripts/train_presence.sh``) on test splits it never saw
+in training or calibration:
 
 - **calibration**: ECE (15 bins) of ``PointResult.confidence`` against hits, and the reliability bins;
 - **"not in the image"**: each cell's images also get ``NEGATIVES[cell]`` negatives per image
@@ -11,8 +12,8 @@ For the bundled default-llava pointer (trained with negatives, calibrated on Syn
 - **several instances**: SynthParts test groups (one per scene and object:part; "Point to the handle of every
   mug.") answered by ``Pointer.point_all``, scored one to one (Hungarian) and by PointArena's rule.
 
-``--before DIR``: the same for a pointer trained without negatives (calibrated the same way), on SynthParts
-test and InstructPart: what training with negatives changed.
+``--compare LABEL=DIR`` (repeatable): the same for other calibrated pointers (calibrated the same way), on
+SynthParts test and InstructPart named: what each stage changed.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.confidence", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
     p.add_argument("--pointer", default=None, help="pointer directory (default: the bundled one)")
-    p.add_argument("--before", default=None, help="a calibrated pointer trained without negatives (optional)")
+    p.add_argument("--compare", action="append", default=[], metavar="LABEL=DIR",
+                   help="another calibrated pointer to score on SynthParts test and InstructPart named")
     p.add_argument("--synth-test", type=Path, default=Path(f"runs/synth/test{SCENES}"))  # run from the repo root
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--docs", type=Path, default=REPO / "docs")
@@ -102,9 +104,11 @@ def main(argv=None) -> int:
     specs = cells(args.data, args.synth_test)
     backbone = load_backbone("default-llava", dtype="float32")
     results = {"ours": run_pointer(backbone, args.pointer, specs, instances_from=str(args.synth_test))}
-    if args.before:
-        results["before"] = run_pointer(backbone, args.before,
-                                        {k: specs[k] for k in ("synth_test", "instructpart_named")})
+    results["compare"] = {}
+    for item in args.compare:
+        label, _, directory = item.partition("=")
+        results["compare"][label] = run_pointer(backbone, directory,
+                                                {k: specs[k] for k in ("synth_test", "instructpart_named")})
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO).stdout.strip()
     results["run"] = {"git_commit": commit, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),

@@ -302,11 +302,9 @@ def confidence_section(conf: dict | None) -> list[str]:
               + ".", "", "![reliability diagram](reliability.png)", "",
               "| pointer | cell | n | hit % | ECE | negatives | absent AUROC | false-point % | called absent % |",
               "|---|---|---|---|---|---|---|---|---|"]
-    for who in ("ours", "before"):
-        if who not in conf:
-            continue
-        label = "bundled (trained with negatives)" if who == "ours" else "before (no negatives)"
-        for name, cell in conf[who]["cells"].items():
+    rows = [("bundled", ours)] + list(conf.get("compare", {}).items())
+    for label, run_of in rows:
+        for name, cell in run_of["cells"].items():
             lines.append(f"| {label} | {CELL_NAMES.get(name, name)} | {cell['n']} | {_pct(cell['hit_rate'])} | "
                          f"{_num3(cell.get('ece'))} | {cell.get('negatives', 0)} | {_num3(cell.get('absent_auroc'))} | "
                          f"{_pct(cell.get('false_point_rate'))} | {_pct(cell.get('missed_present_rate'))} |")

@@ -113,17 +113,16 @@ def test_report_renders_the_confidence_section(tmp_path):
                                      "val_ece": 0.02, "val_absent_auroc": 0.9},
                      "threshold": 0.4321, "cells": {"synth_test": cell},
                      "instances": {"spec": "runs/synth/test50", "all": group, "several": group}},
-            "before": {"cells": {"synth_test": {**cell, "absent_auroc": 0.61}}},
+            "compare": {"no presence head": {"cells": {"synth_test": {**cell, "absent_auroc": 0.61}}}},
             "run": {"git_commit": "def5678", "date_utc": "2026-12-06 17:00", "synth_test": {"scenes": 50,
                                                                                            "seed": 1234},
                     "negatives_per_image": {"synth_test": 4}, "cap": 200}}
     (tmp_path / "results" / "confidence.json").write_text(json.dumps(conf))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
     assert "## 8. Confidence" in text and "threshold 0.432" in text and "def5678" in text
-    row = ("| bundled (trained with negatives) | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.877 | 12.0 | "
-           "20.0 |")
+    row = "| bundled | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.877 | 12.0 | 20.0 |"
     assert row in text
-    assert "| before (no negatives) | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.610 |" in text
+    assert "| no presence head | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.610 |" in text
     assert "| 2+ instances | 40 | 50 | 45 | 0.50 | 0.45 | 0.47 | 0.60 | 0.25 |" in text
 
 

@@ -97,14 +97,18 @@ class Pointer:
             raise InstructionError("give an instruction, a reference example, or both")
         texts = [None if t is None else check_instruction(t) for t in texts]
         named = [t for t in texts if t is not None]
-        seeing = {"vision": True} if self.model.reads_vision else {}  # the presence head's patches
+        # the presence head's and the examples' patches come from the same forward
+        seeing = {"vision": True} if self.model.reads_vision or examples else {}
         features = self.backbone.encode_many(image, named, layers=self.model.identity.layers,
                                              **seeing) if named else []
         output = self.model(collate([SampleFeatures.of(f, self.heads) for f in features])) if named else None
         geometry = features[0].geometry if features else self.backbone.geometry(image)
         scale = self.model.config.upsample
         size = (geometry.grid[0] * scale, geometry.grid[1] * scale)
-        shown = example_logits(self._similarity(image, examples), size) if examples else None
+        from .backbones.backbone import PatchFeatures
+
+        target = PatchFeatures(features[0].vision, geometry, image.size) if features else None
+        shown = example_logits(self._similarity(image, examples, target), size) if examples else None
         results, row = [], 0
         for text in texts:
             logits = shown if text is None else output.heatmap[row]  # (H', W')
@@ -134,15 +138,17 @@ class Pointer:
             row += text is not None
         return results
 
-    def _similarity(self, image, examples: Sequence[Example]) -> torch.Tensor:
-        """``(P_h, P_w)`` similarity of ``image``'s patches to the best of the references' parts."""
+    def _similarity(self, image, examples: Sequence[Example], target=None) -> torch.Tensor:
+        """``(P_h, P_w)`` similarity of ``image``'s patches (``target``, its ``PatchFeatures`` when already
+        captured) to the best of the references' parts."""
         descriptors = []
         for example in examples:
             if not isinstance(example, Example):
                 raise InstructionError(f"examples are partpoint.Example objects, got a "
                                        f"{type(example).__name__}")
             descriptors.append(descriptor(self.backbone.patch_features(load_image(example.image)), example))
-        return similarity(self.backbone.patch_features(image), torch.stack(descriptors))
+        return similarity(self.backbone.patch_features(image) if target is None else target,
+                          torch.stack(descriptors))
 
 
 def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="float32") -> Pointer:

@@ -10,7 +10,9 @@ in training or calibration:
   (``partpoint.data.negatives``, seed 0): absent AUROC of ``presence`` (samples vs negatives), the
   false-point rate (negatives called present) and the missed rate (samples called absent);
 - **several instances**: SynthParts test groups (one per scene and object:part; "Point to the handle of every
-  mug.") answered by ``Pointer.point_all``, scored one to one (Hungarian) and by PointArena's rule.
+  mug.") answered by ``Pointer.point_all``, scored one to one (Hungarian) and by PointArena's rule; its
+  ``peak_share`` (a further peak's confidence against the first's) chosen first by F1 on SynthParts val groups
+  among ``PEAK_SHARES`` (``predictor.PEAK_SHARE`` should be the chosen one).
 
 ``--compare LABEL=DIR`` (repeatable): the same for other calibrated pointers (calibrated the same way), on
 SynthParts test and InstructPart named: what each stage changed.
@@ -30,6 +32,7 @@ SCENES, SEED = 50, 1234  # SynthParts test: its first 20 scenes are scripts/eval
 NEGATIVES = {"synth_test": 4, "carparts_test": 4, "ccp_test": 4, "instructpart_named": 1,
              "instructpart_reason": 1}
 CAP = 200  # samples of the real test splits (evenly spaced), as the main table
+PEAK_SHARES = (0.25, 0.5, 0.75, 1.01)  # 1.01: the first peak alone
 
 
 def cells(data: Path, synth: Path) -> dict[str, str]:
@@ -48,9 +51,13 @@ def parse_args(argv=None):
     p.add_argument("--compare", action="append", default=[], metavar="LABEL=DIR",
                    help="another calibrated pointer to score on SynthParts test and InstructPart named")
     p.add_argument("--synth-test", type=Path, default=Path(f"runs/synth/test{SCENES}"))  # run from the repo root
+    p.add_argument("--synth-val", default="runs/synth/val", help="SynthParts val (the peak share is chosen there)")
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--docs", type=Path, default=REPO / "docs")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--instances-only", action="store_true",
+                   help="redo only the peak-share choice and the several-instances scores of an existing "
+                        "results/confidence.json (the rest is kept)")
     return p.parse_args(argv)
 
 
@@ -60,7 +67,34 @@ def summary_of(result) -> dict:
     return {key: value for key, value in result.summary().items() if key in keep}
 
 
-def run_pointer(backbone, pointer_dir, specs: dict[str, str], *, instances_from=None) -> dict:
+def peak_share_sweep(backbone, pointer_dir, val_spec: str) -> dict:
+    """F1 of ``point_all`` on SynthParts val instance groups for each of ``PEAK_SHARES`` (each group's peaks
+    are computed once, with every present peak kept, then filtered by each share)."""
+    from partpoint.data import open_dataset
+    from partpoint.evaluation.instances import instance_groups, instance_scores
+    from partpoint.evaluation.metrics import match_points
+    from partpoint.predictor import load_pointer
+
+    pointer = load_pointer(backbone, pointer_dir)
+    pointer.peak_share = 0.0
+    rows = {share: [] for share in PEAK_SHARES}
+    for group in instance_groups(open_dataset(val_spec)):
+        image, masks = group.load()
+        found = pointer.point_all(image, group.instruction)
+        for share in PEAK_SHARES:
+            kept = [(p.x, p.y) for p in found[:1] + [p for p in found[1:]
+                                                     if p.confidence >= share * found[0].confidence]]
+            rows[share].append({"instances": len(masks), "points": kept, "matched": match_points(kept, masks),
+                                "pointarena_hit": False})
+    scores = {str(share): {k: v for k, v in instance_scores(r).items() if k != "pointarena_hit_rate"}
+              for share, r in rows.items()}
+    chosen = max(PEAK_SHARES, key=lambda share: scores[str(share)]["f1"])
+    print("peak share", {k: round(v["f1"], 3) for k, v in scores.items()}, "->", chosen, flush=True)
+    return {"data": val_spec, "scores": scores, "chosen": chosen}
+
+
+def run_pointer(backbone, pointer_dir, specs: dict[str, str], *, instances_from=None,
+                peak_share: float | None = None) -> dict:
     from partpoint.data import open_dataset
     from partpoint.evaluation import evaluate
     from partpoint.evaluation.instances import evaluate_instances, instance_groups
@@ -80,6 +114,8 @@ def run_pointer(backbone, pointer_dir, specs: dict[str, str], *, instances_from=
         out["cells"][name] = {"spec": spec, **summary_of(result), "wall_s": time.perf_counter() - begin}
         print(name, {k: v for k, v in out["cells"][name].items() if k != "reliability"}, flush=True)
     if instances_from is not None:
+        if peak_share is not None:
+            pointer.peak_share = peak_share
         scores = evaluate_instances(pointer, instance_groups(open_dataset(instances_from)), max_points=None)
         out["instances"] = {"spec": instances_from, "all": scores["all"], "several": scores["several"]}
         print("instances", out["instances"], flush=True)
@@ -103,7 +139,17 @@ def main(argv=None) -> int:
              "--quiet"])
     specs = cells(args.data, args.synth_test)
     backbone = load_backbone("default-llava", dtype="float32")
-    results = {"ours": run_pointer(backbone, args.pointer, specs, instances_from=str(args.synth_test))}
+    sweep = peak_share_sweep(backbone, args.pointer, args.synth_val)
+    if args.instances_only:
+        results = json.loads((args.results / "confidence.json").read_text())
+        only = run_pointer(backbone, args.pointer, {}, instances_from=str(args.synth_test),
+                           peak_share=sweep["chosen"])
+        results["ours"]["instances"], results["peak_share"] = only["instances"], sweep
+        results["run"]["instances_date_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        atomic_write_json(args.results / "confidence.json", results)
+        return 0
+    results = {"ours": run_pointer(backbone, args.pointer, specs, instances_from=str(args.synth_test),
+                                   peak_share=sweep["chosen"]), "peak_share": sweep}
     results["compare"] = {}
     for item in args.compare:
         label, _, directory = item.partition("=")

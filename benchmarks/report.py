@@ -310,8 +310,14 @@ def confidence_section(conf: dict | None) -> list[str]:
                          f"{_pct(cell.get('false_point_rate'))} | {_pct(cell.get('missed_present_rate'))} |")
     inst = ours.get("instances")
     if inst:
-        lines += ["", f"**Several instances** (`Pointer.point_all`, every present peak; {inst['spec']}): one group "
-                  "per scene and object:part, \"Point to the PART of every OBJECT.\"", "",
+        share = conf.get("peak_share")
+        chosen = "" if share is None else (
+            f" A further peak is kept when its confidence is at least {share['chosen']:g} of the first's, chosen "
+            f"by F1 on {share['data']} groups (" + ", ".join(f"{k}: F1 {v['f1']:.2f}" for k, v in share["scores"].items())
+            + "; 1.01 is the first peak alone)."
+            + (f" Scored {conf['run']['instances_date_utc']} UTC." if "instances_date_utc" in conf["run"] else ""))
+        lines += ["", f"**Several instances** (`Pointer.point_all`; {inst['spec']}): one group per scene and "
+                  "object:part, \"Point to the PART of every OBJECT.\"" + chosen, "",
                   "| groups | n | instances | points | precision | recall | F1 | count acc | PointArena hit |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for key, label in (("all", "all"), ("several", "2+ instances")):

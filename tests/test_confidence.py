@@ -206,6 +206,10 @@ def test_the_predictor_reports_confidence_presence_and_abstains(tiny_setup, tmp_
     several = pointer.point_all(sample.image, sample.instruction, max_points=3)
     assert len(several) == 3 and (several[0].x, several[0].y) == (plain.x, plain.y)
     assert len({(p.x, p.y) for p in several}) == 3 and all(p.present for p in several)
+    pointer.peak_share = 1.01  # no further peak reaches the first one's confidence: one point
+    assert [(p.x, p.y) for p in pointer.point_all(sample.image, sample.instruction, max_points=3)] == \
+        [(plain.x, plain.y)]
+    pointer.peak_share = 0.5
     pointer.model.calibration = constant_calibration(threshold=1.0)  # nothing clears it: "not found"
     assert not pointer.point(sample.image, sample.instruction).present
     assert pointer.point_all(sample.image, sample.instruction) == []

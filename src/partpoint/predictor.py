@@ -26,6 +26,9 @@ from .pointer.model import POINTERS, resolve_pointer_dir  # noqa: F401  (the bun
 
 DEFAULT_BACKBONE = "default-llava"
 MAX_POINTS = 20  # point_all's cap when no max_points is given
+#: point_all keeps a further peak when its confidence is at least this share of the first peak's (chosen on
+#: SynthParts val instance groups by F1: ``python -m benchmarks.confidence``, results/confidence.json)
+PEAK_SHARE = 0.5
 
 
 class Pointer:
@@ -50,6 +53,7 @@ class Pointer:
         self.backbone = backbone
         self.model = model.eval()
         self.example_weight = WEIGHT  # the examples' share of a fused heatmap (1: the examples alone)
+        self.peak_share = PEAK_SHARE  # point_all: a further peak's confidence against the first's
 
     def __repr__(self) -> str:
         return f"Pointer(backbone={self.backbone.name!r}, heads={list(self.heads)})"
@@ -74,16 +78,17 @@ class Pointer:
         return [points[0] for points in self._point(image, texts, examples=examples, max_points=1)]
 
     def point_all(self, image: ImageLike, text: str, *, max_points: int | None = None) -> list[PointResult]:
-        """Every instance ``text`` asks for ("all the handles"): the heatmap's separated peaks whose presence
-        clears the calibrated threshold, strongest first, at most ``max_points`` (None: up to
-        :data:`MAX_POINTS`); an empty list when none does ("not found"). Needs a calibrated pointer."""
+        """Every instance ``text`` asks for ("all the handles"): when the part is present (the calibrated
+        presence clears its threshold), the heatmap's separated peaks, strongest first, whose confidence is at
+        least ``peak_share`` times the first's, at most ``max_points`` (None: up to :data:`MAX_POINTS`); an
+        empty list when the part is absent ("not found"). Needs a calibrated pointer."""
         if self.model.calibration is None:
             raise CheckpointError("pointing at several instances needs a calibrated pointer (its presence "
                                   "threshold); fit one with `partpoint calibrate`")
         if max_points is not None and max_points < 1:
             raise InstructionError(f"max_points {max_points}: ask for at least one point")
-        points = self._point(image, [text], max_points=max_points or MAX_POINTS)[0]
-        return [p for p in points if p.present]
+        points = [p for p in self._point(image, [text], max_points=max_points or MAX_POINTS)[0] if p.present]
+        return points[:1] + [p for p in points[1:] if p.confidence >= self.peak_share * points[0].confidence]
 
     @torch.no_grad()
     def _point(self, image: ImageLike, texts: list[str | None], *, examples: Sequence[Example] = (),

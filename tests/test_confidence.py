@@ -200,6 +200,7 @@ def test_the_predictor_reports_confidence_presence_and_abstains(tiny_setup, tmp_
     with pytest.raises(CheckpointError, match="calibrate"):
         pointer.point_all(sample.image, sample.instruction)
     pointer.model.calibration = constant_calibration(threshold=0.0)
+    pointer.peak_share = 0.5  # every peak is as confident as the first here: all kept
     result = pointer.point(sample.image, sample.instruction)
     assert result.confidence == pytest.approx(0.5) and result.present and 0 < result.presence < 1
     assert (result.x, result.y) == (plain.x, plain.y)
@@ -209,7 +210,6 @@ def test_the_predictor_reports_confidence_presence_and_abstains(tiny_setup, tmp_
     pointer.peak_share = 1.01  # no further peak reaches the first one's confidence: one point
     assert [(p.x, p.y) for p in pointer.point_all(sample.image, sample.instruction, max_points=3)] == \
         [(plain.x, plain.y)]
-    pointer.peak_share = 0.5
     pointer.model.calibration = constant_calibration(threshold=1.0)  # nothing clears it: "not found"
     assert not pointer.point(sample.image, sample.instruction).present
     assert pointer.point_all(sample.image, sample.instruction) == []
@@ -272,7 +272,7 @@ def test_calibrate_then_eval_negatives_plot_and_several_instances(tiny_setup, tm
     assert "positive number or 'all'" in capsys.readouterr().err
 
 
-def test_point_cli_says_not_found_and_gives_several_points(tiny_setup, tmp_path, capsys):
+def test_point_cli_says_not_found_and_gives_several_points(tiny_setup, tmp_path, capsys, monkeypatch):
     backbone_dir, backbone, train_spec, _ = tiny_setup
     image = tmp_path / "scene.png"
     open_dataset(train_spec)[0].image.save(image)
@@ -294,6 +294,7 @@ def test_point_cli_says_not_found_and_gives_several_points(tiny_setup, tmp_path,
     assert code == 0 and json.loads(out.out) == []
     model.calibration = constant_calibration(threshold=0.0)  # everything is
     model.save_pretrained(directory)
+    monkeypatch.setattr("partpoint.predictor.PEAK_SHARE", 0.5)  # every peak as confident as the first: kept
     code, out = point("--max-points", "2", "--json")
     records = json.loads(out.out)
     assert code == 0 and len(records) == 2 and all(r["present"] and r["confidence"] == 0.5 for r in records)

@@ -314,7 +314,7 @@ def confidence_section(conf: dict | None) -> list[str]:
         chosen = "" if share is None else (
             f" A further peak is kept when its confidence is at least {share['chosen']:g} of the first's, chosen "
             f"by F1 on {share['data']} groups (" + ", ".join(f"{k}: F1 {v['f1']:.2f}" for k, v in share["scores"].items())
-            + "; 1.01 is the first peak alone)."
+            + "; 1.01: only peaks more confident than the first)."
             + (f" Scored {conf['run']['instances_date_utc']} UTC." if "instances_date_utc" in conf["run"] else ""))
         lines += ["", f"**Several instances** (`Pointer.point_all`; {inst['spec']}): one group per scene and "
                   "object:part, \"Point to the PART of every OBJECT.\"" + chosen, "",

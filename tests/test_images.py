@@ -105,3 +105,15 @@ def test_bad_instruction(bad):
 
 def test_instruction_is_stripped():
     assert check_instruction("  Point to the mug.\n") == "Point to the mug."
+
+
+def test_atomic_writes_get_the_mode_of_a_plain_write(tmp_path):
+    import os
+
+    from partpoint.io.atomic import atomic_write_json
+
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    atomic_write_json(tmp_path / "atomic.json", {"a": 1})
+    assert os.stat(tmp_path / "atomic.json").st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left

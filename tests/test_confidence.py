@@ -203,6 +203,9 @@ def test_the_predictor_reports_confidence_presence_and_abstains(tiny_setup, tmp_
     pointer.peak_share = 0.5  # every peak is as confident as the first here: all kept
     result = pointer.point(sample.image, sample.instruction)
     assert result.confidence == pytest.approx(0.5) and result.present and 0 < result.presence < 1
+    many = pointer.point_many(sample.image, ["Point to the lid.", sample.instruction])  # rows past the first
+    assert many[1].presence == pytest.approx(result.presence)
+    assert (many[1].x, many[1].y) == (result.x, result.y)
     assert (result.x, result.y) == (plain.x, plain.y)
     several = pointer.point_all(sample.image, sample.instruction, max_points=3)
     assert len(several) == 3 and (several[0].x, several[0].y) == (plain.x, plain.y)

@@ -136,7 +136,7 @@ class Pointer:
                                     heatmap=peak.probs[0].numpy(), width=image.width, height=image.height,
                                     geometry=geometry, instruction=text)
                 if text is not None and self.model.calibration is not None:
-                    signals = point_signals(output, peak.probs, geometry.grid, u, v, row)
+                    signals = point_signals(output, peak.probs[0], geometry.grid, u, v, row)
                     confidence, presence = self.model.calibration.score(signals)
                     point.confidence, point.presence = float(confidence[0]), float(presence[0])
                     point.present = point.presence >= self.model.calibration.threshold

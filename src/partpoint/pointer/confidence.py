@@ -34,11 +34,12 @@ RADIUS = 1.5  # grid cells around a point that count as "at the point"
 CALIBRATION_NAME = "calibration.json"
 
 
-def point_signals(output, probs: torch.Tensor, grid: tuple[int, int], u: float, v: float,
+def point_signals(output, heat: torch.Tensor, grid: tuple[int, int], u: float, v: float,
                   index: int = 0) -> np.ndarray:
-    """The :data:`SIGNALS` of the point ``(u, v)`` (grid units) of sample ``index`` of a ``PointerOutput``
-    whose heatmap probabilities are ``probs (B, H', W')``; -> ``(5,)`` float64."""
-    heat = probs[index].double()  # (H', W')
+    """The :data:`SIGNALS` of the point ``(u, v)`` (grid units) of sample ``index`` of a ``PointerOutput``,
+    whose heatmap probabilities (the one the point was read from: fused with examples or not) are
+    ``heat (H', W')``; -> ``(5,)`` float64."""
+    heat = heat.double()
     scale = heat.shape[0] // grid[0]
     row, col = min(int(v * scale), heat.shape[0] - 1), min(int(u * scale), heat.shape[1] - 1)
     peak_mass = heat[max(row - 1, 0): row + 2, max(col - 1, 0): col + 2].sum()

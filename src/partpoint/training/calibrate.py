@@ -24,7 +24,7 @@ def cached_signals(pointer, items: list, *, batch_size: int = 32) -> tuple[np.nd
         peak = pointer.predict_point(output, batch.grid)
         for row, i in enumerate(indices):
             u, v = float(peak.u[row]), float(peak.v[row])
-            signals[i] = point_signals(output, peak.probs, batch.grid, u, v, row)
+            signals[i] = point_signals(output, peak.probs[row], batch.grid, u, v, row)
             hits[i] = items[i].present and point_hits(items[i].mask(FINE_SCALE), u, v)
     pointer.train(was_training)
     return signals, hits

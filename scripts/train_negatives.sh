@@ -4,8 +4,8 @@
 # borrowed from other images, naming something the image does not show: partpoint.data.negatives), so the
 # patch-wise BCE learns "nothing here"; then fit its confidence and presence threshold on SynthParts val
 # (partpoint calibrate). Resumable like train_scale.sh (checkpoints/negatives/).
-# Usage: bash scripts/train_negatives.sh [extra partpoint-train flags]; then copy runs/negatives/pointer/
-# {config.json,model.safetensors,calibration.json} into src/partpoint/assets/pointers/default-llava/.
+# Usage: bash scripts/train_negatives.sh [extra partpoint-train flags]; its pointer (checkpoints/negatives) is the
+# input of scripts/train_presence.sh, whose output is the bundled pointer (scripts/build_defaults.sh runs all three).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PP=${PP:-.venv/bin/partpoint}

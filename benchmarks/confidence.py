@@ -73,7 +73,7 @@ def peak_share_sweep(backbone, pointer_dir, val_spec: str) -> dict:
     from partpoint.data import open_dataset
     from partpoint.evaluation.instances import instance_groups, instance_scores
     from partpoint.evaluation.metrics import match_points
-    from partpoint.predictor import load_pointer
+    from partpoint.predictor import confident_peaks, load_pointer
 
     pointer = load_pointer(backbone, pointer_dir)
     pointer.peak_share = 0.0
@@ -82,8 +82,7 @@ def peak_share_sweep(backbone, pointer_dir, val_spec: str) -> dict:
         image, masks = group.load()
         found = pointer.point_all(image, group.instruction)
         for share in PEAK_SHARES:
-            kept = [(p.x, p.y) for p in found[:1] + [p for p in found[1:]
-                                                     if p.confidence >= share * found[0].confidence]]
+            kept = [(p.x, p.y) for p in confident_peaks(found, share)]
             rows[share].append({"instances": len(masks), "points": kept, "matched": match_points(kept, masks),
                                 "pointarena_hit": False})
     scores = {str(share): {k: v for k, v in instance_scores(r).items() if k != "pointarena_hit_rate"}

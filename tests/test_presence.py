@@ -173,3 +173,24 @@ def test_identity_without_vision_width_still_loads(tiny_setup, tmp_path):
     loaded = PartPointer.from_pretrained(directory)
     assert loaded.identity.vision_dim == 0 and loaded.presence is None
     assert isinstance(PointerIdentity.of(backbone, HEADS).vision_dim, int)
+
+
+def test_training_a_pointer_with_a_presence_head_caches_patches_and_trains_it(tiny_setup, tmp_path):
+    """``partpoint train --presence-dim N``: the caches hold the vision patches and the joint loss trains the
+    head with the rest (its weights leave their initialisation)."""
+    from partpoint.training import TrainConfig, train_pointer
+
+    _, backbone, train_spec, _ = tiny_setup
+    dataset = open_dataset(train_spec)
+    config = TrainConfig.of(epochs=2, batch_size=4, num_latents=4, depth=1, decoder_dim=16,
+                            stage_dims=(16, 8), presence_dim=8, progress=False,
+                            cache_dir=str(tmp_path / "cache"))
+    torch.manual_seed(config.seed)
+    untrained = PartPointer(config.pointer, PointerIdentity.of(backbone, HEADS)).presence.state_dict()
+    result = train_pointer(backbone, [dataset, negatives(dataset, per_image=2)], heads=HEADS,
+                           out_dir=tmp_path / "out", config=config)
+    trained = PartPointer.from_pretrained(tmp_path / "out")
+    assert trained.reads_vision and all(json.loads((tmp_path / "cache" / c.name / "key.json").read_text())
+                                        ["key"].get("vision") for c in (tmp_path / "cache").iterdir())
+    assert not torch.equal(trained.presence.text.weight, untrained["text.weight"])
+    assert result.log["epochs"][-1]["loss"] > 0

@@ -90,7 +90,7 @@ class Pointer:
         if max_points is not None and max_points < 1:
             raise InstructionError(f"max_points {max_points}: ask for at least one point")
         points = [p for p in self._point(image, [text], max_points=max_points or MAX_POINTS)[0] if p.present]
-        return points[:1] + [p for p in points[1:] if p.confidence >= self.peak_share * points[0].confidence]
+        return confident_peaks(points, self.peak_share)
 
     @torch.no_grad()
     def _point(self, image: ImageLike, texts: list[str | None], *, examples: Sequence[Example] = (),
@@ -112,10 +112,12 @@ class Pointer:
         geometry = features[0].geometry if features else self.backbone.geometry(image)
         scale = self.model.config.upsample
         size = (geometry.grid[0] * scale, geometry.grid[1] * scale)
-        from .backbones.backbone import PatchFeatures
+        shown = None
+        if examples:
+            from .backbones.backbone import PatchFeatures
 
-        target = PatchFeatures(features[0].vision, geometry, image.size) if features else None
-        shown = example_logits(self._similarity(image, examples, target), size) if examples else None
+            target = PatchFeatures(features[0].vision, geometry, image.size) if features else None
+            shown = example_logits(self._similarity(image, examples, target), size)
         results, row = [], 0
         for text in texts:
             logits = shown if text is None else output.heatmap[row]  # (H', W')
@@ -156,6 +158,11 @@ class Pointer:
             descriptors.append(descriptor(self.backbone.patch_features(load_image(example.image)), example))
         return similarity(self.backbone.patch_features(image) if target is None else target,
                           torch.stack(descriptors))
+
+
+def confident_peaks(points: list[PointResult], share: float) -> list[PointResult]:
+    """The first of ``points`` and those after it whose confidence is at least ``share`` times the first's."""
+    return points[:1] + [p for p in points[1:] if p.confidence >= share * points[0].confidence]
 
 
 def load_pointer(backbone=DEFAULT_BACKBONE, pointer=None, *, device: str = "cpu", dtype="float32") -> Pointer:

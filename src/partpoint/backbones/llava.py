@@ -37,9 +37,7 @@ class LlavaAdapter(Adapter):
 
     def patch_feature_dim(self, model) -> int:
         config = model.config
-        one_layer = (config.vision_feature_select_strategy == "default"
-                     and isinstance(config.vision_feature_layer, int))
-        return int(getattr(config.vision_config, "hidden_size", 0) or 0) if one_layer else 0
+        return int(getattr(config.vision_config, "hidden_size", 0) or 0) if self._one_layer(config) else 0
 
     def patch_feature_module(self, model):
         """The projector: it reads exactly :meth:`patch_features`."""
@@ -47,10 +45,13 @@ class LlavaAdapter(Adapter):
         return model.model.multi_modal_projector
 
     @staticmethod
-    def _check_one_layer(model) -> None:
-        config = model.config
-        if config.vision_feature_select_strategy != "default" or not isinstance(config.vision_feature_layer,
-                                                                                  int):
+    def _one_layer(config) -> bool:
+        """Whether the projector reads one vision layer with the CLS token dropped (the pointing grid)."""
+        return config.vision_feature_select_strategy == "default" and isinstance(config.vision_feature_layer,
+                                                                                  int)
+
+    def _check_one_layer(self, model) -> None:
+        if not self._one_layer(model.config):
             raise BackboneError("vision patch features are read from one vision layer with the CLS token "
                                 "dropped; this LLaVA's vision_feature_layer / select strategy differ")
 

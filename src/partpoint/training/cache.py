@@ -227,6 +227,7 @@ class FeatureCache:
 
         layers = sorted({layer for layer, _ in heads})
         scales = tuple(self.key["mask_scales"])
+        vision = bool(self.key.get("vision"))
         total = sum(len(self._shard_indices(i)) for i in shards)
         who = f" (process {rank + 1}/{world})" if world > 1 else ""
         bar = tqdm(total=total, desc=f"caching {self.key['dataset']}{who}", unit="sample",
@@ -240,7 +241,6 @@ class FeatureCache:
             for one_image, group in groups:
                 samples = [dataset[i] for i in group]
                 texts = [s.instruction for s in samples]
-                vision = bool(self.key.get("vision"))
                 feats = backbone.encode_many(samples[0].image, texts, layers=layers, vision=vision) \
                     if one_image else backbone.encode_batch([s.image for s in samples], texts, layers=layers,
                                                             vision=vision)

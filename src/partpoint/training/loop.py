@@ -117,7 +117,8 @@ def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out
     cache_dir = Path(config.cache_dir) if config.cache_dir else out_dir / "cache"
     all_sets = datasets + ([val_dataset] if val_dataset is not None else [])
     caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator,
-                          progress=config.progress and accelerator.is_main_process)
+                          progress=config.progress and accelerator.is_main_process,
+                          vision=bool(config.pointer.presence_dim))  # a presence head trains on the patches
     train_caches, val_cache = caches[: len(datasets)], (caches[-1] if val_dataset is not None else None)
     scale = config.pointer.upsample
     items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale)

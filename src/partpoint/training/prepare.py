@@ -54,14 +54,14 @@ def resolve_heads(heads, *, backbone, datasets, out_dir: Path, config, accelerat
 
 
 def build_caches(backbone, datasets, *, heads, cache_dir: Path, accelerator, progress: bool,
-                 batch_size: int = 8) -> list[FeatureCache]:
+                 batch_size: int = 8, vision: bool = False) -> list[FeatureCache]:
     """One complete :class:`FeatureCache` per dataset, its shards encoded by every process (each its
-    share)."""
+    share); ``vision``: with the vision patches a presence head reads."""
     return [
         FeatureCache.build(
             backbone, ds, heads=heads, cache_dir=cache_dir, progress=progress and accelerator.is_main_process,
             batch_size=batch_size, rank=accelerator.process_index, world=accelerator.num_processes,
-            wait=accelerator.wait_for_everyone,
+            wait=accelerator.wait_for_everyone, vision=vision,
         )
         for ds in datasets
     ]

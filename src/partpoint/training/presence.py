@@ -28,6 +28,12 @@ def with_presence_head(pointer: PartPointer, *, dim: int, vision_dim: int, seed:
     return grown
 
 
+def head_logits(pointer: PartPointer, batch) -> torch.Tensor:
+    """``(B,)`` presence logits of a batch: the head alone (what ``pointer(batch).presence_logit`` gives,
+    without running Q-Synth and A2P)."""
+    return pointer.presence(batch.q_text, batch.text_mask, batch.vision)
+
+
 @torch.no_grad()
 def presence_logits(pointer: PartPointer, items: list, *, batch_size: int = 64) -> np.ndarray:
     """``(N,)`` presence logits of prepared ``items`` (item order)."""
@@ -35,7 +41,7 @@ def presence_logits(pointer: PartPointer, items: list, *, batch_size: int = 64) 
     pointer.eval()
     out = np.zeros(len(items))
     for indices in plan_epoch([item.grid for item in items], batch_size=batch_size, seed=0, epoch=0):
-        out[indices] = pointer(make_batch(items, indices)).presence_logit.double().numpy()
+        out[indices] = head_logits(pointer, make_batch(items, indices)).double().numpy()
     pointer.train(was_training)
     return out
 
@@ -57,24 +63,22 @@ def fit_presence(pointer: PartPointer, items: list, *, epochs: int, lr: float, b
     if present.all() or not present.any():
         raise ValueError("training a presence head needs both present records and negatives")
     positive_weight = float((~present).sum() / present.sum())
-    for name, parameter in pointer.named_parameters():
-        parameter.requires_grad_(name.startswith("presence."))
-    params = [p for p in pointer.presence.parameters()]
-    steps = epochs * len(plan_epoch([item.grid for item in items], batch_size=batch_size, seed=seed, epoch=0))
-    optimizer, scheduler = adamw_warmup_cosine([{"params": params, "weight_decay": weight_decay}], lr=lr,
-                                               total=steps, warmup=max(1, steps // 20), min_ratio=0.05)
+    grids = [item.grid for item in items]
+    steps = epochs * len(plan_epoch(grids, batch_size=batch_size, seed=seed, epoch=0))
+    optimizer, scheduler = adamw_warmup_cosine(
+        [{"params": list(pointer.presence.parameters()), "weight_decay": weight_decay}], lr=lr, total=steps,
+        warmup=max(1, steps // 20), min_ratio=0.05)
     torch.manual_seed(seed)
     pointer.train()
     log, best = [], (-1.0, None)
     bar = tqdm(total=steps, desc="training presence head", unit="step", disable=not progress)
     for epoch in range(epochs):
         begin, total = time.perf_counter(), 0.0
-        grids = [item.grid for item in items]
         for indices in plan_epoch(grids, batch_size=batch_size, seed=seed, epoch=epoch):
             batch = make_batch(items, indices)
             target = batch.present.float()
             weight = torch.where(batch.present, torch.tensor(positive_weight), torch.tensor(1.0))
-            logits = pointer(batch).presence_logit
+            logits = head_logits(pointer, batch)  # only the head runs, so only it gets gradients
             loss = F.binary_cross_entropy_with_logits(logits, target, weight=weight)
             optimizer.zero_grad()
             loss.backward()
@@ -93,6 +97,4 @@ def fit_presence(pointer: PartPointer, items: list, *, epochs: int, lr: float, b
     bar.close()
     if best[1] is not None:
         pointer.presence.load_state_dict(best[1])
-    for parameter in pointer.parameters():
-        parameter.requires_grad_(True)
     return pointer.eval(), log

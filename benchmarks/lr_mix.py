@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +47,12 @@ def evenly(records: list, cap: int) -> list:
     return [records[i] for i in np.unique(np.linspace(0, len(records) - 1, cap).round().astype(int))]
 
 
-def held_out(image_id: str) -> bool:
-    return zlib.crc32(image_id.encode("utf-8")) % 100 >= 100 - REAL_VAL_PERCENT
-
-
 def main(argv=None) -> int:
     import torch
 
     from partpoint.backbones import load_backbone
     from partpoint.data import open_dataset
+    from partpoint.data.sample import held_out
     from partpoint.heads import read_heads
     from partpoint.io.atomic import atomic_write_json
     from partpoint.pointer import PointerIdentity
@@ -81,8 +77,8 @@ def main(argv=None) -> int:
     for name, spec in specs.items():
         records = items_of(open_dataset(spec))
         if name == "ccp":
-            real_val = [r for r in records if held_out(r.image_id)]
-            records = [r for r in records if not held_out(r.image_id)]
+            real_val = [r for r in records if held_out(r.image_id, REAL_VAL_PERCENT)]
+            records = [r for r in records if not held_out(r.image_id, REAL_VAL_PERCENT)]
         train[name] = prepare_items(evenly(records, SUBSET[name]), scale=scale)[0]
         del records
     real_val = prepare_items(evenly(real_val, VAL_CAP), scale=scale)[0]

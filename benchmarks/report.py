@@ -296,17 +296,27 @@ def confidence_section(conf: dict | None) -> list[str]:
               f"({fitted.get('samples')} samples, {fitted.get('negatives')} negatives; val ECE "
               f"{_num3(fitted.get('val_ece'))}, absent AUROC {_num3(fitted.get('val_absent_auroc'))}); presence "
               f"threshold {ours['threshold']:.3f}. Test cells: SynthParts test ({run['synth_test']['scenes']} scenes, "
-              f"seed {run['synth_test']['seed']}), the real test splits' first {run['cap']} samples (evenly "
-              "spaced), InstructPart dev whole; negatives per image: "
+              f"seed {run['synth_test']['seed']}), "
+              + (f"the real test splits' first {run['cap']} samples (evenly spaced)" if isinstance(run["cap"], int)
+                 else "the real test splits whole but " + ", ".join(f"{CELL_NAMES[k]} ({v} samples, evenly "
+                                                                    "spaced)" for k, v in run["cap"].items()))
+              + ", InstructPart dev whole; negatives per image: "
               + ", ".join(f"{CELL_NAMES[k]} {v}" for k, v in run["negatives_per_image"].items())
-              + ".", "", "![reliability diagram](reliability.png)", "",
-              "| pointer | cell | n | hit % | ECE | negatives | absent AUROC | false-point % | called absent % |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              + ". **ECE floor**: the ECE a perfectly calibrated predictor with the same confidences gets on "
+              "the same number of samples (hits drawn from its confidences): sampling noise, not miscalibration; "
+              "an ECE near its floor is as calibrated as the cell can show. **90% interval**: bootstrap over the "
+              "samples.", "", "![reliability diagram](reliability.png)", "",
+              "| pointer | cell | n | hit % | ECE | ECE floor | ECE 90% interval | negatives | absent AUROC | "
+              "false-point % | called absent % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [("bundled", ours)] + list(conf.get("compare", {}).items())
     for label, run_of in rows:
         for name, cell in run_of["cells"].items():
             lines.append(f"| {label} | {CELL_NAMES.get(name, name)} | {cell['n']} | {_pct(cell['hit_rate'])} | "
-                         f"{_num3(cell.get('ece'))} | {cell.get('negatives', 0)} | {_num3(cell.get('absent_auroc'))} | "
+                         f"{_num3(cell.get('ece'))} | {_num3(cell.get('ece_floor'))} | "
+                         + ("–" if "ece_interval" not in cell else
+                            f"{cell['ece_interval'][0]:.3f}–{cell['ece_interval'][1]:.3f}")
+                         + f" | {cell.get('negatives', 0)} | {_num3(cell.get('absent_auroc'))} | "
                          f"{_pct(cell.get('false_point_rate'))} | {_pct(cell.get('missed_present_rate'))} |")
     inst = ours.get("instances")
     if inst:

@@ -10,11 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PP=${PP:-.venv/bin/partpoint}
 RUN=${RUN:-runs/presence}
+DATA=${PARTPOINT_DATA:-../shared/data}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 [ -f runs/scale/synth-train/instructpart_train.json ] || $PP synth --out runs/scale/synth-train --split train --n 1000 --seed 0 --quiet
 [ -f runs/synth/val/instructpart_val.json ] || $PP synth --out runs/synth/val --split val --n 100 --seed 1 --quiet
 $PP presence --backbone default-llava --dtype float32 --pointer "${FROM:-checkpoints/negatives}" \
-  --data runs/scale/synth-train --negatives 2 --val runs/synth/val --val-negatives 4 --out "$RUN/pointer" \
+  --data runs/scale/synth-train --data "carparts:$DATA/carparts/trainingset" --data "labelmap:$DATA/ccp/train" \
+  --negatives 2 --val runs/synth/val --val-negatives 4 --hold-out 10 --out "$RUN/pointer" \
   --cache-dir "$RUN/cache" --epochs 12 --lr 1e-3 --seed 0 --threads 2
 $PP calibrate --backbone default-llava --dtype float32 --pointer "$RUN/pointer" --data runs/synth/val \
   --negatives 4 --cache-dir "$RUN/cache" --plot "$RUN/reliability_val.png" --quiet

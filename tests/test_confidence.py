@@ -15,7 +15,8 @@ from partpoint.commands import main as cli_main
 from partpoint.data import open_dataset
 from partpoint.data.negatives import is_negative, negatives
 from partpoint.errors import CheckpointError
-from partpoint.evaluation.metrics import auroc, expected_calibration_error, match_points, reliability
+from partpoint.evaluation.metrics import (auroc, ece_floor, ece_interval, expected_calibration_error, match_points,
+                                         reliability)
 from partpoint.losses import pointer_loss
 from partpoint.pointer import PartPointer
 from partpoint.pointer.confidence import SIGNALS, Calibration, Logistic, best_threshold
@@ -180,6 +181,35 @@ def test_metrics_ece_auroc_threshold_and_one_to_one_matching():
     assert match_points([(7, 7), (1.5, 1.5), (5, 5)], [first, second]) == 2
     assert match_points([(1.5, 1.5), (2.5, 2.5)], [first, second]) == 1  # one instance counts once
     assert match_points([], [first]) == 0
+
+
+def test_ece_floor_is_the_noise_of_a_calibrated_predictor_and_the_interval_brackets_the_ece():
+    rng = np.random.default_rng(3)
+    confidence = rng.uniform(0.1, 0.8, 400)
+    calibrated = rng.random(400) < confidence
+    floor = ece_floor(confidence, draws=300)
+    assert 0.03 < floor < 0.09  # 400 samples in 15 bins: noise alone gives this
+    assert ece_floor(np.resize(confidence, 4000), draws=100) < floor / 2  # shrinks as 1/sqrt(n)
+    assert expected_calibration_error(confidence, calibrated) < 2 * floor
+    overconfident = np.clip(confidence + 0.2, 0, 1)
+    assert expected_calibration_error(overconfident, calibrated) > 2 * floor
+    low, high = ece_interval(overconfident, calibrated, draws=300)
+    assert low < expected_calibration_error(overconfident, calibrated) < high and high - low < 0.1
+    assert np.isnan(ece_floor([]))
+
+
+def test_hold_out_splits_by_image_the_same_way_every_time(tiny_setup):
+    _, _, train_spec, _ = tiny_setup
+    dataset = open_dataset(train_spec)
+    kept, held = dataset.hold_out(30)
+    assert len(kept) + len(held) == len(dataset) and len(held) and len(kept)
+    assert not {r.image for r in kept.records} & {r.image for r in held.records}  # whole images move
+    assert held.name.endswith("-held30") and kept.name == dataset.name
+    assert held.keys == dataset.subset([i for i, r in enumerate(dataset.records)
+                                        if r.image in {h.image for h in held.records}]).keys
+    again = dataset.subset(range(len(dataset) // 2)).hold_out(30)[1]  # another subset: the same images held
+    assert set(again.keys) == set(held.keys) & set(dataset.keys[: len(dataset) // 2])
+    assert len(dataset.hold_out(0)[1]) == 0
 
 
 def constant_calibration(threshold: float) -> Calibration:

@@ -145,12 +145,17 @@ def test_presence_command_adds_a_head_then_calibrate_reads_it(tiny_setup, tmp_pa
     val = val_spec.split("#")[0]
     assert cli_main(["presence", "--backbone", str(backbone_dir), "--pointer", str(start),
                      "--data", train_spec,
-                     "--val", val, "--out", str(out), "--dim", "8", "--epochs", "2",
+                     "--val", val, "--hold-out", "30", "--out", str(out), "--dim", "8", "--epochs", "2",
                      "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "partpoint calibrate" in printed
     log = json.loads((out / "presence_log.json").read_text())
     assert len(log["epochs"]) == 2 and "val_absent_auroc" in log["epochs"][0] and log["val_items"] > 0
+    held = open_dataset(train_spec).hold_out(30)[1]
+    assert list(log["val_sets"]) == [val, f"{train_spec} (held out)"] and log["val_sets"][val] > 0
+    assert log["val_sets"][f"{train_spec} (held out)"] >= len(held) > 0  # its samples and their negatives
+    by_set = log["epochs"][0]["val_absent_auroc_by_set"]
+    assert log["epochs"][0]["val_absent_auroc"] == pytest.approx(np.mean(list(by_set.values())))
     model = PartPointer.from_pretrained(out)
     assert model.reads_vision and model.calibration is None
     assert cli_main(["calibrate", "--backbone", str(backbone_dir), "--pointer", str(out), "--data", val,

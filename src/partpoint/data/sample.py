@@ -7,6 +7,7 @@ opening a dataset never decodes an image or a mask.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,12 @@ def load_record(record: Record, *, source: str) -> Sample:
     return Sample(mask=mask, **common)
 
 
+def held_out(image_id: str, percent: int) -> bool:
+    """Whether the image ``image_id`` falls in the last ``percent`` per cent by the crc32 of its id: the same
+    images for the same ids, whatever else a dataset holds."""
+    return zlib.crc32(image_id.encode("utf-8")) % 100 >= 100 - percent
+
+
 class PartDataset(Sequence[Sample]):
     """A lazily loaded sequence of :class:`Sample`.
 
@@ -181,6 +188,15 @@ class PartDataset(Sequence[Sample]):
         """A dataset of the records at ``indices`` (in that order), same name and source."""
         picked = [self.records[self._check_index(int(i))] for i in indices]
         return PartDataset(picked, name=self.name, source=self.source)
+
+    def hold_out(self, percent: int) -> tuple[PartDataset, PartDataset]:
+        """``(kept, held)``: the records of the images :func:`held_out` at ``percent`` are held (named
+        ``<name>-held<percent>``): a val split carved from a training set that has none."""
+        held = [held_out(r.image, percent) for r in self.records]
+        kept = [r for r, h in zip(self.records, held) if not h]
+        return (PartDataset(kept, name=self.name, source=self.source),
+                PartDataset([r for r, h in zip(self.records, held) if h], name=f"{self.name}-held{percent}",
+                            source=self.source))
 
     def __repr__(self) -> str:
         return f"PartDataset(name={self.name!r}, source={self.source!r}, samples={len(self)})"

@@ -89,6 +89,8 @@ class EvalResult:
             return {}
         confidence, hits = [s["confidence"] for s in rated], [s["hit"] for s in rated]
         out = {"ece": expected_calibration_error(confidence, hits),
+               "ece_interval": ece_interval(confidence, hits),
+               "ece_floor": ece_floor(confidence),
                "reliability": reliability(confidence, hits),
                "missed_present_rate": float(np.mean([not s["present"] for s in rated]))}
         if self.negatives:
@@ -186,6 +188,30 @@ def expected_calibration_error(confidence, hits, *, bins: int = ECE_BINS) -> flo
         return float("nan")
     return float(sum(b["n"] / n * abs(b["hit_rate"] - b["confidence"])
                      for b in reliability(confidence, hits, bins=bins)))
+
+
+def ece_floor(confidence, *, bins: int = ECE_BINS, draws: int = 1000, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated predictor gets with these confidences on this many samples (hits drawn
+    as Bernoulli(confidence), mean over ``draws``): the sampling noise under a measured ECE. A few hundred
+    samples in 15 bins give 0.03-0.07 with no miscalibration at all."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    if not len(confidence):
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    return float(np.mean([expected_calibration_error(confidence, rng.random(len(confidence)) < confidence,
+                                                     bins=bins) for _ in range(draws)]))
+
+
+def ece_interval(confidence, hits, *, bins: int = ECE_BINS, draws: int = 1000, seed: int = 0,
+                 level: float = 0.9) -> list[float]:
+    """Bootstrap ``level`` interval ``[low, high]`` of the ECE (samples resampled with replacement)."""
+    confidence, hits = np.asarray(confidence, dtype=np.float64), np.asarray(hits, dtype=bool)
+    if not len(confidence):
+        return [float("nan")] * 2
+    rng = np.random.default_rng(seed)
+    picks = (rng.integers(len(confidence), size=len(confidence)) for _ in range(draws))
+    values = [expected_calibration_error(confidence[i], hits[i], bins=bins) for i in picks]
+    return [float(np.quantile(values, (1 - level) / 2)), float(np.quantile(values, (1 + level) / 2))]
 
 
 def auroc(scores, positive) -> float:

@@ -47,11 +47,12 @@ def presence_logits(pointer: PartPointer, items: list, *, batch_size: int = 64) 
 
 
 def fit_presence(pointer: PartPointer, items: list, *, epochs: int, lr: float, batch_size: int = 64,
-                 weight_decay: float = 1e-4, seed: int = 0, val_items: list = (), progress: bool = True
-                 ) -> tuple[PartPointer, list[dict]]:
+                 weight_decay: float = 1e-4, seed: int = 0, val_items: list | dict[str, list] = (),
+                 progress: bool = True) -> tuple[PartPointer, list[dict]]:
     """Train ``pointer.presence`` alone on prepared ``items`` (records with ``vision``; negatives have
     ``present=False``), positives and negatives weighted to equal shares. With ``val_items`` (positives and
-    negatives) each epoch's absent-part AUROC is logged and the best epoch kept. Returns the pointer and the
+    negatives; or several such sets by name) each epoch's absent-part AUROC is logged (per set, and their
+    mean, which picks the best epoch, so that no set's logit scale dominates). Returns the pointer and the
     per-epoch log."""
     from tqdm.auto import tqdm
 
@@ -70,6 +71,7 @@ def fit_presence(pointer: PartPointer, items: list, *, epochs: int, lr: float, b
         warmup=max(1, steps // 20), min_ratio=0.05)
     torch.manual_seed(seed)
     pointer.train()
+    val_sets = val_items if isinstance(val_items, dict) else ({"val": list(val_items)} if val_items else {})
     log, best = [], (-1.0, None)
     bar = tqdm(total=steps, desc="training presence head", unit="step", disable=not progress)
     for epoch in range(epochs):
@@ -87,13 +89,16 @@ def fit_presence(pointer: PartPointer, items: list, *, epochs: int, lr: float, b
             total += float(loss.detach()) * len(indices)
             bar.update(1)
         record = {"epoch": epoch + 1, "loss": total / len(items), "wall_s": time.perf_counter() - begin}
-        if val_items:
-            labels = np.array([item.present for item in val_items], dtype=float)
-            record["val_absent_auroc"] = auroc(presence_logits(pointer, val_items), labels)
+        if val_sets:
+            by_set = {name: auroc(presence_logits(pointer, val), np.array([i.present for i in val], float))
+                      for name, val in val_sets.items()}
+            record["val_absent_auroc"] = float(np.mean(list(by_set.values())))
+            if len(by_set) > 1:
+                record["val_absent_auroc_by_set"] = by_set
             if record["val_absent_auroc"] > best[0]:
                 best = (record["val_absent_auroc"], copy.deepcopy(pointer.presence.state_dict()))
         log.append(record)
-        bar.set_postfix({k: round(v, 3) for k, v in record.items() if k != "epoch"})
+        bar.set_postfix({k: round(v, 3) for k, v in record.items() if isinstance(v, float)})
     bar.close()
     if best[1] is not None:
         pointer.presence.load_state_dict(best[1])

@@ -15,8 +15,14 @@ from partpoint.commands import main as cli_main
 from partpoint.data import open_dataset
 from partpoint.data.negatives import is_negative, negatives
 from partpoint.errors import CheckpointError
-from partpoint.evaluation.metrics import (auroc, ece_floor, ece_interval, expected_calibration_error, match_points,
-                                         reliability)
+from partpoint.evaluation.metrics import (
+    auroc,
+    ece_floor,
+    ece_interval,
+    expected_calibration_error,
+    match_points,
+    reliability,
+)
 from partpoint.losses import pointer_loss
 from partpoint.pointer import PartPointer
 from partpoint.pointer.confidence import SIGNALS, Calibration, Logistic, best_threshold
@@ -210,6 +216,8 @@ def test_hold_out_splits_by_image_the_same_way_every_time(tiny_setup):
     again = dataset.subset(range(len(dataset) // 2)).hold_out(30)[1]  # another subset: the same images held
     assert set(again.keys) == set(held.keys) & set(dataset.keys[: len(dataset) // 2])
     assert len(dataset.hold_out(0)[1]) == 0
+    assert open_dataset(f"{train_spec}%held30").keys == held.keys  # the spec form
+    assert open_dataset(f"{train_spec}%kept30").keys == kept.keys
 
 
 def constant_calibration(threshold: float) -> Calibration:
@@ -283,6 +291,15 @@ def test_calibrate_then_eval_negatives_plot_and_several_instances(tiny_setup, tm
                      "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
     fitted = json.loads(capsys.readouterr().out)
     assert fitted["negatives"] > 0 and 0 <= fitted["val_ece"] <= 1 and 0 <= fitted["threshold"] <= 1
+    assert "by_set" not in fitted and fitted["data"] == [val]
+    half = val_spec  # one instruction per part, pooled with the first: the fit sees both, the record each
+    assert cli_main(["calibrate", "--backbone", str(backbone_dir), "--pointer", str(directory), "--data", val,
+                     "--data", half, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    assert set(pooled["by_set"]) == {val, half} and pooled["data"] == [val, half]
+    assert pooled["samples"] == sum(s["samples"] for s in pooled["by_set"].values())
+    assert 0 < pooled["by_set"][half]["samples"] <= len(open_dataset(half))  # the cache skips hidden parts
+    assert pooled["by_set"][half]["samples"] < pooled["by_set"][val]["samples"]
     assert PartPointer.from_pretrained(directory).calibration is not None
     plot = tmp_path / "reliability.png"
     assert cli_main(["eval", "--backbone", str(backbone_dir), "--pointer", str(directory), "--method", "ours",

@@ -14,7 +14,10 @@ def add_arguments(p) -> None:
                    help="backbone directory or default name (e.g. default-llava)")
     p.add_argument("--pointer", default=None,
                    help="pointer directory to calibrate (default: the one bundled for the backbone)")
-    p.add_argument("--data", required=True, help="val dataset spec (never a test split)")
+    p.add_argument("--data", action="append", required=True,
+                   help="val dataset spec, never a test split; repeatable: the sets are pooled (e.g. "
+                        "SynthParts val and the real photos held out of `partpoint presence --hold-out 10`: "
+                        "carparts:PATH%%held10)")
     p.add_argument("--negatives", type=int, default=2,
                    help="negatives per val image: instructions naming something the image does not show "
                         "(default 2)")
@@ -43,22 +46,24 @@ def run(args) -> int:
 
     if args.negatives < 1:
         raise DataError(f"--negatives {args.negatives}: the presence threshold needs at least 1 per image")
-    dataset = open_dataset(args.data)
-    absent = negatives(dataset, per_image=args.negatives, seed=args.seed)
-    if not len(absent):
-        raise DataError(f"{args.data!r} has no negatives (one object and part class only); calibrate on a "
-                        "val set with several classes")
+    datasets = {spec: open_dataset(spec) for spec in args.data}
+    absent = {spec: negatives(data, per_image=args.negatives, seed=args.seed)
+              for spec, data in datasets.items()}
+    for spec in (spec for spec, made in absent.items() if not len(made)):
+        raise DataError(f"{spec!r} has no negatives (one object and part class only); calibrate on a val set "
+                        "with several classes")
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     directory = resolve_pointer_dir(backbone.name, args.pointer)
     model = Pointer(backbone=backbone, model=PartPointer.from_pretrained(directory)).model  # checks the match
-    items = {}
-    for name, data in (("val", dataset), ("negatives", absent)):
+
+    def items_of(data) -> list:
         cache = FeatureCache.build(backbone, data, heads=list(model.identity.heads), cache_dir=args.cache_dir,
                                    progress=not args.quiet, vision=model.reads_vision)
-        items[name] = prepare_items(cache.entries(), scale=model.config.upsample)[0]
-    calibration = fit_calibration(model, items["val"], items["negatives"],
-                                  fitted={"data": args.data, "negatives_per_image": args.negatives,
-                                          "seed": args.seed})
+        return prepare_items(cache.entries(), scale=model.config.upsample)[0]
+
+    sets = {spec: (items_of(dataset), items_of(absent[spec])) for spec, dataset in datasets.items()}
+    calibration = fit_calibration(model, sets, fitted={"data": args.data, "seed": args.seed,
+                                                       "negatives_per_image": args.negatives})
     calibration.weights_sha256 = weights_digest(directory)
     from ..io.atomic import atomic_write_text
 
@@ -67,9 +72,11 @@ def run(args) -> int:
         from ..evaluation.metrics import reliability
         from ..io.viz import reliability_figure
 
-        signals, hits = cached_signals(model, items["val"])
-        reliability_figure({"val": reliability(calibration.confidence(signals), hits)}, args.plot,
-                           title=f"Reliability on {dataset.name}")
+        curves = {}
+        for spec, (items, _) in sets.items():
+            signals, hits = cached_signals(model, items)
+            curves[datasets[spec].name] = reliability(calibration.confidence(signals), hits)
+        reliability_figure(curves, args.plot, title="Reliability on val")
     print(json.dumps({"calibration": str(Path(directory) / CALIBRATION_NAME), **calibration.fitted,
                       "threshold": calibration.threshold}, indent=1))
     return 0

@@ -16,6 +16,11 @@ Spec forms::
     yolo:PATH[:PART,...][#SEL]      YOLO boxes (PATH/labels/*.txt + obj.names), the PART classes as targets
                                     (e.g. yolo:doordetect/train:handle); the others name their objects
 
+Any spec may end in ``%heldN`` or ``%keptN`` (N a percentage): the images of the set that
+:meth:`~partpoint.data.sample.PartDataset.hold_out` holds out at N per cent, or the others
+(``carparts:PATH%held10``: the Car-Parts training images ``partpoint presence --hold-out 10`` kept out
+of training, as a val set).
+
 ``#SEL`` picks which of the six InstructPart instructions to use, one sample per index: comma
 separated indices (``#0,1``, ``#2``), or ``#reason`` (0,1), ``#direct`` (2-5), ``#all``. A selector in
 the spec wins over an ``instructions=`` keyword. A bare path with no prefix is recognised by what
@@ -99,9 +104,16 @@ def _detect(path: Path, split, selector, *, spec: str, **kw) -> PartDataset:
     raise DataError(f"cannot tell the dataset format of {path}; pass {_FORMS}")
 
 
+_HOLD_OUT = re.compile(r"^(?P<spec>.+)%(?P<part>held|kept)(?P<percent>[0-9]{1,2})$")
+
+
 def open_dataset(spec: str | Path, **kw) -> PartDataset:
     """Open the dataset named by ``spec`` (see the module docstring for the forms)."""
     text = str(spec).strip()
+    hold_out = _HOLD_OUT.match(text)
+    if hold_out:
+        kept, held = open_dataset(hold_out["spec"], **kw).hold_out(int(hold_out["percent"]))
+        return held if hold_out["part"] == "held" else kept
     split_kw = kw.pop("split", None)
     prefix, sep, rest = text.partition(":")
     if sep and prefix in FORMATS:

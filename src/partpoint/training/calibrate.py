@@ -30,23 +30,32 @@ def cached_signals(pointer, items: list, *, batch_size: int = 32) -> tuple[np.nd
     return signals, hits
 
 
-def fit_calibration(pointer, val_items: list, negative_items: list, *, fitted: dict | None = None
+def fit_calibration(pointer, sets: dict[str, tuple[list, list]], *, fitted: dict | None = None
                     ) -> Calibration:
-    """The calibration of ``pointer`` fitted on prepared val items and negatives (``present=False``);
-    ``fitted`` (provenance) gains the counts and the val hit rate."""
+    """The calibration of ``pointer`` fitted on the pooled val sets, each ``name -> (items, negatives)``
+    (prepared; negatives ``present=False``). ``fitted`` (provenance) gains the counts and, per set and
+    pooled, the val hit rate, ECE, absent AUROC and the rates at the threshold."""
+    signals = {name: (cached_signals(pointer, items), cached_signals(pointer, absent)[0])
+               for name, (items, absent) in sets.items()}
+    pooled = [np.vstack(parts) for parts in zip(*((s, h[:, None], n) for (s, h), n in signals.values()))]
+    calibration = Calibration.fit(pooled[0], pooled[1][:, 0], pooled[2])
+    scores = {name: val_scores(calibration, s, h, n) for name, ((s, h), n) in signals.items()}
+    calibration.fitted = {**(fitted or {}), **val_scores(calibration, pooled[0], pooled[1][:, 0], pooled[2])}
+    if len(sets) > 1:
+        calibration.fitted["by_set"] = scores
+    return calibration
+
+
+def val_scores(calibration: Calibration, signals, hits, negative_signals) -> dict:
     from ..evaluation.metrics import auroc, expected_calibration_error
 
-    signals, hits = cached_signals(pointer, val_items)
-    negative_signals, _ = cached_signals(pointer, negative_items)
-    calibration = Calibration.fit(signals, hits, negative_signals)
     confidence, presence = calibration.score(signals)
     negative_presence = calibration.presence(negative_signals)
-    calibration.fitted = {
-        **(fitted or {}), "samples": len(val_items), "negatives": len(negative_items),
-        "val_hit_rate": float(hits.mean()), "val_ece": expected_calibration_error(confidence, hits),
+    return {
+        "samples": len(hits), "negatives": len(negative_signals),
+        "val_hit_rate": float(np.mean(hits)), "val_ece": expected_calibration_error(confidence, hits),
         "val_absent_auroc": auroc(np.r_[presence, negative_presence],
                                   np.r_[np.ones(len(presence)), np.zeros(len(negative_presence))]),
         "val_false_point_rate": float((negative_presence >= calibration.threshold).mean()),
         "val_missed_present_rate": float((presence < calibration.threshold).mean()),
     }
-    return calibration

@@ -151,8 +151,10 @@ def main(argv=None) -> int:
                                    peak_share=sweep["chosen"]), "peak_share": sweep}
     if args.compare or not (args.results / "confidence.json").is_file():
         results["compare"] = {}
-    else:  # no --compare: the earlier rows stay (each cell names the split it was measured on)
-        results["compare"] = json.loads((args.results / "confidence.json").read_text()).get("compare", {})
+    else:  # no --compare: the earlier rows stay, with the run that measured them
+        earlier = json.loads((args.results / "confidence.json").read_text())
+        results["compare"] = earlier.get("compare", {})
+        results["compare_run"] = earlier.get("compare_run", earlier["run"])
     for item in args.compare:
         label, _, directory = item.partition("=")
         results["compare"][label] = run_pointer(backbone, directory,

@@ -305,7 +305,12 @@ def confidence_section(conf: dict | None) -> list[str]:
               + ". **ECE floor**: the ECE a perfectly calibrated predictor with the same confidences gets on "
               "the same number of samples (hits drawn from its confidences): sampling noise, not miscalibration; "
               "an ECE near its floor is as calibrated as the cell can show. **90% interval**: bootstrap over the "
-              "samples.", "", "![reliability diagram](reliability.png)", "",
+              "samples."
+              + ("" if "compare_run" not in conf else
+                 f" The rows of other pointers come from an earlier run (git commit "
+                 f"`{conf['compare_run']['git_commit']}`, {conf['compare_run']['date_utc']} UTC: SynthParts test "
+                 f"{conf['compare_run']['synth_test']['scenes']} scenes, the real splits' first "
+                 f"{conf['compare_run']['cap']} samples)."), "", "![reliability diagram](reliability.png)", "",
               "| pointer | cell | n | hit % | ECE | ECE floor | ECE 90% interval | negatives | absent AUROC | "
               "false-point % | called absent % |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -343,10 +348,22 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
     if example is None:
         return lines + ["Not run (`python -m benchmarks.by_example`).", ""]
     val, run = example["val"], example["run"]
-    weights = ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in val["weights"].items())
+    if "val_mean" in example:
+        chosen_on = ("Fusion weight chosen by the mean hit rate of three val sets (1 reference each, from the same "
+                     "set): " + "; ".join(
+                         f"{name} ({cell['n']}): text only {_pct(cell['ours']['hit_rate'])}%, "
+                         + ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in cell["weights"].items())
+                         for name, cell in val.items())
+                     + "; mean: " + ", ".join(f"{w} {_pct(v)}%" for w, v in example["val_mean"].items())
+                     + f" -> **{example['chosen_weight']}**. The held-out photos are those `partpoint presence "
+                     "--hold-out 10` kept out of the presence head's training; the pointer trained on them.")
+    else:
+        weights = ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in val["weights"].items())
+        chosen_on = (f"Fusion weight chosen on SynthParts val ({val['n']} samples, 1 reference each): text only "
+                     f"{_pct(val['ours']['hit_rate'])}%, examples' share {weights} -> **{example['chosen_weight']}**.")
     lines += [f"From `python -m benchmarks.by_example` (git commit `{run['git_commit']}`, {run['date_utc']} UTC). "
-              f"Fusion weight chosen on SynthParts val ({val['n']} samples, 1 reference each): text only "
-              f"{_pct(val['ours']['hit_rate'])}%, examples' share {weights} -> **{example['chosen_weight']}**. "
+              + chosen_on + " The fusion temperature needs no sweep of its own: the fused point depends on weight "
+              "w and temperature T only through w / (T (1 - w)). "
               "Test: references of the same object:part from the same split, never the target's image (seed 0), "
               "fused with the instruction; ours and attention pointing from `scripts/eval_targets.sh` on the same "
               "samples. A sample with no possible reference counts as a miss.", "",

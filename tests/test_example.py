@@ -54,6 +54,21 @@ def test_fusion_is_a_log_space_mix():
     torch.testing.assert_close(fuse(pointer, logits, 1.0), logits.reshape(-1).log_softmax(-1).reshape(8, 8))
 
 
+def test_the_fused_point_depends_on_weight_and_temperature_only_through_their_ratio():
+    torch.manual_seed(0)
+    pointer, sim = torch.randn(8, 8), torch.rand(8, 8)
+
+    def point(w, t):
+        return int(fuse(pointer, sim / t, w).argmax())
+
+    ratio = lambda w, t: w / (t * (1 - w))  # noqa: E731
+    assert ratio(0.5, 0.05) == pytest.approx(ratio(0.25, 1 / 60))
+    assert point(0.5, 0.05) == point(0.25, 1 / 60)
+    points = {point(w, 0.05) for w in (0.01, 0.1, 0.5, 0.9, 0.99)}
+    assert len(points) > 1  # the ratio itself does move the point: pointer-led, then example-led
+    assert point(0.001, 0.05) == int(pointer.argmax()) and point(0.999, 0.05) == int(sim.argmax())
+
+
 def test_bad_examples_are_refused():
     with pytest.raises(ExampleError, match="exactly one"):
         Example(image=None)

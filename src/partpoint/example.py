@@ -5,7 +5,9 @@ The reference part's descriptor is the weighted mean of the vision tower's L2-no
 cells around the point. A new image's patches are scored by cosine similarity to the descriptors (the best of
 several references); ``similarity / TEMPERATURE`` are the example's logits. Alone, their upsampled peak is the
 point; with an instruction they are fused with the pointer's heatmap in log space (:func:`fuse`, weight
-``WEIGHT`` on the example).
+``WEIGHT`` on the example). The fused point depends on the weight ``w`` and ``TEMPERATURE`` ``T`` only through
+``w / (T (1 - w))`` (a log-softmax shifts a map by a constant), so the weight alone is chosen on val; the
+temperature shapes only the fused heatmap's spread (and so the confidence signals).
 """
 
 from __future__ import annotations

@@ -285,6 +285,13 @@ CELL_NAMES = {"synth_test": "SynthParts test", "carparts_test": "Car-Parts test"
               "instructpart_named": "InstructPart (named)", "instructpart_reason": "InstructPart (reason)"}
 
 
+def _spec_list(data) -> str:
+    """A calibration's val spec(s), pooled when several, as text."""
+    if isinstance(data, str) or data is None:
+        return str(data)
+    return " + ".join(f"`{spec}`" for spec in data) + " (pooled)"
+
+
 def confidence_section(conf: dict | None) -> list[str]:
     lines = ["## 8. Confidence: calibration, \"not in the image\", several instances", ""]
     if conf is None:
@@ -292,7 +299,8 @@ def confidence_section(conf: dict | None) -> list[str]:
     ours, run = conf["ours"], conf["run"]
     fitted = ours["calibration"]
     lines += [f"From `python -m benchmarks.confidence` (its own run, git commit `{run['git_commit']}`, "
-              f"{run['date_utc']} UTC). The bundled pointer's `calibration.json` was fitted on {fitted.get('data')} "
+              f"{run['date_utc']} UTC). The bundled pointer's `calibration.json` was fitted on "
+              f"{_spec_list(fitted.get('data'))} "
               f"({fitted.get('samples')} samples, {fitted.get('negatives')} negatives; val ECE "
               f"{_num3(fitted.get('val_ece'))}, absent AUROC {_num3(fitted.get('val_absent_auroc'))}); presence "
               f"threshold {ours['threshold']:.3f}. Test cells: SynthParts test ({run['synth_test']['scenes']} scenes, "

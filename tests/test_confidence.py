@@ -308,7 +308,12 @@ def test_calibrate_then_eval_negatives_plot_and_several_instances(tiny_setup, tm
     assert summary["negatives"] > 0 and 0 <= summary["absent_auroc"] <= 1
     assert 0 <= summary["false_point_rate"] <= 1 and 0 <= summary["ece"] <= 1
     assert sum(b["n"] for b in summary["reliability"]) == summary["n"]
+    assert summary["ece_interval"][0] <= summary["ece_interval"][1] and 0 < summary["ece_floor"] < 1
     assert plot.stat().st_size > 1000
+    assert cli_main(["eval", "--backbone", str(backbone_dir), "--pointer", str(directory), "--method", "ours",
+                     "--data", val]) == 0
+    table = capsys.readouterr().out
+    assert f"ECE        {summary['ece']:.3f}" in table and f"would score {summary['ece_floor']:.3f}" in table
     assert cli_main(["eval", "--backbone", str(backbone_dir), "--pointer", str(directory), "--method", "ours",
                      "--data", val, "--max-points", "2", "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)

@@ -117,7 +117,10 @@ class EvalResult:
             lines.append(f"unparsed   {self.unparsed} answers (counted as misses)")
         rated = self.reliability_summary()
         if rated:
-            lines.append(f"ECE        {rated['ece']:.3f}  (15 bins; calibrated confidence vs hits)")
+            low, high = rated["ece_interval"]
+            lines.append(f"ECE        {rated['ece']:.3f}  (15 bins; calibrated confidence vs hits; 90% "
+                         f"interval {low:.3f}-{high:.3f}; a calibrated predictor would score "
+                         f"{rated['ece_floor']:.3f} on this many samples)")
             lines.append(f"called absent {rated['missed_present_rate']:.3f} of the samples")
         if "absent_auroc" in rated:
             lines.append(f"negatives  {rated['negatives']}: absent AUROC {rated['absent_auroc']:.3f}, "

@@ -105,24 +105,30 @@ def test_report_renders_the_confidence_section(tmp_path):
     fake_results(tmp_path / "results")
     assert "Not run (`python -m benchmarks.confidence`)" in write_report(tmp_path / "results",
                                                                         tmp_path / "R.md").read_text()
-    cell = {"n": 300, "hit_rate": 0.35, "ece": 0.0412, "negatives": 200, "absent_auroc": 0.8771,
-            "false_point_rate": 0.12, "missed_present_rate": 0.2, "reliability": []}
+    cell = {"n": 300, "hit_rate": 0.35, "ece": 0.0412, "ece_floor": 0.0301, "ece_interval": [0.0302, 0.0603],
+            "negatives": 200, "absent_auroc": 0.8771, "false_point_rate": 0.12, "missed_present_rate": 0.2,
+            "reliability": []}
     group = {"groups": 40, "instances": 50, "points": 45, "precision": 0.5, "recall": 0.45, "f1": 0.4737,
              "count_accuracy": 0.6, "pointarena_hit_rate": 0.25}
-    conf = {"ours": {"calibration": {"data": "runs/synth/val", "samples": 1500, "negatives": 400,
+    conf = {"ours": {"calibration": {"data": ["runs/synth/val", "carparts:x%held10"], "samples": 1500,
+                                     "negatives": 400,
                                      "val_ece": 0.02, "val_absent_auroc": 0.9},
                      "threshold": 0.4321, "cells": {"synth_test": cell},
                      "instances": {"spec": "runs/synth/test50", "all": group, "several": group}},
             "compare": {"no presence head": {"cells": {"synth_test": {**cell, "absent_auroc": 0.61}}}},
             "run": {"git_commit": "def5678", "date_utc": "2026-12-06 17:00", "synth_test": {"scenes": 50,
                                                                                            "seed": 1234},
-                    "negatives_per_image": {"synth_test": 4}, "cap": 200}}
+                    "negatives_per_image": {"synth_test": 4}, "cap": {"ccp_test": 200}},
+            "compare_run": {"git_commit": "abc1234", "date_utc": "2026-12-06 16:00",
+                            "synth_test": {"scenes": 50, "seed": 1234}, "cap": 200}}
     (tmp_path / "results" / "confidence.json").write_text(json.dumps(conf))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
     assert "## 8. Confidence" in text and "threshold 0.432" in text and "def5678" in text
-    row = "| bundled | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.877 | 12.0 | 20.0 |"
-    assert row in text
-    assert "| no presence head | SynthParts test | 300 | 35.0 | 0.041 | 200 | 0.610 |" in text
+    assert "`runs/synth/val` + `carparts:x%held10` (pooled)" in text and "CCP test (200 samples" in text
+    ece = "| 0.041 | 0.030 | 0.030–0.060 | 200 |"  # ECE, its floor and its interval
+    assert f"| bundled | SynthParts test | 300 | 35.0 {ece} 0.877 | 12.0 | 20.0 |" in text
+    assert f"| no presence head | SynthParts test | 300 | 35.0 {ece} 0.610 |" in text
+    assert "earlier run (git commit `abc1234`" in text and "SynthParts test 50 scenes" in text
     assert "| 2+ instances | 40 | 50 | 45 | 0.50 | 0.45 | 0.47 | 0.60 | 0.25 |" in text
 
 
@@ -142,6 +148,14 @@ def test_report_renders_point_by_example_beside_the_targets(tmp_path):
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
     assert "## 9. Point by example" in text and "-> **0.5**" in text and "0.25 40.0%" in text
     assert "| Car-Parts test | 200 | 12.0 | 42.0 | 46.5 | 50.0 | 3-shot: 3 without a reference" in text
+    held = {"n": 150, "ours": {"hit_rate": 0.3},
+            "weights": {"0.25": {"hit_rate": 0.32}, "0.5": {"hit_rate": 0.33}}}
+    example |= {"val": {"synth_val": {"n": 200, **example["val"]}, "carparts_held": held},  # the mean chooses
+                "val_mean": {"0.25": 0.36, "0.5": 0.37, "text only": 0.345}}
+    (tmp_path / "results" / "by_example.json").write_text(json.dumps(example))
+    text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
+    assert "carparts_held (150): text only 30.0%, 0.25 32.0%, 0.5 33.0%" in text
+    assert "mean: 0.25 36.0%, 0.5 37.0%, text only 34.5% -> **0.5**" in text
 
 
 def test_report_needs_the_machine_record(tmp_path):

@@ -2,8 +2,9 @@
 after ``scripts/eval_targets.sh`` (whose ours / attention rows on the same samples it is read beside).
 
 1. The fusion weight, chosen on three **val** sets (``VAL_CAP`` samples each, evenly spaced; 1 reference each from
-   the same set): SynthParts val and the Car-Parts and CCP training photos held out of the presence head's
-   training (``%held10``; the pointer trained on them, so text-only is a little optimistic there). The examples'
+   the same set): SynthParts val and the Car-Parts and CCP training photos whose path hashes into the last 10%
+   (``%held10`` of ``--data``'s spelling: absolute by default, so not quite the images ``scripts/train_presence.sh``
+   holds out with ``../shared/data``; the pointer trained on all of them, so text-only is a little optimistic). The examples'
    share of the fused log-heatmap in ``WEIGHTS``; the best mean over the sets is reported (and is
    ``example.WEIGHT``). The temperature needs no sweep of its own: the fused argmax depends on the weight and
    the temperature only through ``weight / (temperature (1 - weight))`` (``partpoint.example``).

@@ -363,8 +363,8 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
                          + ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in cell["weights"].items())
                          for name, cell in val.items())
                      + "; mean: " + ", ".join(f"{w} {_pct(v)}%" for w, v in example["val_mean"].items())
-                     + f" -> **{example['chosen_weight']}**. The held-out photos are those `partpoint presence "
-                     "--hold-out 10` kept out of the presence head's training; the pointer trained on them.")
+                     + f" -> **{example['chosen_weight']}**. The held photos are the 10% of the Car-Parts and CCP training "
+                     "photos that hash into `%held10`; the pointer trained on them.")
     else:
         weights = ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in val["weights"].items())
         chosen_on = (f"Fusion weight chosen on SynthParts val ({val['n']} samples, 1 reference each): text only "
@@ -387,6 +387,18 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
         lines.append(f"| {CELL_NAMES.get(name, name)} | {cell['k1']['n']} | {target('attention')} | "
                      f"{target('ours')} | {_pct(cell['k1']['hit_rate'])} | {_pct(cell['k3']['hit_rate'])} | "
                      f"{missing} |")
+    descriptors = Path(results_dir) / "example_descriptors.json"
+    if descriptors.is_file():
+        found = json.loads(descriptors.read_text())
+        keys = list(found["mean"])
+        lines += ["", f"**Which features describe the reference** (`python -m benchmarks.example_descriptors`, "
+                  f"{found['date_utc']} UTC; the val sets above, from the feature caches; hit %): the vision "
+                  "tower's patches (used), the backbone's values or keys at the pointer's layer (the k heads' KV "
+                  "heads; the keys are post-RoPE, so they also match positions), each alone or fused at a weight.",
+                  "", "| val set | n | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+        for name, cell in found["val"].items():
+            lines.append(f"| {name} | {cell['n']} | " + " | ".join(_pct(cell["hit_rate"][k]) for k in keys) + " |")
+        lines.append("| mean | | " + " | ".join(_pct(found["mean"][k]) for k in keys) + " |")
     return lines + [""]
 
 

@@ -156,6 +156,12 @@ def test_report_renders_point_by_example_beside_the_targets(tmp_path):
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
     assert "carparts_held (150): text only 30.0%, 0.25 32.0%, 0.5 33.0%" in text
     assert "mean: 0.25 36.0%, 0.5 37.0%, text only 34.5% -> **0.5**" in text
+    assert "Which features describe the reference" not in text
+    descriptors = {"val": {"synth_val": {"n": 20, "hit_rate": {"text only": 0.3, "values 0.5": 0.35}}},
+                   "mean": {"text only": 0.3, "values 0.5": 0.35}, "date_utc": "2026-12-06 19:00"}
+    (tmp_path / "results" / "example_descriptors.json").write_text(json.dumps(descriptors))
+    text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
+    assert "| val set | n | text only | values 0.5 |" in text and "| synth_val | 20 | 30.0 | 35.0 |" in text
 
 
 def test_report_needs_the_machine_record(tmp_path):

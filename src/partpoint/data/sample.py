@@ -191,7 +191,9 @@ class PartDataset(Sequence[Sample]):
 
     def hold_out(self, percent: int) -> tuple[PartDataset, PartDataset]:
         """``(kept, held)``: the records of the images :func:`held_out` at ``percent`` are held (named
-        ``<name>-held<percent>``): a val split carved from a training set that has none."""
+        ``<name>-held<percent>``): a val split carved from a training set that has none. The hash reads the
+        image id as the dataset spells it (a path as given): spell the dataset's path the same way wherever
+        the same split is meant (``../shared/data/x`` and ``/work/shared/data/x`` hold out other images)."""
         held = [held_out(r.image, percent) for r in self.records]
         kept = [r for r, h in zip(self.records, held) if not h]
         return (PartDataset(kept, name=self.name, source=self.source),

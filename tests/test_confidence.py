@@ -362,3 +362,19 @@ def test_point_cli_says_not_found_and_gives_several_points(tiny_setup, tmp_path,
     assert line["points"][0]["present"] is True and "confidence" in line["points"][0]
     code, out = point("--max-points", "0")
     assert code == 2 and "positive number" in out.err
+
+
+def test_the_bundled_pointer_ships_its_presence_head_and_a_calibration_of_its_own_weights():
+    from partpoint.pointer.model import resolve_pointer_dir
+
+    directory = resolve_pointer_dir("default-llava", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a calibration of other weights would warn and be dropped
+        bundled = PartPointer.from_pretrained(directory)
+    assert bundled.reads_vision and bundled.calibration is not None
+    assert 0 < bundled.calibration.threshold < 1
+    fitted = bundled.calibration.fitted
+    assert len(fitted["by_set"]) == len(fitted["data"]) >= 2  # SynthParts val and real photos, pooled
+    assert fitted["samples"] == sum(s["samples"] for s in fitted["by_set"].values())
+    log = json.loads((directory / "presence_log.json").read_text())
+    assert log["hold_out_percent"] > 0 and len(log["val_sets"]) >= 2

@@ -39,15 +39,21 @@ def cells(data: Path) -> dict[str, str]:
             "instructpart_named": f"instructpart:{data}/instructpart-dev#2"}
 
 
-def parse_args(argv=None):
+def arg_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """The options of a point-by-example benchmark (this one, ``benchmarks.example_descriptors``): where the
+    data, the val sets (:func:`val_sets`) and the results are."""
     from partpoint.data.paths import SHARED_DATA
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.by_example", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
     p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
     p.add_argument("--synth-val", default=str(REPO / "runs/synth/val"), help="SynthParts val folder")
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--threads", type=int, default=2)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return arg_parser("benchmarks.by_example", __doc__).parse_args(argv)
 
 
 def main(argv=None) -> int:

@@ -62,8 +62,8 @@ def parse_args(argv=None):
 
 
 def summary_of(result) -> dict:
-    keep = ("n", "hit_rate", "ece", "ece_interval", "ece_floor", "reliability", "missed_present_rate", "negatives", "absent_auroc",
-            "false_point_rate")
+    keep = ("n", "hit_rate", "ece", "ece_interval", "ece_floor", "reliability", "missed_present_rate", "negatives",
+            "absent_auroc", "false_point_rate")
     return {key: value for key, value in result.summary().items() if key in keep}
 
 

@@ -58,9 +58,13 @@ def main_cells(settings) -> list[Cell]:
     return cells
 
 
+def evenly_indices(n: int, cap: int) -> list[int]:
+    """At most ``cap`` of the indices ``0 .. n - 1``, evenly spaced (deterministic)."""
+    if n <= cap:
+        return list(range(n))
+    return np.unique(np.linspace(0, n - 1, cap).round().astype(int)).tolist()
+
+
 def evenly(dataset, cap: int):
     """At most ``cap`` samples of ``dataset``, evenly spaced (deterministic; same for every method)."""
-    if len(dataset) <= cap:
-        return dataset
-    indices = np.unique(np.linspace(0, len(dataset) - 1, cap).round().astype(int)).tolist()
-    return dataset.subset(indices)
+    return dataset if len(dataset) <= cap else dataset.subset(evenly_indices(len(dataset), cap))

@@ -13,29 +13,22 @@ and fused with the pointer's heatmap at ``WEIGHTS`` (``partpoint.example.fuse``,
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-from .settings import REPO
+from .by_example import arg_parser, val_sets
+from .datasets import evenly_indices
 
 CAP, WEIGHTS = 200, (0.25, 0.5, 0.75)
 KINDS = ("vision", "values", "keys", "vision+values")
 
 
 def parse_args(argv=None):
-    from partpoint.data.paths import SHARED_DATA
-
-    p = argparse.ArgumentParser(prog="python -m benchmarks.example_descriptors", description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
-    p.add_argument("--synth-val", default="runs/synth/val")
+    p = arg_parser("benchmarks.example_descriptors", __doc__)
     p.add_argument("--cache-dir", default="runs/presence/cache", help="train_presence.sh's feature caches")
-    p.add_argument("--results", type=Path, default=REPO / "results")
-    p.add_argument("--threads", type=int, default=2)
     return p.parse_args(argv)
 
 
@@ -53,8 +46,6 @@ def main(argv=None) -> int:
     from partpoint.training.cache import FeatureCache
     from partpoint.training.hits import point_hits
     from partpoint.training.items import FINE_SCALE, make_batch, prepare_items
-
-    from .by_example import val_sets
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -83,7 +74,7 @@ def main(argv=None) -> int:
         for j, item in enumerate(items):
             by_category[item.category].append(j)
         rows = defaultdict(list)
-        for i in np.unique(np.linspace(0, len(items) - 1, min(CAP, len(items))).round().astype(int)).tolist():
+        for i in evenly_indices(len(items), CAP):
             item = items[i]
             with torch.no_grad():
                 logits = model(make_batch(items, [i])).heatmap[0]  # (H', W')
@@ -107,7 +98,8 @@ def main(argv=None) -> int:
         out[name] = {"spec": spec, "n": len(rows["text only"]),
                      "hit_rate": {key: float(np.mean(v)) for key, v in rows.items()}}
         print(name, json.dumps({k: round(v, 3) for k, v in out[name]["hit_rate"].items()}), flush=True)
-    mean = {key: float(np.mean([cell["hit_rate"][key] for cell in out.values()])) for key in next(iter(out.values()))["hit_rate"]}
+    keys = next(iter(out.values()))["hit_rate"]
+    mean = {key: float(np.mean([cell["hit_rate"][key] for cell in out.values()])) for key in keys}
     atomic_write_json(args.results / "example_descriptors.json",
                       {"val": out, "mean": mean, "temperature": TEMPERATURE, "cap": CAP,
                        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),

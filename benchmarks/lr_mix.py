@@ -16,8 +16,7 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from .datasets import evenly_indices
 from .settings import REPO
 
 SUBSET = {"synth": 3000, "carparts": 1000, "ccp": 1500, "doordetect": 1000}
@@ -42,9 +41,7 @@ def parse_args(argv=None):
 
 def evenly(records: list, cap: int) -> list:
     """At most ``cap`` of ``records``, evenly spaced."""
-    if len(records) <= cap:
-        return records
-    return [records[i] for i in np.unique(np.linspace(0, len(records) - 1, cap).round().astype(int))]
+    return [records[i] for i in evenly_indices(len(records), cap)]
 
 
 def main(argv=None) -> int:

@@ -41,7 +41,7 @@ def run(args) -> int:
     from ..pointer.model import resolve_pointer_dir
     from ..predictor import Pointer
     from ..training.cache import FeatureCache
-    from ..training.calibrate import cached_signals, fit_calibration
+    from ..training.calibrate import fit_calibration, set_signals
     from ..training.items import prepare_items
 
     if args.negatives < 1:
@@ -49,9 +49,10 @@ def run(args) -> int:
     datasets = {spec: open_dataset(spec) for spec in args.data}
     absent = {spec: negatives(data, per_image=args.negatives, seed=args.seed)
               for spec, data in datasets.items()}
-    for spec in (spec for spec, made in absent.items() if not len(made)):
-        raise DataError(f"{spec!r} has no negatives (one object and part class only); calibrate on a val set "
-                        "with several classes")
+    lacking = [spec for spec, made in absent.items() if not len(made)]
+    if lacking:
+        raise DataError(f"{lacking[0]!r} has no negatives (one object and part class only); calibrate on a "
+                        "val set with several classes")
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
     directory = resolve_pointer_dir(backbone.name, args.pointer)
     model = Pointer(backbone=backbone, model=PartPointer.from_pretrained(directory)).model  # checks the match
@@ -61,9 +62,10 @@ def run(args) -> int:
                                    progress=not args.quiet, vision=model.reads_vision)
         return prepare_items(cache.entries(), scale=model.config.upsample)[0]
 
-    sets = {spec: (items_of(dataset), items_of(absent[spec])) for spec, dataset in datasets.items()}
-    calibration = fit_calibration(model, sets, fitted={"data": args.data, "seed": args.seed,
-                                                       "negatives_per_image": args.negatives})
+    signals = set_signals(model, {spec: (items_of(dataset), items_of(absent[spec]))
+                                  for spec, dataset in datasets.items()})
+    calibration = fit_calibration(signals, fitted={"data": args.data, "seed": args.seed,
+                                                   "negatives_per_image": args.negatives})
     calibration.weights_sha256 = weights_digest(directory)
     from ..io.atomic import atomic_write_text
 
@@ -72,10 +74,8 @@ def run(args) -> int:
         from ..evaluation.metrics import reliability
         from ..io.viz import reliability_figure
 
-        curves = {}
-        for spec, (items, _) in sets.items():
-            signals, hits = cached_signals(model, items)
-            curves[datasets[spec].name] = reliability(calibration.confidence(signals), hits)
+        curves = {datasets[spec].name: reliability(calibration.confidence(val), hits)
+                  for spec, (val, hits, _) in signals.items()}
         reliability_figure(curves, args.plot, title="Reliability on val")
     print(json.dumps({"calibration": str(Path(directory) / CALIBRATION_NAME), **calibration.fitted,
                       "threshold": calibration.threshold}, indent=1))

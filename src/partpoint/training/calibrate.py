@@ -30,19 +30,22 @@ def cached_signals(pointer, items: list, *, batch_size: int = 32) -> tuple[np.nd
     return signals, hits
 
 
-def fit_calibration(pointer, sets: dict[str, tuple[list, list]], *, fitted: dict | None = None
-                    ) -> Calibration:
-    """The calibration of ``pointer`` fitted on the pooled val sets, each ``name -> (items, negatives)``
-    (prepared; negatives ``present=False``). ``fitted`` (provenance) gains the counts and, per set and
-    pooled, the val hit rate, ECE, absent AUROC and the rates at the threshold."""
-    signals = {name: (cached_signals(pointer, items), cached_signals(pointer, absent)[0])
-               for name, (items, absent) in sets.items()}
-    pooled = [np.vstack(parts) for parts in zip(*((s, h[:, None], n) for (s, h), n in signals.values()))]
-    calibration = Calibration.fit(pooled[0], pooled[1][:, 0], pooled[2])
-    scores = {name: val_scores(calibration, s, h, n) for name, ((s, h), n) in signals.items()}
-    calibration.fitted = {**(fitted or {}), **val_scores(calibration, pooled[0], pooled[1][:, 0], pooled[2])}
-    if len(sets) > 1:
-        calibration.fitted["by_set"] = scores
+def set_signals(pointer, sets: dict[str, tuple[list, list]]) -> dict[str, tuple[np.ndarray, ...]]:
+    """Val sets ``name -> (items, negatives)`` (prepared; negatives ``present=False``) -> ``name -> (signals
+    (N, 5), hits (N,), negative signals (M, 5))`` of the pointer's points."""
+    return {name: (*cached_signals(pointer, items), cached_signals(pointer, absent)[0])
+            for name, (items, absent) in sets.items()}
+
+
+def fit_calibration(signals: dict[str, tuple[np.ndarray, ...]], *, fitted: dict | None = None) -> Calibration:
+    """The calibration fitted on the pooled val sets' :func:`set_signals`. ``fitted`` (provenance) gains the
+    counts and, pooled and per set (when several), the val hit rate, ECE, absent AUROC and the rates at the
+    threshold."""
+    pooled = [np.concatenate(parts) for parts in zip(*signals.values())]  # signals, hits, negative signals
+    calibration = Calibration.fit(*pooled)
+    calibration.fitted = {**(fitted or {}), **val_scores(calibration, *pooled)}
+    if len(signals) > 1:
+        calibration.fitted["by_set"] = {name: val_scores(calibration, *one) for name, one in signals.items()}
     return calibration
 
 

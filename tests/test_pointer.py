@@ -187,6 +187,26 @@ def test_detached_attention_keeps_the_heatmap_loss_off_qsynth():
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.parameters())
 
 
+def test_vision_head_is_one_more_head_and_needs_the_patches():
+    identity = PointerIdentity(backbone="fake", fingerprint="abc123", heads=((2, 0), (3, 1)), head_dim=16,
+                               vision_dim=12)
+    model = small_pointer(identity, vision_head=True)
+    batch = random_inputs()
+    assert model.reads_vision
+    with pytest.raises(ValueError, match="vision=True"):
+        model(batch)
+    batch.vision = torch.randn(2, 12, 12)
+    out = model(batch)
+    assert out.patch_logits.shape == out.attn.shape == (2, 3, 12) and out.heatmap.shape == (2, 12, 16)
+    out.patch_logits[:, 2].sum().backward()  # the BCE row of head k + 1 trains the vision head
+    reached = {name for name, p in model.vision_head.named_parameters()
+               if p.grad is not None and p.grad.abs().sum() > 0}
+    names = {name for name, _ in model.vision_head.named_parameters()}
+    assert reached == {name for name in names if not name.startswith("values")}  # values: the heatmap's
+    with pytest.raises(CheckpointError, match="vision"):
+        small_pointer(IDENTITY, vision_head=True)  # no vision_dim: its backbone gives no patches
+
+
 # ---------------------------------------------------------------- decoding
 
 
@@ -338,31 +358,51 @@ def planted_batch(batch, gen, part_keys, part_words):
             labels == asked[:, None, None], labels >= 0)
 
 
-def test_training_on_planted_parts_beats_chance_and_foreground():
+def planted_hit_rate(model, *, in_vision: bool = False, steps: int = 200):
+    """Train ``model`` on planted parts, then its hit rate on new ones, with uniform and any-part chance.
+    ``in_vision``: the parts are marked only in the vision patches (the heads' keys and values are noise)."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
     part_keys, part_words = (torch.randn(NUM_PARTS, DIM, generator=gen) * 2,
                              torch.randn(NUM_PARTS, DIM, generator=gen) * 2)
-    model = small_pointer()
+
+    def batch_of(size, generator):
+        text, mask, keys, values, target, foreground = planted_batch(size, generator, part_keys, part_words)
+        vision = None
+        if in_vision:
+            vision, keys, values = keys[:, 0], torch.randn(keys.shape, generator=generator), torch.randn(
+                values.shape, generator=generator)
+        return PointerBatch(q_text=text, text_mask=mask, k_image=keys, v_image=values, grid=GRID,
+                            vision=vision), target, foreground
+
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     scale = model.config.upsample
-    for _ in range(200):
-        text, mask, keys, values, target, _ = planted_batch(32, gen, part_keys, part_words)
+    for _ in range(steps):
+        batch, target, _ = batch_of(32, gen)
         upsampled = np.kron(target.numpy(), np.ones((1, scale, scale))) > 0
         dist = torch.from_numpy(np.stack([signed_distance(m, unit=scale) for m in upsampled]))
-        batch = PointerBatch(q_text=text, text_mask=mask, k_image=keys, v_image=values, grid=GRID)
         loss = pointer_loss(model(batch), target.reshape(32, -1).float(), dist, PAPER_LOSS)
         optimizer.zero_grad()
         loss.total.backward()
         optimizer.step()
 
-    text, mask, keys, values, target, foreground = planted_batch(256, torch.Generator().manual_seed(99),
-                                                                 part_keys, part_words)
+    batch, target, foreground = batch_of(256, torch.Generator().manual_seed(99))
     with torch.no_grad():
-        batch = PointerBatch(q_text=text, text_mask=mask, k_image=keys, v_image=values, grid=GRID)
         u, v, _, _ = model.predict_point(model.eval()(batch), GRID)
     index = torch.arange(256), v.long().clamp(max=GRID[0] - 1), u.long().clamp(max=GRID[1] - 1)
-    hit_rate = target[index].float().mean()
     chance = target.float().mean()  # uniform pointing: ~0.11
     foreground_chance = (target.sum((1, 2)) / foreground.sum((1, 2))).mean()  # any part: 1/3
+    return target[index].float().mean(), chance, foreground_chance
+
+
+def test_training_on_planted_parts_beats_chance_and_foreground():
+    hit_rate, chance, foreground_chance = planted_hit_rate(small_pointer())
     assert hit_rate > 0.8 and hit_rate > 2 * foreground_chance and hit_rate > 5 * chance
+
+
+def test_a_vision_head_finds_parts_only_the_vision_patches_show():
+    identity = PointerIdentity(backbone="fake", fingerprint="abc123", heads=((2, 0), (3, 1)), head_dim=DIM,
+                               vision_dim=DIM)
+    seeing, seeing_chance, _ = planted_hit_rate(small_pointer(identity, vision_head=True), in_vision=True)
+    blind, _, _ = planted_hit_rate(small_pointer(identity), in_vision=True)
+    assert seeing > 0.6 and blind < 2 * seeing_chance

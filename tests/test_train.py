@@ -240,3 +240,18 @@ def test_init_fine_tunes_from_a_pointer_keeping_its_heads_and_architecture(data,
     with pytest.raises(CheckpointError, match="not found"):
         missing = config.override(init=str(tmp_path / "none"))
         train_pointer(backbone, train, out_dir=tmp_path / "x", config=missing)
+
+
+def test_several_val_sets_their_mean_picks_the_epoch(data, tmp_path):
+    backbone, train, val, config = data
+    half = val.subset(list(range(len(val) // 2)))
+    result = train_pointer(backbone, [train], val_dataset=[val, half], heads=HEADS, out_dir=tmp_path,
+                           config=config.override(epochs=2))
+    names = [entry["dataset"] for entry in result.log["val"]]
+    assert len(names) == 2 and len(set(names)) == 2  # one dataset name, told apart
+    for record in result.log["epochs"]:
+        rates = record["val_hit_rates"]
+        assert sorted(rates) == sorted(names)
+        assert record["val_hit_rate"] == pytest.approx(sum(rates.values()) / 2)
+    attention = [entry["attention_baseline_hit_rate"] for entry in result.log["val"]]
+    assert result.log["val_attention_baseline_hit_rate"] == pytest.approx(sum(attention) / 2)

@@ -14,7 +14,8 @@ def add_arguments(p) -> None:
                    help="backbone directory or default name (e.g. default-llava)")
     add_backbone_options(p)
     p.add_argument("--data", required=True, action="append", help="training dataset spec; repeat to combine")
-    p.add_argument("--val", default=None, help="validation dataset spec (picks the best epoch)")
+    p.add_argument("--val", action="append", default=None,
+                   help="validation dataset spec (picks the best epoch); repeat: the sets' mean picks it")
     p.add_argument("--out", required=True, help="output pointer directory")
     p.add_argument("--heads", default=None, help="heads JSON from select-heads (default: select on --data)")
     p.add_argument("--layers", default=None,
@@ -82,9 +83,9 @@ def run(args) -> int:
 
         made = [negatives(ds, per_image=args.negatives, seed=config.seed) for ds in train_sets]
         train_sets += [ds for ds in made if len(ds)]
-    val_set = subsample(open_dataset(args.val), args.max_samples, seed=config.seed) if args.val else None
+    val_sets = [subsample(open_dataset(spec), args.max_samples, seed=config.seed) for spec in args.val or ()]
     backbone = load_backbone(args.backbone, **backbone_kwargs(args))
-    result = train_pointer(backbone, train_sets, val_dataset=val_set, heads=args.heads, out_dir=args.out,
+    result = train_pointer(backbone, train_sets, val_dataset=val_sets, heads=args.heads, out_dir=args.out,
                            config=config, resume=args.resume, command="partpoint " + shlex.join(sys.argv[1:]))
     if not result.completed:
         print(f"stopped early; continue with --resume (checkpoint in {result.out_dir})")

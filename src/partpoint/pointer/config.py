@@ -39,8 +39,15 @@ class PointerConfig:
     padding: Literal["zeros", "replicate"] = setting("replicate",
                                                      "A2P conv padding (zeros lets a conv encode "
                                                                   "absolute position)")
+    vision_head: bool = setting(False, "one more head over the vision tower's patch features "
+                                       "(pointer.vision_head)")
     presence_dim: int = setting(0, "width of the presence head over vision patches (0: none; added to a "
                                    "trained pointer by `partpoint presence`)")
+
+    @property
+    def reads_vision(self) -> bool:
+        """Whether the pointer reads the vision tower's patch features (a vision or a presence head)."""
+        return bool(self.presence_dim or self.vision_head)
 
     @property
     def upsample(self) -> int:

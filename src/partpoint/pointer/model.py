@@ -20,6 +20,7 @@ from .decode import Peak, heatmap_peak
 from .presence import PresenceHead
 from .qsynth import QSynth
 from .result import PointerOutput
+from .vision_head import VisionHead
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -63,27 +64,33 @@ class PartPointer(nn.Module):
         self.qsynth = (QSynth(dim=dim, num_heads=num_heads, num_latents=config.num_latents,
                               depth=config.depth, attn_heads=config.attn_heads,
                               ff_mult=config.ff_mult) if config.use_qsynth else None)
-        self.log_scale = nn.Parameter(torch.zeros(num_heads))
-        self.bias = nn.Parameter(torch.zeros(num_heads))
+        self.vision_head = None
+        if config.vision_head:
+            self.vision_head = VisionHead(num_heads=num_heads, head_dim=dim, vision_dim=identity.vision_dim,
+                                          num_latents=config.num_latents, depth=config.depth,
+                                          attn_heads=config.attn_heads, ff_mult=config.ff_mult)
+        rows = num_heads + int(config.vision_head)  # the heads A2P and the BCE see
+        self.log_scale = nn.Parameter(torch.zeros(rows))
+        self.bias = nn.Parameter(torch.zeros(rows))
         self.decoder = (
-            A2PDecoder(num_heads=num_heads, head_dim=dim, dim=config.decoder_dim,
+            A2PDecoder(num_heads=rows, head_dim=dim, dim=config.decoder_dim,
                        stage_dims=config.stage_dims, use_values=config.use_values,
                        residual=config.a2p_residual, padding=config.padding)
             if config.use_a2p
             else None
         )
+        if config.reads_vision and not identity.vision_dim:
+            raise CheckpointError("this pointer reads vision patch features (a vision or a presence "
+                                  "head), but its backbone gives none (identity.vision_dim is 0)")
         self.presence = None
         if config.presence_dim:
-            if not identity.vision_dim:
-                raise CheckpointError("a presence head reads vision patch features, but this pointer's "
-                                      "backbone gives none (identity.vision_dim is 0)")
             self.presence = PresenceHead(num_heads=num_heads, head_dim=dim, vision_dim=identity.vision_dim,
                                          dim=config.presence_dim)
 
     @property
     def reads_vision(self) -> bool:
         """Whether the pointer needs the vision tower's patch features (``encode(..., vision=True)``)."""
-        return self.presence is not None
+        return self.config.reads_vision
 
     def synthesize(self, q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """``(B, k, L, d)`` + ``(B, L)`` -> one query per head ``(B, k, d)``."""
@@ -93,14 +100,20 @@ class PartPointer(nn.Module):
 
     def forward(self, batch: PointerBatch) -> PointerOutput:
         """A :class:`PointerBatch` -> :class:`PointerOutput` with heatmap ``(B, P_h * s, P_w * s)``."""
-        grid, k_image = batch.grid, batch.k_image  # k_image (B, k, P, d)
+        grid, k_image, v_image = batch.grid, batch.k_image, batch.v_image  # (B, k, P, d)
         queries = self.synthesize(batch.q_text, batch.text_mask)  # (B, k, d)
+        if self.vision_head is not None:  # head k + 1
+            if batch.vision is None:
+                raise ValueError("this pointer has a vision head: encode with vision=True")
+            query, keys, values = self.vision_head(batch.q_text, batch.text_mask, batch.vision)
+            queries, k_image, v_image = (torch.cat(pair, dim=1) for pair in
+                                         ((queries, query), (k_image, keys), (v_image, values)))
         raw = torch.einsum("bkd,bkpd->bkp", queries, k_image) * k_image.shape[-1] ** -0.5  # (B, k, P)
         attn = raw.softmax(dim=-1)  # (B, k, P)
         patch_logits = raw * rearrange(self.log_scale.exp(), "k -> 1 k 1") + rearrange(self.bias,
                                                                                        "k -> 1 k 1")
         if self.decoder is not None:
-            heatmap = self.decoder(attn.detach() if self.config.detach_attn else attn, batch.v_image,
+            heatmap = self.decoder(attn.detach() if self.config.detach_attn else attn, v_image,
                                    grid)  # (B, H', W')
         else:
             mean_attn = attn.mean(dim=1).clamp_min(1e-12).log()  # (B, P)

@@ -88,7 +88,8 @@ def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out
     Args:
         backbone: a loaded :class:`partpoint.backbones.Backbone` (frozen; only encodes for the cache).
         train_datasets: a dataset or a list of them (``PartDataset``).
-        val_dataset: optional; its hit rate picks the best epoch and is logged every epoch.
+        val_dataset: optional, a dataset or a list of them; the (mean) hit rate picks the best epoch and is
+            logged every epoch (each set's too when there are several).
         heads: ``[(layer, head), ...]``, a HeadSelection or a heads JSON path; None selects
             ``config.select.num_heads`` heads on the training data and writes ``out_dir/heads.json``.
         out_dir: receives ``model.safetensors`` + ``config.json`` (the pointer), ``train_log.json``,
@@ -115,17 +116,22 @@ def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out
                           accelerator=accelerator, resume=resume)
     identity = PointerIdentity.of(backbone, heads)
     cache_dir = Path(config.cache_dir) if config.cache_dir else out_dir / "cache"
-    all_sets = datasets + ([val_dataset] if val_dataset is not None else [])
+    val_datasets = ([] if val_dataset is None else
+                    list(val_dataset) if isinstance(val_dataset, (list, tuple)) else [val_dataset])
+    all_sets = datasets + val_datasets
     caches = build_caches(backbone, all_sets, heads=heads, cache_dir=cache_dir, accelerator=accelerator,
                           progress=config.progress and accelerator.is_main_process,
-                          vision=bool(config.pointer.presence_dim))  # a presence head trains on the patches
-    train_caches, val_cache = caches[: len(datasets)], (caches[-1] if val_dataset is not None else None)
+                          vision=config.pointer.reads_vision)
+    train_caches, val_caches = caches[: len(datasets)], caches[len(datasets):]
     scale = config.pointer.upsample
     items, dropped = prepare_items([e for cache in train_caches for e in cache.entries()], scale=scale)
     if not items:
         raise DataError("no training sample has a visible part at the heatmap resolution; check the "
                         "training data")
-    val_items = prepare_items(val_cache.entries(), scale=scale)[0] if val_cache is not None else []
+    val_names = [f"{c.key['dataset']}" + (f" #{i + 1}" if [d.key["dataset"] for d in val_caches].count(
+        c.key["dataset"]) > 1 else "") for i, c in enumerate(val_caches)]
+    val_sets = {name: prepare_items(c.entries(), scale=scale)[0] for name, c in zip(val_names, val_caches)}
+    attention = {name: attention_hit_rate(val) for name, val in val_sets.items() if val}
     log = {
         "command": command,
         "identity": identity.to_dict(),
@@ -135,25 +141,26 @@ def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out
                    "skipped": len(c.skipped)} for c in train_caches],
         "train_items": len(items),
         "train_dropped_at_heatmap_scale": len(dropped),
-        "val": None if val_cache is None else {"dataset": val_cache.key["dataset"],
-                                               "cache": str(val_cache.directory),
-                                               "samples": len(val_items)},
-        "val_attention_baseline_hit_rate": attention_hit_rate(val_items) if val_items else None,
+        "val": [{"dataset": name, "cache": str(c.directory), "samples": len(val_sets[name]),
+                 "attention_baseline_hit_rate": attention.get(name)}
+                for name, c in zip(val_names, val_caches)] or None,
+        "val_attention_baseline_hit_rate": sum(attention.values()) / len(attention) if attention else None,
     }
     if start is not None and start.identity.fingerprint != identity.fingerprint:
         raise CheckpointError(f"--init pointer was trained on backbone {start.identity.backbone!r}, not "
                               f"{identity.backbone!r}; fine-tune a pointer of this backbone")
-    return fit(items, identity=identity, config=config, val_items=val_items, out_dir=out_dir, resume=resume,
+    return fit(items, identity=identity, config=config, val_items=val_sets, out_dir=out_dir, resume=resume,
                start=None if start is None else start.state_dict(),
                accelerator=accelerator, log=log, data={"caches": [c.directory.name for c in caches]})
 
 
-def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_items: list = (), out_dir=None,
-        resume: bool = False, accelerator=None, log: dict | None = None, data: dict | None = None,
-        start: dict | None = None) -> TrainResult:
+def fit(items: list, *, identity: PointerIdentity, config: TrainConfig,
+        val_items: list | dict[str, list] = (), out_dir=None, resume: bool = False, accelerator=None,
+        log: dict | None = None, data: dict | None = None, start: dict | None = None) -> TrainResult:
     """The training loop: a fresh pointer (or one starting from the ``start`` state dict) trained on prepared
     ``items`` (:func:`prepare_items`) for
-    ``config.optim.epochs`` epochs. With ``val_items`` every epoch is scored and the best one kept. With
+    ``config.optim.epochs`` epochs. With ``val_items`` (a list, or several val sets by name) every epoch is
+    scored (the mean of the sets' hit rates) and the best one kept. With
     ``out_dir`` the pointer, ``train_log.json`` (``log`` plus the epochs) and a checkpoint after every epoch
     (and every ``checkpoint_every_steps``) are written there, and ``resume`` continues from that checkpoint;
     without it (the benchmark's ablations) nothing is written and the final pointer is returned.
@@ -166,6 +173,8 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     out_dir = Path(out_dir) if out_dir is not None else None
     log = dict(log or {})
+    val_sets = {name: val for name, val in (val_items if isinstance(val_items, dict)
+                                            else {"val": list(val_items)}).items() if val}
     grids = [item.grid for item in items]
     batch_size = config.optim.batch_size
     steps_per_epoch = math.ceil(len(plan_epoch(grids, batch_size=batch_size, seed=config.seed,
@@ -229,9 +238,13 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
         total, bce, sdf, count = state["epoch_sums"]
         record = {"epoch": epoch + 1, "steps": state["global_step"], "loss": total / max(count, 1),
                   "bce": bce / max(count, 1), "sdf": sdf / max(count, 1), "lr": scheduler.get_last_lr()[0]}
-        if is_main and val_items:
-            hit = pointer_hit_rate(accelerator.unwrap_model(model), val_items, device=accelerator.device)
+        if is_main and val_sets:
+            hits = {name: pointer_hit_rate(accelerator.unwrap_model(model), val, device=accelerator.device)
+                    for name, val in val_sets.items()}
+            hit = sum(hits.values()) / len(hits)
             record["val_hit_rate"] = hit
+            if len(hits) > 1:
+                record["val_hit_rates"] = hits
             if hit > state["best"]["val_hit_rate"]:
                 state["best"] = {"epoch": epoch + 1, "val_hit_rate": hit}
                 if out_dir is not None:
@@ -247,7 +260,7 @@ def fit(items: list, *, identity: PointerIdentity, config: TrainConfig, val_item
                  "status": "completed"}
     trained = accelerator.unwrap_model(model).eval()
     if is_main and out_dir is not None:
-        if not val_items or state["best"]["epoch"] is None:
+        if not val_sets or state["best"]["epoch"] is None:
             trained.save_pretrained(out_dir)
         atomic_write_json(out_dir / LOG_NAME, final_log)
         trained = PartPointer.from_pretrained(out_dir).eval()  # the best epoch

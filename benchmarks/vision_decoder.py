@@ -1,0 +1,98 @@
+"""Does A2P point better when it also reads the vision tower's patch features? -> ``results/vision_decoder.json``.
+Run: ``python -m benchmarks.vision_decoder`` (~15 min on 2 cores) after ``scripts/train_presence.sh`` (its caches
+hold the patches; missing ones are built, ~30 min).
+
+The localization heads' values say little about where one part ends and the next begins; DINOv2's patch
+features do. The comparison runs at reduced scale, like ``benchmarks.lr_mix``: a seeded subset of the presence
+run's training caches (SynthParts train, Car-Parts train, CCP train, less the 10% of each set's images that the
+presence run holds out by name hash), ``EPOCHS`` epochs from scratch at the scale recipe's learning rate, scored on
+SynthParts val and on the held-out Car-Parts and CCP photos (never trained on here). Rows: the bundled
+architecture, then A2P with ``vision_channels`` patch channels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from .datasets import evenly_indices
+from .settings import REPO
+
+SUBSET = {"synth": 3000, "carparts": 1000, "ccp": 1500}
+EPOCHS, HOLD_OUT, VAL_CAP = 3, 10, 600
+VARIANTS = {"bundled architecture": {}, "+ vision head": {"vision_head": True}}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.vision_decoder", description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="../shared/data",
+                   help="the shared data folder, spelled as scripts/train_presence.sh does (the held-out "
+                        "images are chosen by a hash of the path as given)")
+    p.add_argument("--synth-train", default="runs/scale/synth-train")
+    p.add_argument("--synth-val", default="runs/synth/val")
+    p.add_argument("--cache-dir", type=Path, default=REPO / "runs/presence/cache")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every SUBSET size by this")
+    p.add_argument("--results", type=Path, default=REPO / "results")
+    p.add_argument("--threads", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from partpoint.backbones import load_backbone
+    from partpoint.data import open_dataset
+    from partpoint.heads import read_heads
+    from partpoint.io.atomic import atomic_write_json
+    from partpoint.pointer import PointerIdentity
+    from partpoint.predictor import resolve_pointer_dir
+    from partpoint.training import TrainConfig, fit, pointer_hit_rate, prepare_items
+    from partpoint.training.cache import FeatureCache
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    backbone = load_backbone("default-llava", dtype="float32")
+    heads = read_heads(resolve_pointer_dir("default-llava", None) / "heads.json")
+    config = TrainConfig.of(progress=False, num_heads=len(heads), epochs=args.epochs)
+    scale = config.pointer.upsample
+
+    def subset(dataset, cap: int | None) -> list:
+        cache = FeatureCache.build(backbone, dataset, heads=heads, cache_dir=args.cache_dir, progress=True,
+                                   vision=True)
+        records = cache.entries()
+        chosen = records if cap is None else [records[i] for i in evenly_indices(len(records), cap)]
+        return prepare_items(chosen, scale=scale)[0]
+
+    specs = {"synth": args.synth_train, "carparts": f"carparts:{args.data}/carparts/trainingset",
+             "ccp": f"labelmap:{args.data}/ccp/train"}
+    train, val = {}, {"SynthParts val": subset(open_dataset(args.synth_val), VAL_CAP)}
+    for name, spec in specs.items():
+        kept, held = open_dataset(spec).hold_out(HOLD_OUT)
+        train[name] = subset(kept, round(SUBSET[name] * args.scale))
+        if name != "synth":
+            val[f"{name} held out"] = subset(held, VAL_CAP)
+    items = [item for name in specs for item in train[name]]
+    identity = PointerIdentity.of(backbone, heads)
+    runs = []
+    for label in args.variants:
+        begin = time.perf_counter()
+        pointer = fit(items, identity=identity, config=config.override(**VARIANTS[label])).pointer
+        row = {"label": label, "settings": VARIANTS[label], "train_items": len(items),
+               "val": {name: pointer_hit_rate(pointer, data) for name, data in val.items()},
+               "wall_s": time.perf_counter() - begin}
+        row["mean_val"] = sum(row["val"].values()) / len(row["val"])
+        runs.append(row)
+        print(json.dumps(row), flush=True)
+    atomic_write_json(args.results / "vision_decoder.json",
+                      {"runs": runs, "epochs": args.epochs, "subset": {k: len(v) for k, v in train.items()},
+                       "val_n": {name: len(data) for name, data in val.items()}, "hold_out_percent": HOLD_OUT,
+                       "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

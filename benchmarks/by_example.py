@@ -3,8 +3,8 @@ after ``scripts/eval_targets.sh`` (whose ours / attention rows on the same sampl
 
 1. The fusion weight, chosen on three **val** sets (``VAL_CAP`` samples each, evenly spaced; 1 reference each from
    the same set): SynthParts val and the Car-Parts and CCP training photos whose path hashes into the last 10%
-   (``%held10`` of ``--data``'s spelling: absolute by default, so not quite the images ``scripts/train_presence.sh``
-   holds out with ``../shared/data``; the pointer trained on all of them, so text-only is a little optimistic). The examples'
+   (``%held10`` of ``--data``'s spelling, ``../shared/data`` as ``scripts/train_scale.sh``: the photos that neither
+   the pointer nor its presence head trained on). The examples'
    share of the fused log-heatmap in ``WEIGHTS``; the best mean over the sets is reported (and is
    ``example.WEIGHT``). The temperature needs no sweep of its own: the fused argmax depends on the weight and
    the temperature only through ``weight / (temperature (1 - weight))`` (``partpoint.example``).
@@ -42,10 +42,10 @@ def cells(data: Path) -> dict[str, str]:
 def arg_parser(module: str, doc: str) -> argparse.ArgumentParser:
     """The options of a point-by-example benchmark (this one, ``benchmarks.example_descriptors``): where the
     data, the val sets (:func:`val_sets`) and the results are."""
-    from partpoint.data.paths import SHARED_DATA
-
     p = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
-    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
+    p.add_argument("--data", type=Path, default=Path("../shared/data"),
+                   help="the shared data folder, spelled as scripts/train_scale.sh does (the held-out images are "
+                        "a hash of the path as given; run from the repository root)")
     p.add_argument("--synth-val", default=str(REPO / "runs/synth/val"), help="SynthParts val folder")
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--threads", type=int, default=2)

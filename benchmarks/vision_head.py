@@ -1,13 +1,13 @@
-"""Does A2P point better when it also reads the vision tower's patch features? -> ``results/vision_decoder.json``.
-Run: ``python -m benchmarks.vision_decoder`` (~15 min on 2 cores) after ``scripts/train_presence.sh`` (its caches
-hold the patches; missing ones are built, ~30 min).
+"""Does a vision head help the pointer? -> ``results/vision_head.json``. Run: ``python -m benchmarks.vision_head``
+(~7 min on 2 cores) after ``scripts/train_scale.sh`` and ``train_presence.sh`` (their caches in ``runs/cache`` hold
+the vision patches; missing ones are built, ~30 min).
 
-The localization heads' values say little about where one part ends and the next begins; DINOv2's patch
-features do. The comparison runs at reduced scale, like ``benchmarks.lr_mix``: a seeded subset of the presence
-run's training caches (SynthParts train, Car-Parts train, CCP train, less the 10% of each set's images that the
-presence run holds out by name hash), ``EPOCHS`` epochs from scratch at the scale recipe's learning rate, scored on
-SynthParts val and on the held-out Car-Parts and CCP photos (never trained on here). Rows: the bundled
-architecture, then A2P with ``vision_channels`` patch channels.
+Most misses of the pointer without it land on another part or object, which the vision tower's patch features
+tell apart (docs/METHOD.md, section 4b). The comparison runs at reduced scale, like ``benchmarks.lr_mix``: an
+evenly spaced subset of the training caches (SynthParts train, Car-Parts train, CCP train, less the 10% of each
+set's images held out by name hash), ``EPOCHS`` epochs from scratch at the scale recipe's learning rate, scored on
+SynthParts val and on the held-out Car-Parts and CCP photos (never trained on here). Rows: the heads alone, then
+with the vision head. (The full-scale run is ``scripts/train_scale.sh``; its log is in ``checkpoints/scale``.)
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ VARIANTS = {"bundled architecture": {}, "+ vision head": {"vision_head": True}}
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.vision_decoder", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.vision_head", description=__doc__.splitlines()[0])
     p.add_argument("--data", default="../shared/data",
                    help="the shared data folder, spelled as scripts/train_presence.sh does (the held-out "
                         "images are chosen by a hash of the path as given)")
     p.add_argument("--synth-train", default="runs/scale/synth-train")
     p.add_argument("--synth-val", default="runs/synth/val")
-    p.add_argument("--cache-dir", type=Path, default=REPO / "runs/presence/cache")
+    p.add_argument("--cache-dir", type=Path, default=REPO / "runs/cache")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--scale", type=float, default=1.0, help="multiply every SUBSET size by this")
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         row["mean_val"] = sum(row["val"].values()) / len(row["val"])
         runs.append(row)
         print(json.dumps(row), flush=True)
-    atomic_write_json(args.results / "vision_decoder.json",
+    atomic_write_json(args.results / "vision_head.json",
                       {"runs": runs, "epochs": args.epochs, "subset": {k: len(v) for k, v in train.items()},
                        "val_n": {name: len(data) for name, data in val.items()}, "hold_out_percent": HOLD_OUT,
                        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())})

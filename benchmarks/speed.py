@@ -103,8 +103,9 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
     config = replace(TrainConfig.of(progress=False, epochs=1 + settings.cache_epochs,
                                     batch_size=settings.ablation_batch_size), pointer=pointer.config)
     scale = pointer.config.upsample
+    seeing = pointer.reads_vision  # a vision or presence head trains on the vision patches too
     cache = FeatureCache.build(subject.backbone, dataset, heads=heads, cache_dir=settings.work_dir / "speed-cache",
-                               progress=False)
+                               progress=False, vision=seeing)
     items = prepare_items(cache.entries(), scale=scale)[0]
     with peak_rss() as train_memory:
         walls = [epoch["wall_s"] for epoch in fit(items, identity=pointer.identity, config=config).log["epochs"]]
@@ -120,7 +121,7 @@ def cache_speedup(settings, subject, pointer, dataset) -> dict:
     def recompute_step(indices) -> None:
         samples = [dataset[i] for i in indices]
         features = subject.backbone.encode_batch([s.image for s in samples], [s.instruction for s in samples],
-                                                 layers=layers)
+                                                 layers=layers, vision=seeing)
         records = [r for r in (make_record(f, s, heads) for f, s in zip(features, samples)) if r is not None]
         fresh_items = prepare_items(records, scale=scale)[0]
         if fresh_items:
@@ -157,7 +158,8 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     image, text = sample.image, sample.instruction
     last_layer = max(layers)
 
-    features = backbone.encode(image, text, layers=layers)
+    seeing = pointer.reads_vision
+    features = backbone.encode(image, text, layers=layers, vision=seeing)
 
     @torch.no_grad()
     def head_only():
@@ -168,7 +170,8 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
         predictor.point(image, text)
 
     def five_without_reuse():
-        features = backbone.encode_many(image, list(FIVE_INSTRUCTIONS), layers=layers, reuse_prefix=False)
+        features = backbone.encode_many(image, list(FIVE_INSTRUCTIONS), layers=layers, reuse_prefix=False,
+                                        vision=seeing)
         batch = collate([SampleFeatures.of(f, heads) for f in features])
         pointer.predict_point(pointer(batch), batch.grid)
 
@@ -177,7 +180,7 @@ def run_speed(settings, subject, sample, train_dataset) -> dict:
     medians = interleaved_medians({
         "point": point,
         "floor": lambda: floor_forward(backbone, image, text, last_layer),
-        "encode_capture": lambda: backbone.encode(image, text, layers=layers),
+        "encode_capture": lambda: backbone.encode(image, text, layers=layers, vision=seeing),
         "pointer_head": head_only,
         "point_five": lambda: predictor.point_many(image, list(FIVE_INSTRUCTIONS)),
         "point_five_without_reuse": torch.no_grad()(five_without_reuse),

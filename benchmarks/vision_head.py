@@ -22,7 +22,7 @@ from .settings import REPO
 
 SUBSET = {"synth": 3000, "carparts": 1000, "ccp": 1500}
 EPOCHS, HOLD_OUT, VAL_CAP = 3, 10, 600
-VARIANTS = {"bundled architecture": {}, "+ vision head": {"vision_head": True}}
+VARIANTS = {"the k heads alone": {}, "+ vision head": {"vision_head": True}}
 
 
 def parse_args(argv=None):

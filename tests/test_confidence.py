@@ -175,6 +175,29 @@ def test_calibration_turns_signals_into_probabilities_that_match_hit_rates():
     np.testing.assert_allclose(again.score(test_signals)[0], confidence)
 
 
+def test_the_vision_head_has_signals_of_its_own_and_the_heads_agreement_leaves_it_out():
+    from partpoint.pointer.confidence import point_signals
+
+    grid = (4, 4)
+    attn = torch.full((1, 3, 16), 1 / 16)
+    attn[0, 2] = 0.0
+    attn[0, 2, 5] = 1.0  # the last row: all its mass on cell (1, 1)
+    logits = torch.zeros(1, 3, 16)
+    logits[0, 2, 5], logits[0, 2, 15] = 2.0, 3.0
+    heat = torch.full((16, 16), 1 / 256)
+    names = list(SIGNALS)
+    output = PointerOutput(patch_logits=logits, attn=attn, heatmap=heat[None], vision_rows=1)
+    with_head = point_signals(output, heat, grid, 1.5, 1.5)
+    assert with_head[names.index("vision_agreement")] == pytest.approx(1.0)
+    assert with_head[names.index("vision_local")] == pytest.approx(2.0)
+    assert with_head[names.index("vision_presence")] == pytest.approx(3.0)
+    assert with_head[names.index("agreement")] == pytest.approx(9 / 16)  # 2 heads, 9 cells within 1.5 cells
+    output.vision_rows = 0  # the same rows read as k = 3 localization heads
+    without = point_signals(output, heat, grid, 1.5, 1.5)
+    assert without[-3:].tolist() == [0.0, 0.0, 0.0]
+    assert without[names.index("agreement")] == pytest.approx((9 / 16 * 2 + 1.0) / 3)
+
+
 def test_metrics_ece_auroc_threshold_and_one_to_one_matching():
     assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [1, 1, 0, 0]) == pytest.approx(0.1)
     assert expected_calibration_error([0.5] * 4, [1, 1, 1, 1]) == pytest.approx(0.5)

@@ -120,7 +120,8 @@ class PartPointer(nn.Module):
             heatmap = rearrange(mean_attn, "b (ph pw) -> b ph pw", ph=grid[0], pw=grid[1])
         presence = (self.presence(batch.q_text, batch.text_mask, batch.vision)
                     if self.presence is not None and batch.vision is not None else None)  # (B,)
-        return PointerOutput(patch_logits=patch_logits, attn=attn, heatmap=heatmap, presence_logit=presence)
+        return PointerOutput(patch_logits=patch_logits, attn=attn, heatmap=heatmap, presence_logit=presence,
+                             vision_rows=int(self.vision_head is not None))
 
     def predict_point(self, output: PointerOutput, grid: tuple[int, int]) -> Peak:
         """Peak of the heatmap with sub-patch precision, in continuous grid coordinates, with the heatmap's

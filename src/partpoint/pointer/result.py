@@ -12,12 +12,15 @@ import torch
 class PointerOutput:
     """``patch_logits (B, k, P)`` = ``exp(log_scale_h) * q_s K^T / sqrt(d) + bias_h`` (what the BCE sees);
     ``attn (B, k, P)`` = ``softmax_p(q_s K^T / sqrt(d))`` (rows sum to 1); ``heatmap (B, H', W')`` logits;
-    ``presence_logit (B,)`` from the presence head (None without one or without vision features)."""
+    ``presence_logit (B,)`` from the presence head (None without one or without vision features). The last
+    ``vision_rows`` rows of ``patch_logits`` and ``attn`` are the vision head's (0 or 1), the others the k
+    localization heads'."""
 
     patch_logits: torch.Tensor
     attn: torch.Tensor
     heatmap: torch.Tensor
     presence_logit: torch.Tensor | None = None
+    vision_rows: int = 0
 
 
 @dataclass

@@ -13,7 +13,7 @@ from .items import FINE_SCALE, make_batch, plan_epoch
 
 @torch.no_grad()
 def cached_signals(pointer, items: list, *, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """``(signals (N, 5), hits (N,) bool)`` of the pointer's point on every prepared item (item order);
+    """``(signals (N, S), hits (N,) bool)`` of the pointer's point on every prepared item (item order);
     a negative's hit is False."""
     was_training = pointer.training
     pointer.eval()
@@ -32,7 +32,7 @@ def cached_signals(pointer, items: list, *, batch_size: int = 32) -> tuple[np.nd
 
 def set_signals(pointer, sets: dict[str, tuple[list, list]]) -> dict[str, tuple[np.ndarray, ...]]:
     """Val sets ``name -> (items, negatives)`` (prepared; negatives ``present=False``) -> ``name -> (signals
-    (N, 5), hits (N,), negative signals (M, 5))`` of the pointer's points."""
+    (N, S), hits (N,), negative signals (M, S))`` of the pointer's points."""
     return {name: (*cached_signals(pointer, items), cached_signals(pointer, absent)[0])
             for name, (items, absent) in sets.items()}
 

@@ -94,6 +94,10 @@ def main(argv=None) -> int:
         dataset = dataset.subset(range(min(TEST_CAP, len(dataset))))  # the first 200, as eval_targets.sh
         tests[name] = {"spec": spec, **{f"k{k}": score("example", dataset, shots=k, example_weight=chosen)
                                         for k in SHOTS}}
+        for method in ("ours", "attention"):  # eval_targets.sh's rows of the same samples and pointer, kept beside
+            target = args.results / "targets" / f"{name}_{method}.json"
+            if target.is_file():
+                tests[name][method] = json.loads(target.read_text())["hit_rate"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO).stdout.strip()
     atomic_write_json(args.results / "by_example.json",

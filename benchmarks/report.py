@@ -378,7 +378,9 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
               "| cell | n | attention pointing | ours (text) | ours + 1 reference | ours + 3 references | note |",
               "|---|---|---|---|---|---|---|"]
     for name, cell in example["cells"].items():
-        def target(method: str) -> str:
+        def target(method: str) -> str:  # the run's own copy, else results/targets (the same pointer then)
+            if method in cell:
+                return _pct(cell[method])
             path = Path(results_dir) / "targets" / f"{name}_{method}.json"
             return _pct(json.loads(path.read_text())["hit_rate"]) if path.is_file() else "–"
 

@@ -51,7 +51,8 @@ class PartPointer(nn.Module):
     Per head ``h``: ``q_s = QSynth_h(Q_t)`` (or the final prompt token's query without Q-Synth),
     ``r = q_s K_v^T / sqrt(d)``, ``A_s = softmax(r)``; the BCE sees ``exp(log_scale_h) r + bias_h``
     (learnable per head, init 1 and 0: the softmax ignores the offset, the BCE needs one).
-    The heatmap is ``A2P(A_s, V_v)``, or ``log mean_h A_s`` on the grid without A2P. With
+    The heatmap is ``A2P(A_s, V_v)``, or ``log mean_h A_s`` on the grid without A2P. With ``vision_head`` a
+    :class:`VisionHead` adds head ``k + 1``, whose keys and values come from the vision patches. With
     ``presence_dim`` a :class:`PresenceHead` also says whether the part is in the image at all (it reads
     the batch's vision patch features; without them its logit is None).
     """
@@ -59,6 +60,9 @@ class PartPointer(nn.Module):
     def __init__(self, config: PointerConfig, identity: PointerIdentity):
         super().__init__()
         self.config, self.identity = config, identity
+        if config.reads_vision and not identity.vision_dim:
+            raise CheckpointError("this pointer reads vision patch features (a vision or a presence "
+                                  "head), but its backbone gives none (identity.vision_dim is 0)")
         self.calibration = None  # a pointer.confidence.Calibration fitted on val (``partpoint calibrate``)
         num_heads, dim = identity.num_heads, identity.head_dim
         self.qsynth = (QSynth(dim=dim, num_heads=num_heads, num_latents=config.num_latents,
@@ -79,9 +83,6 @@ class PartPointer(nn.Module):
             if config.use_a2p
             else None
         )
-        if config.reads_vision and not identity.vision_dim:
-            raise CheckpointError("this pointer reads vision patch features (a vision or a presence "
-                                  "head), but its backbone gives none (identity.vision_dim is 0)")
         self.presence = None
         if config.presence_dim:
             self.presence = PresenceHead(num_heads=num_heads, head_dim=dim, vision_dim=identity.vision_dim,

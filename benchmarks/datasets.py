@@ -65,6 +65,11 @@ def evenly_indices(n: int, cap: int) -> list[int]:
     return np.unique(np.linspace(0, n - 1, cap).round().astype(int)).tolist()
 
 
+def evenly_records(records: list, cap: int) -> list:
+    """At most ``cap`` of ``records`` (cached feature records), evenly spaced."""
+    return [records[i] for i in evenly_indices(len(records), cap)]
+
+
 def evenly(dataset, cap: int):
     """At most ``cap`` samples of ``dataset``, evenly spaced (deterministic; same for every method)."""
     return dataset if len(dataset) <= cap else dataset.subset(evenly_indices(len(dataset), cap))

@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from .datasets import evenly_indices
+from .datasets import evenly_records
 from .settings import REPO
 
 SUBSET = {"synth": 3000, "carparts": 1000, "ccp": 1500, "doordetect": 1000}
@@ -38,11 +38,6 @@ def parse_args(argv=None):
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--threads", type=int, default=2)
     return p.parse_args(argv)
-
-
-def evenly(records: list, cap: int) -> list:
-    """At most ``cap`` of ``records``, evenly spaced."""
-    return [records[i] for i in evenly_indices(len(records), cap)]
 
 
 def main(argv=None) -> int:
@@ -77,9 +72,9 @@ def main(argv=None) -> int:
         if name == "ccp":
             real_val = [r for r in records if held_out(r.image_id, REAL_VAL_PERCENT)]
             records = [r for r in records if not held_out(r.image_id, REAL_VAL_PERCENT)]
-        train[name] = prepare_items(evenly(records, SUBSET[name]), scale=scale)[0]
+        train[name] = prepare_items(evenly_records(records, SUBSET[name]), scale=scale)[0]
         del records
-    real_val = prepare_items(evenly(real_val, VAL_CAP), scale=scale)[0]
+    real_val = prepare_items(evenly_records(real_val, VAL_CAP), scale=scale)[0]
     synth_val = prepare_items(items_of(open_dataset(args.synth_val)), scale=scale)[0]
     identity = PointerIdentity.of(backbone, heads)
     runs = []

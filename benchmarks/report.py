@@ -396,8 +396,8 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
         lines += ["", f"**Which features describe the reference** (`python -m benchmarks.example_descriptors`, "
                   f"{found['date_utc']} UTC; the val sets above, from the feature caches; hit %): the vision "
                   "tower's patches (used), the backbone's values or keys at the pointer's layer (the k heads' KV "
-                  "heads; the keys are post-RoPE, so they also match positions) and the pointer's vision-head keys (when it has "
-                  "one), each alone or fused at a weight.",
+                  "heads; the keys are post-RoPE, so they also match positions) and the pointer's vision-head "
+                  "keys (when it has one), each alone or fused at a weight.",
                   "", "| val set | n | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
         for name, cell in found["val"].items():
             lines.append(f"| {name} | {cell['n']} | " + " | ".join(_pct(cell["hit_rate"][k]) for k in keys) + " |")

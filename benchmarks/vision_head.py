@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from .datasets import evenly_indices
+from .datasets import evenly_records
 from .settings import REPO
 
 SUBSET = {"synth": 3000, "carparts": 1000, "ccp": 1500}
@@ -60,12 +60,10 @@ def main(argv=None) -> int:
     config = TrainConfig.of(progress=False, num_heads=len(heads), epochs=args.epochs)
     scale = config.pointer.upsample
 
-    def subset(dataset, cap: int | None) -> list:
+    def subset(dataset, cap: int) -> list:
         cache = FeatureCache.build(backbone, dataset, heads=heads, cache_dir=args.cache_dir, progress=True,
                                    vision=True)
-        records = cache.entries()
-        chosen = records if cap is None else [records[i] for i in evenly_indices(len(records), cap)]
-        return prepare_items(chosen, scale=scale)[0]
+        return prepare_items(evenly_records(cache.entries(), cap), scale=scale)[0]
 
     specs = {"synth": args.synth_train, "carparts": f"carparts:{args.data}/carparts/trainingset",
              "ccp": f"labelmap:{args.data}/ccp/train"}

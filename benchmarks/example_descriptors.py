@@ -1,15 +1,15 @@
-"""Which features describe a reference part for point by example -> ``results/example_descriptors.json``.
-Run: ``python -m benchmarks.example_descriptors`` (~6 min on 2 cores) after ``scripts/train_presence.sh`` (its
-feature caches hold every descriptor compared here; the bundled pointer reads them).
+"""Which cell features and which matching find a reference part for point by example ->
+``results/example_descriptors.json``. Run: ``python -m benchmarks.example_descriptors`` (~3 min on 2 cores) after
+``scripts/train_presence.sh`` (its feature caches hold every feature compared here; the bundled pointer reads them).
 
 On the val sets of ``benchmarks.by_example`` (SynthParts val; the Car-Parts and CCP training photos that hash into
-``%held10``; ``CAP`` samples each, evenly spaced), one reference per sample (same category,
-another image, seed 0, its mask's cell coverage as weights), four descriptors: the vision tower's patch features
-(what ``partpoint.example`` uses), the backbone's values or keys at the pointer's layer (the k heads' KV heads,
-each L2-normalised, concatenated; the keys are post-RoPE, so they also match positions), and the keys of the
-pointer's vision head (the patches projected where its text queries look). Each is scored alone
-and fused with the pointer's heatmap at ``WEIGHTS`` (``partpoint.example.fuse``, temperature ``TEMPERATURE``);
-``vision+values`` averages the two similarities. Hits are read from the cached masks.
+``%held10``; ``CAP`` samples each, evenly spaced), one reference per sample (same category, another image,
+seed 0; its mask's cell coverage as labels), three cell features: the vision tower's patches, the backbone's keys
+at the pointer's layer (the k heads' KV heads, each L2-normalised, concatenated; post-RoPE, so they also match
+positions) and the keys of the pointer's vision head (``PartPointer.cell_embedding``: the patches projected where
+its text queries look); two matchings: cosine to the mean of the part's cells (a descriptor) and soft nearest
+neighbours over all the reference's cells carrying their labels (``partpoint.example.transfer``). Each alone and
+fused with the pointer's heatmap at ``partpoint.example.WEIGHT`` (``fuse``). Hits are read from the cached masks.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import numpy as np
 from .by_example import arg_parser, val_sets
 from .datasets import evenly_indices
 
-CAP, WEIGHTS = 200, (0.25, 0.5, 0.75)
-KINDS = ("vision", "values", "keys", "vision head", "vision+values")
+CAP = 300
+KINDS = ("vision", "keys", "vision head")
+MATCHINGS = ("mean", "transfer")
 
 
 def parse_args(argv=None):
@@ -39,7 +40,7 @@ def main(argv=None) -> int:
 
     from partpoint.backbones import load_backbone
     from partpoint.data import open_dataset
-    from partpoint.example import TEMPERATURE, fuse
+    from partpoint.example import FLOOR, TEMPERATURE, WEIGHT, example_logits, fuse, transfer
     from partpoint.io.atomic import atomic_write_json
     from partpoint.pointer import PartPointer
     from partpoint.pointer.decode import heatmap_peak
@@ -53,16 +54,23 @@ def main(argv=None) -> int:
     backbone = load_backbone("default-llava", dtype="float32")
     model = PartPointer.from_pretrained(resolve_pointer_dir("default-llava", None)).eval()
 
-    def cells(item, kind: str) -> torch.Tensor:  # (P, C) unit descriptors of the grid cells
+    def cells(item, kind: str) -> torch.Tensor:  # (P, C) unit features of the grid cells
         if kind == "vision":
             x = item.vision.float()
-        elif kind == "vision head":  # the pointer's vision head's keys: the patches as its text queries see them
+        elif kind == "vision head":
             with torch.no_grad():
-                x = model.vision_head.keys(model.vision_head.norm(item.vision.float()))
+                x = model.cell_embedding(item.vision.float())
         else:
-            heads = (item.v_image if kind == "values" else item.k_image).float()  # (k, P, d)
-            x = torch.cat([F.normalize(h, dim=-1) for h in heads], dim=-1)
+            x = torch.cat([F.normalize(h, dim=-1) for h in item.k_image.float()], dim=-1)  # (P, k d)
         return F.normalize(x, dim=-1)
+
+    def probability(item, reference, kind: str, matching: str) -> torch.Tensor:  # (P_h, P_w) in [0, 1]
+        target, cells_, labels = cells(item, kind), cells(reference, kind), reference.coverage.float()
+        if matching == "transfer":
+            prob = transfer(target, cells_, labels)
+        else:  # the cosine to the part's mean, mapped to (0, 1] as transfer's probabilities are
+            prob = ((target @ F.normalize((labels[:, None] * cells_).sum(0), dim=0) - 1) / TEMPERATURE).exp()
+        return prob.reshape(item.geometry.grid)
 
     def hit(item, logits) -> bool:
         peak = heatmap_peak(logits[None], item.geometry.grid)
@@ -84,28 +92,26 @@ def main(argv=None) -> int:
                 logits = model(make_batch(items, [i])).heatmap[0]  # (H', W')
             rows["text only"].append(hit(item, logits))
             pool = [j for j in by_category[item.category] if items[j].image_id != item.image_id]
+            variants = [f"{kind} {matching}" for kind in KINDS for matching in MATCHINGS]
             if not pool:  # no reference: a miss, as in benchmarks.by_example
-                for key in (f"{kind} {w}" for kind in KINDS for w in (*WEIGHTS, "alone")):
-                    rows[key].append(False)
+                for variant in variants:
+                    rows[f"{variant} alone"].append(False)
+                    rows[f"{variant} fused"].append(False)
                 continue
             reference = items[pool[int(rng.integers(len(pool)))]]
-            weights = reference.coverage.float()[:, None]  # (P, 1)
-            sims = {kind: (cells(item, kind) @ F.normalize((weights * cells(reference, kind)).sum(0), dim=0))
-                    .reshape(item.geometry.grid) for kind in KINDS[:4]}
-            sims["vision+values"] = (sims["vision"] + sims["values"]) / 2
-            for kind, sim in sims.items():
-                shown = F.interpolate((sim / TEMPERATURE)[None, None], size=logits.shape, mode="bilinear",
-                                      align_corners=False)[0, 0]
-                for w in WEIGHTS:
-                    rows[f"{kind} {w}"].append(hit(item, fuse(logits, shown, w)))
-                rows[f"{kind} alone"].append(hit(item, shown))
+            for kind in KINDS:
+                for matching in MATCHINGS:
+                    shown = example_logits(probability(item, reference, kind, matching), logits.shape)
+                    rows[f"{kind} {matching} alone"].append(hit(item, shown))
+                    rows[f"{kind} {matching} fused"].append(hit(item, fuse(logits, shown, WEIGHT)))
         out[name] = {"spec": spec, "n": len(rows["text only"]),
                      "hit_rate": {key: float(np.mean(v)) for key, v in rows.items()}}
         print(name, json.dumps({k: round(v, 3) for k, v in out[name]["hit_rate"].items()}), flush=True)
     keys = next(iter(out.values()))["hit_rate"]
     mean = {key: float(np.mean([cell["hit_rate"][key] for cell in out.values()])) for key in keys}
     atomic_write_json(args.results / "example_descriptors.json",
-                      {"val": out, "mean": mean, "temperature": TEMPERATURE, "cap": CAP,
+                      {"val": out, "mean": mean, "temperature": TEMPERATURE, "floor": FLOOR, "weight": WEIGHT,
+                       "cap": CAP,
                        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                        "wall_s": time.perf_counter() - begin})
     return 0

@@ -370,13 +370,13 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
         chosen_on = (f"Fusion weight chosen on SynthParts val ({val['n']} samples, 1 reference each): text only "
                      f"{_pct(val['ours']['hit_rate'])}%, examples' share {weights} -> **{example['chosen_weight']}**.")
     lines += [f"From `python -m benchmarks.by_example` (git commit `{run['git_commit']}`, {run['date_utc']} UTC). "
-              + chosen_on + " The fusion temperature needs no sweep of its own: the fused point depends on weight "
-              "w and temperature T only through w / (T (1 - w)). "
-              "Test: references of the same object:part from the same split, never the target's image (seed 0), "
-              "fused with the instruction; ours and attention pointing from `scripts/eval_targets.sh` on the same "
-              "samples. A sample with no possible reference counts as a miss.", "",
-              "| cell | n | attention pointing | ours (text) | ours + 1 reference | ours + 3 references | note |",
-              "|---|---|---|---|---|---|---|"]
+              + chosen_on + " Test: references of the same object:part from the same split, never the target's "
+              "image (seed 0), fused with the instruction; ours (the instruction alone) on the same samples, "
+              "attention pointing from `scripts/eval_targets.sh`. A sample with no possible reference counts as a "
+              "miss of the example method; the last columns compare the two on the samples that have one.", "",
+              "| cell | n | attention pointing | ours (text) | ours + 1 reference | ours + 3 references "
+              "| with a reference: n | ours (text) | + 1 reference | + 3 references |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, cell in example["cells"].items():
         def target(method: str) -> str:  # the run's own copy, else results/targets (the same pointer then)
             if method in cell:
@@ -384,20 +384,23 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
             path = Path(results_dir) / "targets" / f"{name}_{method}.json"
             return _pct(json.loads(path.read_text())["hit_rate"]) if path.is_file() else "–"
 
-        missing = "; ".join(f"{k[1:]}-shot: {cell[k]['no_reference']} without a reference" for k in ("k1", "k3")
-                            if cell[k]["no_reference"])
+        subset = [cell[k].get("with_reference") for k in ("k1", "k3")]
+        shared = (f"{subset[0]['n']} | {_pct(subset[0]['ours'])} | {_pct(subset[0]['example'])} | "
+                  f"{_pct(subset[1]['example'])}" if all(subset) else "– | – | – | –")
         lines.append(f"| {CELL_NAMES.get(name, name)} | {cell['k1']['n']} | {target('attention')} | "
                      f"{target('ours')} | {_pct(cell['k1']['hit_rate'])} | {_pct(cell['k3']['hit_rate'])} | "
-                     f"{missing} |")
+                     f"{shared} |")
     descriptors = Path(results_dir) / "example_descriptors.json"
     if descriptors.is_file():
         found = json.loads(descriptors.read_text())
         keys = list(found["mean"])
-        lines += ["", f"**Which features describe the reference** (`python -m benchmarks.example_descriptors`, "
-                  f"{found['date_utc']} UTC; the val sets above, from the feature caches; hit %): the vision "
-                  "tower's patches (used), the backbone's values or keys at the pointer's layer (the k heads' KV "
-                  "heads; the keys are post-RoPE, so they also match positions) and the pointer's vision-head "
-                  "keys (when it has one), each alone or fused at a weight.",
+        lines += ["", f"**Which cell features and matching find the reference part** (`python -m "
+                  f"benchmarks.example_descriptors`, {found['date_utc']} UTC; the val sets above, from the feature "
+                  "caches, 1 reference each; hit %): the vision tower's patches, the backbone's keys at the "
+                  "pointer's layer (the k heads' KV heads; post-RoPE, so they also match positions) and the "
+                  "pointer's vision-head keys (used); matched by cosine to the part's mean cell (`mean`) or by "
+                  "soft nearest neighbours carrying the reference's cell labels (`transfer`, used); alone, or "
+                  f"fused with the instruction's heatmap at weight {found.get('weight', '–')}.",
                   "", "| val set | n | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
         for name, cell in found["val"].items():
             lines.append(f"| {name} | {cell['n']} | " + " | ".join(_pct(cell["hit_rate"][k]) for k in keys) + " |")

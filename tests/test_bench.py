@@ -138,16 +138,18 @@ def test_report_renders_point_by_example_beside_the_targets(tmp_path):
     for method, rate in (("ours", 0.42), ("attention", 0.12)):
         path = tmp_path / "results" / "targets" / f"carparts_test_{method}.json"
         path.write_text(json.dumps({"hit_rate": rate}))
-    shot = {"n": 200, "hit_rate": 0.465, "no_reference": 0}
+    shot = {"n": 200, "hit_rate": 0.465, "no_reference": 0,
+            "with_reference": {"n": 197, "ours": 0.42, "example": 0.47}}
     example = {"val": {"n": 200, "ours": {"hit_rate": 0.39}, "weights": {"0.25": {"hit_rate": 0.4},
                                                                          "0.5": {"hit_rate": 0.41}}},
-               "chosen_weight": 0.5, "cells": {"carparts_test": {"k1": shot, "k3": {**shot, "hit_rate": 0.5,
-                                                                                     "no_reference": 3}}},
+               "chosen_weight": 0.5, "cells": {"carparts_test": {"k1": shot, "k3": {
+                   **shot, "hit_rate": 0.5, "no_reference": 3,
+                   "with_reference": {"n": 197, "ours": 0.42, "example": 0.51}}}},
                "run": {"git_commit": "aaa1111", "date_utc": "2026-12-06 18:00"}}
     (tmp_path / "results" / "by_example.json").write_text(json.dumps(example))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
     assert "## 9. Point by example" in text and "-> **0.5**" in text and "0.25 40.0%" in text
-    assert "| Car-Parts test | 200 | 12.0 | 42.0 | 46.5 | 50.0 | 3-shot: 3 without a reference" in text
+    assert "| Car-Parts test | 200 | 12.0 | 42.0 | 46.5 | 50.0 | 197 | 42.0 | 47.0 | 51.0 |" in text
     held = {"n": 150, "ours": {"hit_rate": 0.3},
             "weights": {"0.25": {"hit_rate": 0.32}, "0.5": {"hit_rate": 0.33}}}
     example |= {"val": {"synth_val": {"n": 200, **example["val"]}, "carparts_held": held},  # the mean chooses
@@ -156,7 +158,7 @@ def test_report_renders_point_by_example_beside_the_targets(tmp_path):
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
     assert "carparts_held (150): text only 30.0%, 0.25 32.0%, 0.5 33.0%" in text
     assert "mean: 0.25 36.0%, 0.5 37.0%, text only 34.5% -> **0.5**" in text
-    assert "Which features describe the reference" not in text
+    assert "Which cell features and matching" not in text
     descriptors = {"val": {"synth_val": {"n": 20, "hit_rate": {"text only": 0.3, "values 0.5": 0.35}}},
                    "mean": {"text only": 0.3, "values 0.5": 0.35}, "date_utc": "2026-12-06 19:00"}
     (tmp_path / "results" / "example_descriptors.json").write_text(json.dumps(descriptors))

@@ -15,7 +15,16 @@ from partpoint.backbones.backbone import PatchFeatures
 from partpoint.backbones.geometry import GridGeometry
 from partpoint.commands import main
 from partpoint.errors import InstructionError
-from partpoint.example import Example, ExampleError, descriptor, example_logits, fuse, similarity
+from partpoint.example import (
+    FLOOR,
+    WEIGHT,
+    Example,
+    ExampleError,
+    cell_labels,
+    example_logits,
+    fuse,
+    transfer,
+)
 from partpoint.predictor import load_pointer
 
 torch.set_num_threads(1)
@@ -28,45 +37,47 @@ def patches(features: torch.Tensor) -> PatchFeatures:
 
 
 def test_the_reference_part_is_found_where_its_features_went():
-    """Reference cell (row 1, col 2) reappears at target cell (row 3, col 0): the match is there."""
+    """Reference cell (row 1, col 2), the part, reappears at target cell (row 3, col 0); the reference's other
+    cells reappear too, so only the part's copy is the part."""
     generator = torch.Generator().manual_seed(0)
     reference = torch.randn(16, 32, generator=generator)
     target = torch.randn(16, 32, generator=generator)
-    target[3 * 4 + 0] = 2.5 * reference[1 * 4 + 2]  # same direction, another norm
+    target[12] = 2.5 * reference[6]  # same direction, another norm
+    target[5] = reference[9]  # a copy of a cell off the part
     mask = np.zeros((64, 64), bool)
     mask[16:32, 32:48] = True  # exactly cell (1, 2)
-    by_mask = descriptor(patches(reference), Example(image=None, mask=mask))
-    torch.testing.assert_close(by_mask, torch.nn.functional.normalize(reference[6], dim=0))
-    sim = similarity(patches(target), by_mask[None])
-    assert sim.shape == (4, 4) and sim.argmax() == 12 and sim[3, 0] == pytest.approx(1.0)
-    by_point = descriptor(patches(reference), Example(image=None, point=(40.0, 24.0)))  # cell (1, 2)'s centre
-    assert similarity(patches(target), by_point[None]).argmax() == 12
-    several = similarity(patches(target), torch.stack([by_point, -by_point]))  # the best reference counts
-    torch.testing.assert_close(several, similarity(patches(target), by_point[None]).abs().maximum(several))
+    labels = cell_labels(patches(reference), Example(image=None, mask=mask))
+    torch.testing.assert_close(labels, torch.eye(16)[6])
+    prob = transfer(target, reference, labels)
+    assert prob.shape == (16,) and int(prob.argmax()) == 12 and prob[12] > 0.99 and prob[5] < 0.01
+    by_point = cell_labels(patches(reference), Example(image=None, point=(40.0, 24.0)))  # cell (1, 2) centre
+    assert int(by_point.argmax()) == 6 and by_point[6] == pytest.approx(1.0) and by_point[5] < 0.5
+    assert int(transfer(target, reference, by_point).argmax()) == 12
 
 
-def test_fusion_is_a_log_space_mix():
+def test_several_references_pool_their_cells():
+    generator = torch.Generator().manual_seed(1)
+    first, second = torch.randn(2, 16, 32, generator=generator)
+    target = torch.randn(16, 32, generator=generator)
+    target[3], target[10] = first[0], second[15]  # each reference's part shows up once
+    labels = torch.eye(16)
+    prob = transfer(target, torch.cat([first, second]), torch.cat([labels[0], labels[15]]))
+    assert prob[3] > 0.99 and prob[10] > 0.99 and set(prob.topk(2).indices.tolist()) == {3, 10}
+
+
+def test_fusion_keeps_the_pointers_sharpness_and_lets_the_example_break_near_ties():
     logits = example_logits(torch.eye(4), (8, 8))
-    assert logits.shape == (8, 8)
-    pointer = torch.randn(8, 8)
-    torch.testing.assert_close(fuse(pointer, logits, 0.0).exp().sum(), torch.tensor(1.0))
-    torch.testing.assert_close(fuse(pointer, logits, 0.0), pointer.reshape(-1).log_softmax(-1).reshape(8, 8))
-    torch.testing.assert_close(fuse(pointer, logits, 1.0), logits.reshape(-1).log_softmax(-1).reshape(8, 8))
-
-
-def test_the_fused_point_depends_on_weight_and_temperature_only_through_their_ratio():
-    torch.manual_seed(0)
-    pointer, sim = torch.randn(8, 8), torch.rand(8, 8)
-
-    def point(w, t):
-        return int(fuse(pointer, sim / t, w).argmax())
-
-    ratio = lambda w, t: w / (t * (1 - w))  # noqa: E731
-    assert ratio(0.5, 0.05) == pytest.approx(ratio(0.25, 1 / 60))
-    assert point(0.5, 0.05) == point(0.25, 1 / 60)
-    points = {point(w, 0.05) for w in (0.01, 0.1, 0.5, 0.9, 0.99)}
-    assert len(points) > 1  # the ratio itself does move the point: pointer-led, then example-led
-    assert point(0.001, 0.05) == int(pointer.argmax()) and point(0.999, 0.05) == int(sim.argmax())
+    assert logits.shape == (8, 8) and logits.max() == pytest.approx(np.log(1 + FLOOR), abs=1e-6)
+    pointer = torch.full((8, 8), -100.0)
+    pointer[1, 1], pointer[6, 6] = 100.0, 97.0  # two peaks, the first slightly ahead
+    example = torch.full((8, 8), float(np.log(FLOOR)))
+    example[6, 6] = 0.0  # the reference part looks like the second peak
+    torch.testing.assert_close(fuse(pointer, example, 0.0).flatten().softmax(0), pointer.flatten().softmax(0))
+    assert int(fuse(pointer, example, WEIGHT).argmax()) == 6 * 8 + 6
+    assert int(fuse(pointer, torch.zeros(8, 8), WEIGHT).argmax()) == 1 * 8 + 1  # a flat example: no change
+    assert int(fuse(pointer, example, 1.0).argmax()) == 6 * 8 + 6
+    spread = [fuse(pointer, example, w).std() for w in (0.0, WEIGHT)]
+    assert spread[1] == pytest.approx(spread[0], rel=0.5)  # still in the pointer's logit units
 
 
 def test_bad_examples_are_refused():
@@ -75,11 +86,11 @@ def test_bad_examples_are_refused():
     with pytest.raises(ExampleError, match="exactly one"):
         Example(image=None, point=(1, 2), mask=np.ones((2, 2)))
     with pytest.raises(ExampleError, match="outside"):
-        descriptor(patches(torch.randn(16, 8)), Example(image=None, point=(500.0, 10.0)))
+        cell_labels(patches(torch.randn(16, 8)), Example(image=None, point=(500.0, 10.0)))
     with pytest.raises(ExampleError, match="covers none"):
-        descriptor(patches(torch.randn(16, 8)), Example(image=None, mask=np.zeros((64, 64), bool)))
+        cell_labels(patches(torch.randn(16, 8)), Example(image=None, mask=np.zeros((64, 64), bool)))
     with pytest.raises(ExampleError, match="64x64"):
-        descriptor(patches(torch.randn(16, 8)), Example(image=None, mask=np.ones((10, 64), bool)))
+        cell_labels(patches(torch.randn(16, 8)), Example(image=None, mask=np.ones((10, 64), bool)))
 
 
 @pytest.fixture(scope="module")

@@ -205,6 +205,9 @@ def test_vision_head_is_one_more_head_and_needs_the_patches():
     assert reached == {name for name in names if not name.startswith("values")}  # values: the heatmap's
     with pytest.raises(CheckpointError, match="vision"):
         small_pointer(IDENTITY, vision_head=True)  # no vision_dim: its backbone gives no patches
+    patches = torch.randn(5, 12)
+    assert model.cell_embedding(patches).shape == (5, 16)  # point by example matches the vision head's keys
+    assert small_pointer(identity).cell_embedding(patches) is patches  # no vision head: the patches
 
 
 # ---------------------------------------------------------------- decoding

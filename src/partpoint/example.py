@@ -1,13 +1,17 @@
 """Point by example: a part marked once on a reference photo (a point or a mask) is found again in new photos.
 
-The reference part's descriptor is the weighted mean of the vision tower's L2-normalised patch features
-(``Backbone.patch_features``) under it: the mask's coverage of each grid cell, or a Gaussian of ``SIGMA``
-cells around the point. A new image's patches are scored by cosine similarity to the descriptors (the best of
-several references); ``similarity / TEMPERATURE`` are the example's logits. Alone, their upsampled peak is the
-point; with an instruction they are fused with the pointer's heatmap in log space (:func:`fuse`, weight
-``WEIGHT`` on the example). The fused point depends on the weight ``w`` and ``TEMPERATURE`` ``T`` only through
-``w / (T (1 - w))`` (a log-softmax shifts a map by a constant), so the weight alone is chosen on val; the
-temperature shapes only the fused heatmap's spread (and so the confidence signals).
+Each grid cell of a reference gets a label in [0, 1]: the mask's coverage of the cell, or a Gaussian of
+``SIGMA`` cells around the point. The labels are carried to a new image's cells by soft nearest neighbours
+(label transfer): a target cell's probability of being the part is
+
+    p(cell) = sum_r softmax_r(cos(f_cell, f_r) / TEMPERATURE) label_r     over the cells r of all references,
+
+so a cell that looks like the rest of the reference object, not its part, scores low. ``f`` is the pointer's
+cell embedding (:meth:`PartPointer.cell_embedding`: its vision head's keys, else the vision tower's patches).
+Alone, the upsampled peak of ``log p`` is the point; with an instruction it is fused with the pointer's
+heatmap (:func:`fuse`): ``(1 - WEIGHT) z(L) + WEIGHT log p``, z standardising the pointer's logits ``L`` per
+image (they span ~200 nats, so an unscaled log-space mix hardly ever moves their peak). Chosen on val by
+``python -m benchmarks.example_descriptors`` (embedding, matching) and ``benchmarks.by_example`` (weight).
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
 from .errors import InstructionError
 
 SIGMA = 0.75  # cells: the reach of a reference point
-TEMPERATURE = 0.05  # cosine similarity -> logits
-WEIGHT = 0.5  # the example's share of the fused log-heatmap
+TEMPERATURE = 0.05  # cosine similarity -> soft nearest neighbours among the references' cells
+FLOOR = 1e-3  # p below this is as unlikely as p = 0: log(p + FLOOR)
+WEIGHT = 0.67  # the example's share of the fused map
 
 
 class ExampleError(InstructionError):
@@ -60,16 +64,16 @@ class Example:
         return mask
 
 
-def cell_weights(patches, example: Example) -> torch.Tensor:
-    """``(P,)`` weights of the reference's grid cells: the mask's coverage, or a Gaussian around the point."""
+def cell_labels(patches, example: Example) -> torch.Tensor:
+    """``(P,)`` labels of the reference's grid cells: the mask's coverage, or a Gaussian around the point."""
     geometry, size = patches.geometry, patches.image_size
     p_h, p_w = geometry.grid
     mask = example.load_mask(size)
     if mask is not None:
-        weights = torch.from_numpy(geometry.grid_mask(mask, image_size=size)).float().reshape(-1)
-        if not weights.sum() > 0:
+        labels = torch.from_numpy(geometry.grid_mask(mask, image_size=size)).float().reshape(-1)
+        if not labels.sum() > 0:
             raise ExampleError("the example mask covers none of the image the model sees; mark the part")
-        return weights
+        return labels
     x, y = example.point
     u, v = (float(c) for c in geometry.to_grid_uv(x, y))
     if not (0 <= u <= p_w and 0 <= v <= p_h):
@@ -79,26 +83,24 @@ def cell_weights(patches, example: Example) -> torch.Tensor:
     return torch.exp(-squared / (2 * SIGMA**2)).reshape(-1)
 
 
-def descriptor(patches, example: Example) -> torch.Tensor:
-    """The reference part's unit descriptor ``(C,)``."""
-    weights = cell_weights(patches, example)  # (P,)
-    return F.normalize((weights[:, None] * F.normalize(patches.features, dim=-1)).sum(0), dim=0)
+def transfer(target: torch.Tensor, cells: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``(P,)`` probability that each target cell is the part: ``target (P, C)`` embeddings, the references'
+    ``cells (R, C)`` (all references' cells stacked) and their ``labels (R,)``."""
+    cosine = F.normalize(target, dim=-1) @ F.normalize(cells, dim=-1).T  # (P, R)
+    return (cosine / TEMPERATURE).softmax(dim=-1) @ labels
 
 
-def similarity(patches, descriptors: torch.Tensor) -> torch.Tensor:
-    """``(P_h, P_w)`` cosine similarity of each patch to its best reference; ``descriptors (K, C)``."""
-    scores = F.normalize(patches.features, dim=-1) @ descriptors.T  # (P, K)
-    p_h, p_w = patches.geometry.grid
-    return rearrange(scores.max(dim=-1).values, "(h w) -> h w", h=p_h, w=p_w)
-
-
-def example_logits(sim: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``(H', W')`` logits of the example: ``similarity / TEMPERATURE`` upsampled bilinearly to ``size``."""
-    logits = (sim / TEMPERATURE)[None, None]  # (1, 1, P_h, P_w)
+def example_logits(prob: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(H', W')`` logits ``log(p + FLOOR)`` of the ``(P_h, P_w)`` part probabilities, upsampled bilinearly
+    to ``size``."""
+    logits = (prob + FLOOR).log()[None, None]  # (1, 1, P_h, P_w)
     return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)[0, 0]
 
 
 def fuse(pointer_logits: torch.Tensor, examples: torch.Tensor, weight: float = WEIGHT) -> torch.Tensor:
-    """Log-space mix ``(1 - weight) log p_pointer + weight log p_example`` of two ``(H', W')`` logit maps."""
-    flat = [rearrange(m, "h w -> (h w)").log_softmax(-1) for m in (pointer_logits, examples)]
-    return ((1 - weight) * flat[0] + weight * flat[1]).reshape(pointer_logits.shape)
+    """``(1 - weight) (L - mean L) + weight std(L) E`` of the pointer's ``(H', W')`` logits ``L`` and the
+    examples' ``E`` (:func:`example_logits`): the mix of the standardised pointer map and ``log p``, kept in
+    the pointer's logit units so that the fused heatmap is as sharp as the pointer's (weight 0: the pointer's
+    softmax; 1: the examples')."""
+    centred = pointer_logits - pointer_logits.mean()
+    return (1 - weight) * centred + weight * centred.std().clamp_min(1e-6) * examples

@@ -17,7 +17,7 @@ import torch
 
 from .errors import CheckpointError, InstructionError
 from .evaluation.metrics import COUNT_PEAK_SEPARATION
-from .example import WEIGHT, Example, descriptor, example_logits, fuse, similarity
+from .example import WEIGHT, Example, cell_labels, example_logits, fuse, transfer
 from .io.images import ImageLike, check_instruction, load_image
 from .pointer import PartPointer, PointResult, SampleFeatures, collate
 from .pointer.confidence import point_signals
@@ -117,7 +117,7 @@ class Pointer:
             from .backbones.backbone import PatchFeatures
 
             target = PatchFeatures(features[0].vision, geometry, image.size) if features else None
-            shown = example_logits(self._similarity(image, examples, target), size)
+            shown = example_logits(self._example_probability(image, examples, target), size)
         results, row = [], 0
         for text in texts:
             logits = shown if text is None else output.heatmap[row]  # (H', W')
@@ -147,17 +147,21 @@ class Pointer:
             row += text is not None
         return results
 
-    def _similarity(self, image, examples: Sequence[Example], target=None) -> torch.Tensor:
-        """``(P_h, P_w)`` similarity of ``image``'s patches (``target``, its ``PatchFeatures`` when already
-        captured) to the best of the references' parts."""
-        descriptors = []
+    def _example_probability(self, image, examples: Sequence[Example], target=None) -> torch.Tensor:
+        """``(P_h, P_w)`` probability that each of ``image``'s cells is the references' part (``target``: its
+        ``PatchFeatures`` when already captured; :func:`partpoint.example.transfer`)."""
+        cells, labels = [], []
         for example in examples:
             if not isinstance(example, Example):
                 raise InstructionError(f"examples are partpoint.Example objects, got a "
                                        f"{type(example).__name__}")
-            descriptors.append(descriptor(self.backbone.patch_features(load_image(example.image)), example))
-        return similarity(self.backbone.patch_features(image) if target is None else target,
-                          torch.stack(descriptors))
+            patches = self.backbone.patch_features(load_image(example.image))
+            labels.append(cell_labels(patches, example))
+            cells.append(self.model.cell_embedding(patches.features.float().cpu()))
+        target = self.backbone.patch_features(image) if target is None else target
+        prob = transfer(self.model.cell_embedding(target.features.float().cpu()), torch.cat(cells),
+                        torch.cat(labels))
+        return prob.reshape(target.geometry.grid)
 
 
 def confident_peaks(points: list[PointResult], share: float) -> list[PointResult]:

@@ -93,6 +93,13 @@ class PartPointer(nn.Module):
         """Whether the pointer needs the vision tower's patch features (``encode(..., vision=True)``)."""
         return self.config.reads_vision
 
+    def cell_embedding(self, vision: torch.Tensor) -> torch.Tensor:
+        """``(..., P, C)`` vision patches -> the space point by example matches cells in: the vision head's
+        keys ``(..., P, d)`` (trained to single out parts for text queries), else the patches themselves."""
+        if self.vision_head is None:
+            return vision
+        return self.vision_head.keys(self.vision_head.norm(vision.to(self.log_scale.dtype)))
+
     def synthesize(self, q_text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """``(B, k, L, d)`` + ``(B, L)`` -> one query per head ``(B, k, d)``."""
         if self.qsynth is None:

@@ -13,6 +13,8 @@ after ``scripts/eval_targets.sh`` (whose ours / attention rows on the same sampl
    same split (never the target's image; seed 0), fused with the instruction at the chosen weight, beside ours
    (the instruction alone) on the same samples. A sample with no possible reference is a miss of the example
    method; the rates over the samples that have one (``with_reference``) compare the two where both can run.
+   Also with 1 reference: alone (no instruction: weight 1) and marked by one click at its mask's innermost
+   pixel instead of the mask (fused), as a person would mark it.
 """
 
 from __future__ import annotations
@@ -108,6 +110,10 @@ def main(argv=None) -> int:
         for k in SHOTS:
             shot = score("example", dataset, shots=k, example_weight=chosen)
             tests[name][f"k{k}"] = {**shot, "with_reference": with_reference(text, shot)}
+        for key, kw in (("k1_alone", {"example_weight": 1.0}),  # no instruction: the reference alone
+                        ("k1_click", {"example_weight": chosen, "example_mark": "point"})):  # one click, fused
+            shot = score("example", dataset, shots=1, **kw)
+            tests[name][key] = {**shot, "with_reference": with_reference(text, shot)}
         attention = args.results / "targets" / f"{name}_attention.json"  # eval_targets.sh's, same samples
         if attention.is_file():
             tests[name]["attention"] = json.loads(attention.read_text())["hit_rate"]

@@ -1,5 +1,5 @@
 """Which cell features and which matching find a reference part for point by example ->
-``results/example_descriptors.json``. Run: ``python -m benchmarks.example_descriptors`` (~3 min on 2 cores) after
+``results/example_descriptors.json``. Run: ``python -m benchmarks.example_descriptors`` (~1 min on 2 cores) after
 ``scripts/train_presence.sh`` (its feature caches hold every feature compared here; the bundled pointer reads them).
 
 On the val sets of ``benchmarks.by_example`` (SynthParts val; the Car-Parts and CCP training photos that hash into
@@ -9,7 +9,9 @@ at the pointer's layer (the k heads' KV heads, each L2-normalised, concatenated;
 positions) and the keys of the pointer's vision head (``PartPointer.cell_embedding``: the patches projected where
 its text queries look); two matchings: cosine to the mean of the part's cells (a descriptor) and soft nearest
 neighbours over all the reference's cells carrying their labels (``partpoint.example.transfer``). Each alone and
-fused with the pointer's heatmap at ``partpoint.example.WEIGHT`` (``fuse``). Hits are read from the cached masks.
+fused with the pointer's heatmap at ``partpoint.example.WEIGHT`` (``fuse``); for the used variant (vision head,
+transfer) also how often only the reference alone or only the instruction alone hits (a fusion's headroom). Hits
+are read from the cached masks.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def main(argv=None) -> int:
                     shown = example_logits(probability(item, reference, kind, matching), logits.shape)
                     rows[f"{kind} {matching} alone"].append(hit(item, shown))
                     rows[f"{kind} {matching} fused"].append(hit(item, fuse(logits, shown, WEIGHT)))
+        text, alone = np.array(rows["text only"]), np.array(rows["vision head transfer alone"])  # the method's
+        rows["only the reference hits"], rows["only the instruction hits"] = alone & ~text, text & ~alone
         out[name] = {"spec": spec, "n": len(rows["text only"]),
                      "hit_rate": {key: float(np.mean(v)) for key, v in rows.items()}}
         print(name, json.dumps({k: round(v, 3) for k, v in out[name]["hit_rate"].items()}), flush=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 PARTS = ("machine", "settings", "accuracy", "ablations", "speed", "gallery", "fidelity", "learning_curve", "grid_size",
          "confidence", "by_example", "lr_mix", "vision_head")
 METHOD_NAMES = {"text": "text pointing", "attention": "attention pointing", "ours": "ours (PartPointer)",
@@ -356,19 +358,25 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
     if example is None:
         return lines + ["Not run (`python -m benchmarks.by_example`).", ""]
     val, run = example["val"], example["run"]
-    if "val_mean" in example:
-        chosen_on = ("Fusion weight chosen by the mean hit rate of three val sets (1 reference each, from the same "
-                     "set): " + "; ".join(
-                         f"{name} ({cell['n']}): text only {_pct(cell['ours']['hit_rate'])}%, "
-                         + ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in cell["weights"].items())
-                         for name, cell in val.items())
-                     + "; mean: " + ", ".join(f"{w} {_pct(v)}%" for w, v in example["val_mean"].items())
-                     + f" -> **{example['chosen_weight']}**. The held photos are the 10% of the Car-Parts and CCP training "
-                     "photos that hash into `%held10`, which neither the pointer nor its presence head trained on.")
-    else:
-        weights = ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in val["weights"].items())
-        chosen_on = (f"Fusion weight chosen on SynthParts val ({val['n']} samples, 1 reference each): text only "
-                     f"{_pct(val['ours']['hit_rate'])}%, examples' share {weights} -> **{example['chosen_weight']}**.")
+    chosen_on = ("Fusion weight chosen by the mean hit rate of three val sets (1 reference each, from the same "
+                 "set; a sample with no possible reference counts as a miss): " + "; ".join(
+                     f"{name} ({cell['n']}): text only {_pct(cell['ours']['hit_rate'])}%, "
+                     + ", ".join(f"{w} {_pct(r['hit_rate'])}%" for w, r in cell["weights"].items())
+                     for name, cell in val.items())
+                 + "; mean: " + ", ".join(f"{w} {_pct(v)}%" for w, v in example["val_mean"].items())
+                 + f" -> **{example['chosen_weight']}**. The held photos are the 10% of the Car-Parts and CCP training "
+                 "photos that hash into `%held10`, which neither the pointer nor its presence head trained on.")
+    if all("referenced" in r for cell in val.values() for r in cell["weights"].values()):
+        def rate(run: dict, keys: list) -> float:
+            return float(np.mean([run["hits"][k] for k in keys])) if keys else float("nan")
+
+        first = {name: next(iter(cell["weights"].values()))["referenced"] for name, cell in val.items()}
+        means = {"text only": np.mean([rate(cell["ours"], first[name]) for name, cell in val.items()])}
+        means |= {w: np.mean([rate(cell["weights"][w], first[name]) for name, cell in val.items()])
+                  for w in next(iter(val.values()))["weights"]}
+        chosen_on += (" On the samples that have a reference (" + ", ".join(f"{name} {len(keys)}" for name, keys
+                                                                            in first.items())
+                      + "), mean: " + ", ".join(f"{w} {_pct(v)}%" for w, v in means.items()) + ".")
     lines += [f"From `python -m benchmarks.by_example` (git commit `{run['git_commit']}`, {run['date_utc']} UTC). "
               + chosen_on + " Test: references of the same object:part from the same split, never the target's "
               "image (seed 0), fused with the instruction; ours (the instruction alone) on the same samples, "
@@ -390,6 +398,17 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
         lines.append(f"| {CELL_NAMES.get(name, name)} | {cell['k1']['n']} | {target('attention')} | "
                      f"{target('ours')} | {_pct(cell['k1']['hit_rate'])} | {_pct(cell['k3']['hit_rate'])} | "
                      f"{shared} |")
+    others = {name: cell for name, cell in example["cells"].items() if "k1_alone" in cell and "k1_click" in cell}
+    if others:
+        lines += ["", "One reference without the instruction (`alone`), and one marked by a single click at its "
+                  "mask's innermost pixel instead of the mask, fused with the instruction (`click`); hit % over "
+                  "the samples that have a reference:", "",
+                  "| cell | n | ours (text) | 1 reference (mask) + text | 1 reference alone | 1 click + text |",
+                  "|---|---|---|---|---|---|"]
+        for name, cell in others.items():
+            alone, click, mask = (cell[k]["with_reference"] for k in ("k1_alone", "k1_click", "k1"))
+            lines.append(f"| {CELL_NAMES.get(name, name)} | {mask['n']} | {_pct(mask['ours'])} | "
+                         f"{_pct(mask['example'])} | {_pct(alone['example'])} | {_pct(click['example'])} |")
     descriptors = Path(results_dir) / "example_descriptors.json"
     if descriptors.is_file():
         found = json.loads(descriptors.read_text())
@@ -401,10 +420,11 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
                   "pointer's vision-head keys (used); matched by cosine to the part's mean cell (`mean`) or by "
                   "soft nearest neighbours carrying the reference's cell labels (`transfer`, used); alone, or "
                   f"fused with the instruction's heatmap at weight {found.get('weight', '–')}.",
-                  "", "| val set | n | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
-        for name, cell in found["val"].items():
-            lines.append(f"| {name} | {cell['n']} | " + " | ".join(_pct(cell["hit_rate"][k]) for k in keys) + " |")
-        lines.append("| mean | | " + " | ".join(_pct(found["mean"][k]) for k in keys) + " |")
+                  "", "| variant | " + " | ".join(f"{name} ({cell['n']})" for name, cell in found["val"].items())
+                  + " | mean |", "|---|" + "---|" * (len(found["val"]) + 1)]
+        for key in keys:
+            lines.append(f"| {key} | " + " | ".join(_pct(cell["hit_rate"][key]) for cell in found["val"].values())
+                         + f" | {_pct(found['mean'][key])} |")
     return lines + [""]
 
 

@@ -140,30 +140,41 @@ def test_report_renders_point_by_example_beside_the_targets(tmp_path):
         path.write_text(json.dumps({"hit_rate": rate}))
     shot = {"n": 200, "hit_rate": 0.465, "no_reference": 0,
             "with_reference": {"n": 197, "ours": 0.42, "example": 0.47}}
-    example = {"val": {"n": 200, "ours": {"hit_rate": 0.39}, "weights": {"0.25": {"hit_rate": 0.4},
-                                                                         "0.5": {"hit_rate": 0.41}}},
-               "chosen_weight": 0.5, "cells": {"carparts_test": {"k1": shot, "k3": {
+    synth = {"n": 4, "ours": {"hit_rate": 0.5, "hits": {"a": True, "b": False, "c": False, "d": True}},
+             "weights": {"0.25": {"hit_rate": 0.5, "hits": {"a": True, "b": True, "c": False, "d": False},
+                                  "referenced": ["a", "b", "c"]},
+                         "0.5": {"hit_rate": 0.75, "hits": {"a": True, "b": True, "c": True, "d": False},
+                                 "referenced": ["a", "b", "c"]}}}
+    held = {"n": 150, "ours": {"hit_rate": 0.3, "hits": {"e": False}},
+            "weights": {"0.25": {"hit_rate": 0.32, "hits": {"e": True}, "referenced": ["e"]},
+                        "0.5": {"hit_rate": 0.33, "hits": {"e": True}, "referenced": ["e"]}}}
+    example = {"val": {"synth_val": synth, "carparts_held": held}, "chosen_weight": 0.5,
+               "val_mean": {"0.25": 0.36, "0.5": 0.37, "text only": 0.345},
+               "cells": {"carparts_test": {"k1": shot, "k3": {
                    **shot, "hit_rate": 0.5, "no_reference": 3,
                    "with_reference": {"n": 197, "ours": 0.42, "example": 0.51}}}},
                "run": {"git_commit": "aaa1111", "date_utc": "2026-12-06 18:00"}}
     (tmp_path / "results" / "by_example.json").write_text(json.dumps(example))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
-    assert "## 9. Point by example" in text and "-> **0.5**" in text and "0.25 40.0%" in text
+    assert "## 9. Point by example" in text
     assert "| Car-Parts test | 200 | 12.0 | 42.0 | 46.5 | 50.0 | 197 | 42.0 | 47.0 | 51.0 |" in text
-    held = {"n": 150, "ours": {"hit_rate": 0.3},
-            "weights": {"0.25": {"hit_rate": 0.32}, "0.5": {"hit_rate": 0.33}}}
-    example |= {"val": {"synth_val": {"n": 200, **example["val"]}, "carparts_held": held},  # the mean chooses
-                "val_mean": {"0.25": 0.36, "0.5": 0.37, "text only": 0.345}}
+    assert "1 reference alone" not in text  # an older run without those rows
+    for key, rate in (("k1_alone", 0.3), ("k1_click", 0.45)):
+        example["cells"]["carparts_test"][key] = {**shot, "with_reference": {"n": 197, "ours": 0.42,
+                                                                             "example": rate}}
     (tmp_path / "results" / "by_example.json").write_text(json.dumps(example))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
+    assert "| Car-Parts test | 197 | 42.0 | 47.0 | 30.0 | 45.0 |" in text
     assert "carparts_held (150): text only 30.0%, 0.25 32.0%, 0.5 33.0%" in text
     assert "mean: 0.25 36.0%, 0.5 37.0%, text only 34.5% -> **0.5**" in text
+    # on the samples with a reference: synth a, b, c (text 1/3, 0.25 2/3, 0.5 3/3), held e (0, 1, 1)
+    assert "(synth_val 3, carparts_held 1), mean: text only 16.7%, 0.25 83.3%, 0.5 100.0%." in text
     assert "Which cell features and matching" not in text
     descriptors = {"val": {"synth_val": {"n": 20, "hit_rate": {"text only": 0.3, "values 0.5": 0.35}}},
                    "mean": {"text only": 0.3, "values 0.5": 0.35}, "date_utc": "2026-12-06 19:00"}
     (tmp_path / "results" / "example_descriptors.json").write_text(json.dumps(descriptors))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
-    assert "| val set | n | text only | values 0.5 |" in text and "| synth_val | 20 | 30.0 | 35.0 |" in text
+    assert "| variant | synth_val (20) | mean |" in text and "| values 0.5 | 35.0 | 35.0 |" in text
 
 
 def test_report_needs_the_machine_record(tmp_path):

@@ -153,3 +153,16 @@ def test_eval_example_draws_references_of_the_category_from_other_images(tiny, t
     result = evaluate("example", backbone=tiny["pointer"].backbone, dataset=dataset,
                       pointer=tiny["pointer_dir"], shots=2, example_weight=1.0, progress=False)
     assert result.n == 3 and result.unparsed == 1 and result.samples[2]["x"] is None
+    clicked = evaluate("example", backbone=tiny["pointer"].backbone, dataset=dataset,
+                       pointer=tiny["pointer_dir"], shots=1, example_weight=1.0, example_mark="point",
+                       progress=False)
+    assert clicked.n == 3 and clicked.unparsed == 1 and clicked.samples[0]["x"] is not None
+
+
+def test_a_clicked_reference_lands_on_the_masks_innermost_pixel():
+    from partpoint.evaluation.run import innermost_point
+
+    mask = np.zeros((40, 60), bool)
+    mask[10:31, 5:16] = True  # an 11 x 21 box: its centre pixel is (10, 20)
+    mask[0:3, 40:60] = True  # a thin strip: larger in area than nothing, but never deeper than the box
+    assert innermost_point(mask) == (10.5, 20.5)

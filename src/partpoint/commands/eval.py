@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
                    help="example method: reference photos per sample (same object:part, another image)")
     p.add_argument("--example-weight", type=float, default=None,
                    help="example method: the references' share of the fused heatmap (1: references alone)")
+    p.add_argument("--example-mark", choices=("mask", "point"), default="mask",
+                   help="example method: mark each reference's part by its mask, or by one click at the "
+                        "mask's innermost pixel (as a person would)")
     p.add_argument("--negatives", type=int, default=0,
                    help="ours: also point at N negatives per image (an instruction naming something the "
                         "image does not show) and report absent_auroc and the false-point rate (default 0)")
@@ -78,7 +81,8 @@ def run(args) -> int:
         return run_instances(args, backbone, dataset, max_points)
     result = evaluate(args.method, backbone=backbone, dataset=dataset, pointer=args.pointer,
                       heads=args.heads, seed=args.seed, progress=sys.stderr.isatty(), shots=args.shots,
-                      example_weight=args.example_weight, negatives=args.negatives)
+                      example_weight=args.example_weight, example_mark=args.example_mark,
+                      negatives=args.negatives)
     if args.out:
         result.save(args.out)
     if args.plot:

@@ -4,7 +4,8 @@
 Methods: ``ours`` (a trained ``PartPointer`` through the predictor), ``example`` (ours with ``shots``
 reference photos of the same ``object:part`` from the same dataset, never the target's image, drawn with
 ``seed``; their masks mark the part; a reference whose part the processor crops away is dropped;
-``example_weight`` 1: the references alone; a sample with no possible
+``example_weight`` 1: the references alone; ``example_mark`` ``"point"``: one click at the mask's innermost
+pixel instead of the mask; a sample with no possible
 reference is a miss, counted as unparsed), ``attention`` (native attention of
 localization heads: ``heads``, else the pointer's, by default the bundled one's), ``text`` (the
 backbone answers in words), ``center`` and ``random`` (seeded). Centre and random never run the model:
@@ -38,6 +39,17 @@ def seen(backbone, sample) -> bool:
     return bool(geometry.grid_mask(sample.mask, image_size=sample.image.size).max() > 0)
 
 
+def innermost_point(mask: np.ndarray) -> tuple[float, float]:
+    """The pixel centre ``(x, y)`` of ``mask`` farthest from its border, the middle one of ties (where a
+    person would click it)."""
+    from scipy.ndimage import distance_transform_edt
+
+    inside = distance_transform_edt(np.pad(np.asarray(mask, dtype=bool), 1))[1:-1, 1:-1]  # (H, W)
+    rows, cols = np.nonzero(inside >= inside.max() - 0.5)  # the deepest ridge (a long part: a line of ties)
+    nearest = int(np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2))  # its middle
+    return cols[nearest] + 0.5, rows[nearest] + 0.5
+
+
 def category_index(dataset) -> dict[str, list[int]]:
     """Sample indices by category, in dataset order."""
     index: dict[str, list[int]] = {}
@@ -48,7 +60,7 @@ def category_index(dataset) -> dict[str, list[int]]:
 
 def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: int = 0,
              progress: bool = True, shots: int = 1, example_weight: float | None = None,
-             negatives: int = 0) -> EvalResult:
+             example_mark: str = "mask", negatives: int = 0) -> EvalResult:
     """Run ``method`` on every sample of ``dataset`` and score it (see the module docstring).
 
     Args:
@@ -68,6 +80,8 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
 
     if method not in METHODS:
         raise MethodError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if example_mark not in ("mask", "point"):
+        raise MethodError(f"example_mark {example_mark!r}: mark references by 'mask' or 'point'")
     if backbone is None and method not in ("center", "random"):
         raise MethodError(f"method {method!r} needs a backbone; pass --backbone")
     if method in ("ours", "example") or (method == "attention" and heads is None):
@@ -96,7 +110,8 @@ def evaluate(method: str, *, backbone, dataset, pointer=None, heads=None, seed: 
 
             shown = [dataset[j] for j in references(dataset, index, shots, rng, by_category=by_category)]
             shown = [s for s in shown if seen(backbone, s)]  # a part cropped away shows nothing
-            examples = [Example(s.image, mask=s.mask) for s in shown]
+            examples = [Example(s.image, point=innermost_point(s.mask)) if example_mark == "point"
+                        else Example(s.image, mask=s.mask) for s in shown]
             prediction = (predictor.point(sample.image, sample.instruction, examples=examples) if shown
                           else None)
         elif method == "ours":

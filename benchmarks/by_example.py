@@ -1,5 +1,5 @@
-"""Point by example -> ``results/by_example.json``. Run: ``python -m benchmarks.by_example`` (~20 min on 2 cores),
-after ``scripts/eval_targets.sh`` (whose ours / attention rows on the same samples it is read beside).
+"""Point by example -> ``results/by_example.json``. Run: ``python -m benchmarks.by_example`` (~30 min on 2 cores),
+after ``scripts/eval_targets.sh`` (whose attention-pointing rows on the same samples it reads beside its own).
 
 1. The fusion weight, chosen on three **val** sets (``VAL_CAP`` samples each, evenly spaced; 1 reference each from
    the same set): SynthParts val and the Car-Parts and CCP training photos whose path hashes into the last 10%

@@ -111,6 +111,29 @@ def test_encode_batch_matches_single_encodes(arch, backbones):
                                       atol=1e-5)
 
 
+@pytest.mark.parametrize("arch", VARIANTS)
+def test_vision_patches_come_on_the_pointing_grid_or_are_refused_in_one_line(arch, backbones):
+    """What point by example and the presence / vision heads read: the same features whether the vision tower
+    runs alone or inside an encode (one forward, several instructions, or a batch of two sizes)."""
+    from partpoint.errors import BackboneError
+
+    bb = backbones[arch]
+    first, second = _photo(640, 480), _photo(300, 500, seed=1)
+    if not bb.vision_dim:
+        assert arch in ("paligemma", "molmo2", "fast_vlm")
+        with pytest.raises(BackboneError, match="patch features"):
+            bb.patch_features(first)
+        return
+    alone = [bb.patch_features(im) for im in (first, second)]
+    for patches in alone:
+        assert patches.features.shape == (np.prod(patches.geometry.grid), bb.vision_dim)
+    many = bb.encode_many(first, [INSTRUCTION, "Point to the lid."], layers=[1], vision=True)
+    batch = bb.encode_batch([first, second], [INSTRUCTION, "a"], layers=[1], vision=True)
+    for feats, patches in [(many[0], alone[0]), (many[1], alone[0]), *zip(batch, alone)]:
+        assert feats.grid == patches.geometry.grid
+        assert torch.allclose(feats.vision, patches.features, atol=1e-4)
+
+
 def test_molmo2_points_on_the_global_view_and_text_follows_both_views(backbones):
     """Molmo2 shows the image twice (global view, then stitched crops); the grid is the global view's
     tokens, the text tokens start after the last image token of both views."""

@@ -122,6 +122,24 @@ def test_the_same_photo_as_its_own_reference_points_at_the_marked_cell(tiny):
         pointer.point(tiny["image"])
 
 
+def test_a_qwen_backbone_points_by_example_through_its_merged_patches(tmp_path):
+    """Qwen2-VL's vision tower yields the pointing grid too (its merged output): the photo as its own
+    reference points at the marked cell, alone and beside an instruction."""
+    from tiny_models import build_tiny_backbone
+
+    backbone = load_backbone(build_tiny_backbone("qwen2_vl", tmp_path / "qwen", text_heads=2,
+                                                 text_kv_heads=1))
+    pointer = load_pointer(backbone, str(save_pointer(backbone, tmp_path / "pointer")))
+    image = picture(3)
+    geometry = backbone.geometry(image)
+    x, y = geometry.to_image_xy(1.5, 0.5)  # the centre of cell (row 0, col 1)
+    alone, both = pointer.point_many(image, [None, "Point to the handle."],
+                                     examples=[Example(image, point=(x, y))])
+    cell_w, cell_h = (image.width / geometry.grid[1], image.height / geometry.grid[0])
+    assert abs(alone.x - x) <= cell_w / 2 and abs(alone.y - y) <= cell_h / 2
+    assert both.instruction == "Point to the handle." and both.heatmap.shape == alone.heatmap.shape
+
+
 def test_cli_points_by_example_without_an_instruction(tiny, capsys):
     argv = ["point", tiny["image"], "--backbone", tiny["backbone_dir"], "--pointer", tiny["pointer_dir"],
             "--example", tiny["image"], "--example-point", "70,30", "--json"]

@@ -130,17 +130,27 @@ class Adapter:
         """The vision tower's patch features on the pointing grid, ``(B, P, C)`` row-major (point by
         example matches them); architectures whose tower does not yield that grid refuse."""
         raise BackboneError(f"point by example needs vision-tower patch features on the pointing grid; the "
-                            f"{model.config.model_type} adapter does not provide them (LLaVA's does)")
+                            f"{model.config.model_type} adapter does not provide them (LLaVA's and Qwen's "
+                            "do)")
 
     def patch_feature_dim(self, model) -> int:
         """``C`` of :meth:`patch_features` (0: this adapter provides none)."""
         return 0
 
+    def capture_patch_features(self, model, sink: list):
+        """Collect :meth:`patch_features`'s features during the model's own forwards (so an encode gets
+        them at no extra cost): each forward appends its images' ``(P, C)`` features to ``sink`` (a
+        ``(B, P, C)`` tensor or a list). Returns the hook's handle. By default a pre-hook on
+        :meth:`patch_feature_module`."""
+        return self.patch_feature_module(model).register_forward_pre_hook(
+            lambda _module, args: sink.append(args[0].detach().float().cpu()))
+
     def patch_feature_module(self, model):
         """The module whose first input, during the model's own forward, is :meth:`patch_features`'s
         ``(B, P, C)`` (so an encode captures them at no extra cost); refused like :meth:`patch_features`."""
         raise BackboneError(f"a presence head reads vision-tower patch features on the pointing grid; the "
-                            f"{model.config.model_type} adapter does not provide them (LLaVA's does)")
+                            f"{model.config.model_type} adapter does not provide them (LLaVA's and Qwen's "
+                            "do)")
 
 
 def check_model_dir(path: Path) -> None:

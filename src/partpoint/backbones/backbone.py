@@ -156,15 +156,14 @@ class Backbone:
 
     @contextmanager
     def _patch_capture(self, enabled: bool):
-        """Collects the vision tower's ``(B_images, P, C)`` patch features of the forwards run inside it
-        (a pre-hook on :meth:`Adapter.patch_feature_module`: nothing runs twice); a no-op when disabled."""
+        """Collects the vision tower's patch features of the forwards run inside it, one ``(B_images, P, C)``
+        tensor or list of ``(P, C)`` per forward (:meth:`Adapter.capture_patch_features`: nothing runs twice);
+        a no-op when disabled."""
         grabbed: list[torch.Tensor] = []
         if not enabled:
             yield grabbed
             return
-        module = self.adapter.patch_feature_module(self.model)
-        handle = module.register_forward_pre_hook(
-            lambda _module, args: grabbed.append(args[0].detach().float().cpu()))
+        handle = self.adapter.capture_patch_features(self.model, grabbed)
         try:
             yield grabbed
         finally:
@@ -231,7 +230,7 @@ class Backbone:
         with recording(recorder), self._patch_capture(vision) as patches:
             self.model(**inputs, use_cache=False)
         self._check_recorded(recorder, layers)
-        patches = torch.cat(patches) if patches else None  # (B, P, C): one image per sample
+        patches = [image for forward in patches for image in forward] or None  # (P, C) per sample
         return [self._features(b, ids[b], int(final[b]), recorder, geometries[b], images[b],
                                vision=None if patches is None else patches[b]) for b in range(len(images))]
 

@@ -1,10 +1,14 @@
 """Qwen2-VL: dynamic resolution (aspect kept, sides rounded to multiples of 28) and 2x2 patch merging.
 
 The processor (the stock one, loaded by ``AutoProcessor``) resizes only (no crop, no pad) and reports
-the patch grid in ``image_grid_thw``; the token grid is that grid merged 2x2, row-major.
+the patch grid in ``image_grid_thw``; the token grid is that grid merged 2x2, row-major. The vision tower's
+patch features on that grid (point by example, presence and vision heads) are its merged output, the image
+tokens the LM reads (Qwen2.5-VL's windowed tower returns them in row-major order too).
 """
 
 from __future__ import annotations
+
+import torch
 
 from ..errors import BackboneError
 from .adapter import Adapter, register_adapter
@@ -53,3 +57,23 @@ class Qwen2VLAdapter(Adapter):
             input_size=(in_w, in_h),
             cell_px=(float(patch * merge), float(patch * merge)),
         )
+
+    def patch_features(self, model, inputs):
+        """The vision tower's merged patch features ``(1, P, C)`` (C: the LM's width), row-major."""
+        visual = model.model.visual
+        output = visual(inputs["pixel_values"].to(visual.dtype), grid_thw=inputs["image_grid_thw"])
+        return output.pooler_output[None]
+
+    def patch_feature_dim(self, model) -> int:
+        return int(model.model.visual.merger.mlp[-1].out_features)
+
+    def capture_patch_features(self, model, sink: list):
+        """A forward hook on the vision tower: its merged output, split into one ``(P, C)`` per image."""
+        visual = model.model.visual
+
+        def grab(_module, args, kwargs, output):
+            grid = kwargs["grid_thw"] if "grid_thw" in kwargs else args[1]  # (images, 3): t, h, w patches
+            sizes = (grid.prod(-1) // visual.spatial_merge_size**2).tolist()
+            sink.append([p.detach().float().cpu() for p in torch.split(output.pooler_output, sizes)])
+
+        return visual.register_forward_hook(grab, with_kwargs=True)

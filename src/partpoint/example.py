@@ -101,6 +101,6 @@ def fuse(pointer_logits: torch.Tensor, examples: torch.Tensor, weight: float = W
     """``(1 - weight) (L - mean L) + weight std(L) E`` of the pointer's ``(H', W')`` logits ``L`` and the
     examples' ``E`` (:func:`example_logits`): the mix of the standardised pointer map and ``log p``, kept in
     the pointer's logit units so that the fused heatmap is as sharp as the pointer's (weight 0: the pointer's
-    softmax; 1: the examples')."""
+    heatmap; 1: the examples' peak)."""
     centred = pointer_logits - pointer_logits.mean()
     return (1 - weight) * centred + weight * centred.std().clamp_min(1e-6) * examples

@@ -14,7 +14,9 @@ after ``scripts/eval_targets.sh`` (whose attention-pointing rows on the same sam
    (the instruction alone) on the same samples. A sample with no possible reference is a miss of the example
    method; the rates over the samples that have one (``with_reference``) compare the two where both can run.
    Also with 1 reference: alone (no instruction: weight 1) and marked by one click at its mask's innermost
-   pixel instead of the mask (fused), as a person would mark it.
+   pixel instead of the mask (fused), as a person would mark it. Where the points carry a calibrated
+   confidence (the instruction's calibration, or for a reference alone the calibration's ``example`` map), its
+   ECE, the ECE floor of those confidences and the AUROC of confidence for hits.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def main(argv=None) -> int:
     from partpoint.backbones import load_backbone
     from partpoint.data import open_dataset
     from partpoint.evaluation import evaluate
+    from partpoint.evaluation.metrics import auroc, ece_floor, expected_calibration_error
     from partpoint.io.atomic import atomic_write_json
 
     args = parse_args(argv)
@@ -83,6 +86,11 @@ def main(argv=None) -> int:
                "wall_s": time.perf_counter() - begin,
                "hits": {s["key"]: bool(s["hit"]) for s in result.samples},
                "referenced": [s["key"] for s in result.samples if s["parsed"]]}
+        rated = [(s["confidence"], s["hit"]) for s in result.samples if s.get("confidence") is not None]
+        if rated:  # the calibration's confidence of these points (a reference alone: its own map)
+            confidence, hits = (np.array(column, dtype=float) for column in zip(*rated))
+            out |= {"rated": len(rated), "ece": expected_calibration_error(confidence, hits),
+                    "ece_floor": ece_floor(confidence), "confidence_auroc": auroc(confidence, hits)}
         print(method, kw, {k: v for k, v in out.items() if k not in ("hits", "referenced")}, flush=True)
         return out
 

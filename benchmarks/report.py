@@ -403,12 +403,21 @@ def by_example_section(example: dict | None, results_dir: Path) -> list[str]:
         lines += ["", "One reference without the instruction (`alone`), and one marked by a single click at its "
                   "mask's innermost pixel instead of the mask, fused with the instruction (`click`); hit % over "
                   "the samples that have a reference:", "",
-                  "| cell | n | ours (text) | 1 reference (mask) + text | 1 reference alone | 1 click + text |",
-                  "|---|---|---|---|---|---|"]
+                  "| cell | n | ours (text) | 1 reference (mask) + text | 1 reference alone | 1 click + text "
+                  "| alone: confidence ECE (floor), AUROC | + text: ECE (floor) |",
+                  "|---|---|---|---|---|---|---|---|"]
+
+        def rated(run: dict, auroc: bool) -> str:
+            if "ece" not in run:
+                return "–"
+            return (f"{run['ece']:.3f} ({run['ece_floor']:.3f})"
+                    + (f", {run['confidence_auroc']:.2f}" if auroc else ""))
+
         for name, cell in others.items():
             alone, click, mask = (cell[k]["with_reference"] for k in ("k1_alone", "k1_click", "k1"))
             lines.append(f"| {CELL_NAMES.get(name, name)} | {mask['n']} | {_pct(mask['ours'])} | "
-                         f"{_pct(mask['example'])} | {_pct(alone['example'])} | {_pct(click['example'])} |")
+                         f"{_pct(mask['example'])} | {_pct(alone['example'])} | {_pct(click['example'])} | "
+                         f"{rated(cell['k1_alone'], True)} | {rated(cell['k1'], False)} |")
     descriptors = Path(results_dir) / "example_descriptors.json"
     if descriptors.is_file():
         found = json.loads(descriptors.read_text())

@@ -164,7 +164,12 @@ def test_report_renders_point_by_example_beside_the_targets(tmp_path):
                                                                              "example": rate}}
     (tmp_path / "results" / "by_example.json").write_text(json.dumps(example))
     text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
-    assert "| Car-Parts test | 197 | 42.0 | 47.0 | 30.0 | 45.0 |" in text
+    assert "| Car-Parts test | 197 | 42.0 | 47.0 | 30.0 | 45.0 | – | – |" in text
+    alone = example["cells"]["carparts_test"]["k1_alone"]
+    alone |= {"ece": 0.061, "ece_floor": 0.05, "confidence_auroc": 0.71}
+    (tmp_path / "results" / "by_example.json").write_text(json.dumps(example))
+    text = write_report(tmp_path / "results", tmp_path / "R.md").read_text()
+    assert "| 30.0 | 45.0 | 0.061 (0.050), 0.71 | – |" in text
     assert "carparts_held (150): text only 30.0%, 0.25 32.0%, 0.5 33.0%" in text
     assert "mean: 0.25 36.0%, 0.5 37.0%, text only 34.5% -> **0.5**" in text
     # on the samples with a reference: synth a, b, c (text 1/3, 0.25 2/3, 0.5 3/3), held e (0, 1, 1)

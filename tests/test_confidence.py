@@ -175,6 +175,35 @@ def test_calibration_turns_signals_into_probabilities_that_match_hit_rates():
     np.testing.assert_allclose(again.score(test_signals)[0], confidence)
 
 
+def test_a_reference_alone_gets_a_confidence_from_its_peak_probability():
+    from partpoint.training.calibrate import fit_example
+
+    rng = np.random.default_rng(0)
+    peaks = rng.uniform(0, 1, 2000)
+    hits = rng.uniform(0, 1, 2000) < 0.2 + 0.7 * peaks  # a higher part probability hits more often
+    example, scores = fit_example(peaks, hits)
+    assert scores["samples"] == 2000 and scores["val_auroc"] > 0.7 and scores["val_ece"] < 0.05
+    test_peaks = rng.uniform(0, 1, 4000)
+    test_hits = rng.uniform(0, 1, 4000) < 0.2 + 0.7 * test_peaks
+    assert expected_calibration_error(example(test_peaks[:, None]), test_hits) < 0.03
+    assert fit_example(peaks[:5], hits[:5])[0] is None and fit_example(peaks, np.ones(2000, bool))[0] is None
+    calibration = Calibration.fit(*draws(0))
+    assert calibration.example is None and Calibration.from_json(calibration.to_json()).example is None
+    calibration.example = example
+    again = Calibration.from_json(calibration.to_json())
+    np.testing.assert_allclose(again.example(test_peaks[:, None]), example(test_peaks[:, None]))
+
+
+def test_an_eval_of_references_alone_rates_their_confidence_without_a_presence():
+    from partpoint.evaluation.metrics import EvalResult
+
+    samples = [{"confidence": c, "hit": h} for c, h in ((0.9, True), (0.2, False), (0.7, True), (0.6, False))]
+    summary = EvalResult(method="example", backbone="b", n=4, hits=2, patch_hits=None, unparsed=0,
+                         per_category={}, samples=samples).reliability_summary()
+    assert summary["ece"] == pytest.approx(expected_calibration_error([0.9, 0.2, 0.7, 0.6], [1, 0, 1, 0]))
+    assert "missed_present_rate" not in summary
+
+
 def test_the_vision_head_has_signals_of_its_own_and_the_heads_agreement_leaves_it_out():
     from partpoint.pointer.confidence import point_signals
 
@@ -277,6 +306,16 @@ def test_the_predictor_reports_confidence_presence_and_abstains(tiny_setup, tmp_
     pointer.model.calibration = constant_calibration(threshold=1.0)  # nothing clears it: "not found"
     assert not pointer.point(sample.image, sample.instruction).present
     assert pointer.point_all(sample.image, sample.instruction) == []
+    from partpoint.example import Example
+    from partpoint.pointer.confidence import Logistic
+
+    reference = [Example(sample.image, mask=sample.mask)]
+    alone = pointer.point(sample.image, examples=reference)
+    assert alone.confidence is None and alone.found  # no reference map in this calibration
+    pointer.model.calibration.example = Logistic(mean=[0.5], std=[0.1], weights=[2.0], bias=0.0)
+    alone = pointer.point(sample.image, examples=reference)
+    assert 0 < alone.confidence < 1 and alone.presence is None and alone.found
+    assert set(alone.to_dict()) == {"x", "y", "score", "width", "height", "confidence"}
 
 
 def test_a_calibration_is_stored_with_its_weights_and_dropped_for_others(tiny_setup, tmp_path):

@@ -159,9 +159,10 @@ def test_presence_command_adds_a_head_then_calibrate_reads_it(tiny_setup, tmp_pa
     model = PartPointer.from_pretrained(out)
     assert model.reads_vision and model.calibration is None
     assert cli_main(["calibrate", "--backbone", str(backbone_dir), "--pointer", str(out), "--data", val,
-                     "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
-    capsys.readouterr()
+                     "--data", train_spec, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
     assert PartPointer.from_pretrained(out).calibration is not None
+    assert fitted["example"]["samples"] > 0  # the train scenes share categories across images: references
     assert cli_main(["presence", "--backbone", str(backbone_dir), "--pointer", str(start),
                      "--data", train_spec,
                      "--out", str(out), "--negatives", "0"]) == 2

@@ -104,3 +104,10 @@ def fuse(pointer_logits: torch.Tensor, examples: torch.Tensor, weight: float = W
     heatmap; 1: the examples' peak)."""
     centred = pointer_logits - pointer_logits.mean()
     return (1 - weight) * centred + weight * centred.std().clamp_min(1e-6) * examples
+
+
+def peak_probability(prob: torch.Tensor, u: float, v: float) -> float:
+    """The part probability of the ``(P_h, P_w)`` map at the grid cell of ``(u, v)`` (grid units): what a
+    calibration maps to the confidence of a reference's point."""
+    row, col = min(int(v), prob.shape[0] - 1), min(int(u), prob.shape[1] - 1)
+    return float(prob[row, col])

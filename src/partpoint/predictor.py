@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from .errors import CheckpointError, InstructionError
 from .evaluation.metrics import COUNT_PEAK_SEPARATION
-from .example import WEIGHT, Example, cell_labels, example_logits, fuse, transfer
+from .example import WEIGHT, Example, cell_labels, example_logits, fuse, peak_probability, transfer
 from .io.images import ImageLike, check_instruction, load_image
 from .pointer import PartPointer, PointResult, SampleFeatures, collate
 from .pointer.confidence import point_signals
@@ -112,12 +113,13 @@ class Pointer:
         geometry = features[0].geometry if features else self.backbone.geometry(image)
         scale = self.model.config.upsample
         size = (geometry.grid[0] * scale, geometry.grid[1] * scale)
-        shown = None
+        shown = part = None
         if examples:
             from .backbones.backbone import PatchFeatures
 
             target = PatchFeatures(features[0].vision, geometry, image.size) if features else None
-            shown = example_logits(self._example_probability(image, examples, target), size)
+            part = self._example_probability(image, examples, target)  # (P_h, P_w)
+            shown = example_logits(part, size)
         results, row = [], 0
         for text in texts:
             logits = shown if text is None else output.heatmap[row]  # (H', W')
@@ -142,6 +144,9 @@ class Pointer:
                     confidence, presence = self.model.calibration.score(signals)
                     point.confidence, point.presence = float(confidence[0]), float(presence[0])
                     point.present = point.presence >= self.model.calibration.threshold
+                elif text is None and self.model.calibration is not None and self.model.calibration.example:
+                    signal = np.array([[peak_probability(part, u, v)]])
+                    point.confidence = float(self.model.calibration.example(signal)[0])
                 points.append(point)
             results.append(points)
             row += text is not None

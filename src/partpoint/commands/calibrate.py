@@ -41,7 +41,7 @@ def run(args) -> int:
     from ..pointer.model import resolve_pointer_dir
     from ..predictor import Pointer
     from ..training.cache import FeatureCache
-    from ..training.calibrate import fit_calibration, set_signals
+    from ..training.calibrate import example_signals, fit_calibration, set_signals
     from ..training.items import prepare_items
 
     if args.negatives < 1:
@@ -62,10 +62,13 @@ def run(args) -> int:
                                    progress=not args.quiet, vision=model.reads_vision)
         return prepare_items(cache.entries(), scale=model.config.upsample)[0]
 
-    signals = set_signals(model, {spec: (items_of(dataset), items_of(absent[spec]))
-                                  for spec, dataset in datasets.items()})
-    calibration = fit_calibration(signals, fitted={"data": args.data, "seed": args.seed,
-                                                   "negatives_per_image": args.negatives})
+    val = {spec: items_of(dataset) for spec, dataset in datasets.items()}
+    signals = set_signals(model, {spec: (items, items_of(absent[spec])) for spec, items in val.items()})
+    examples = ({spec: example_signals(model, items, seed=args.seed) for spec, items in val.items()}
+                if model.reads_vision else None)  # a reference alone: its items carry the vision patches
+    calibration = fit_calibration(signals, examples=examples,
+                                  fitted={"data": args.data, "seed": args.seed,
+                                          "negatives_per_image": args.negatives})
     calibration.weights_sha256 = weights_digest(directory)
     from ..io.atomic import atomic_write_text
 

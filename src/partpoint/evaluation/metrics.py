@@ -91,8 +91,10 @@ class EvalResult:
         out = {"ece": expected_calibration_error(confidence, hits),
                "ece_interval": ece_interval(confidence, hits),
                "ece_floor": ece_floor(confidence),
-               "reliability": reliability(confidence, hits),
-               "missed_present_rate": float(np.mean([not s["present"] for s in rated]))}
+               "reliability": reliability(confidence, hits)}
+        called = [s["present"] for s in rated if "present" in s]  # a reference alone has no presence
+        if called:
+            out["missed_present_rate"] = float(np.mean([not present for present in called]))
         if self.negatives:
             presence = [s["presence"] for s in rated] + [s["presence"] for s in self.negatives]
             out.update(negatives=len(self.negatives),

@@ -182,6 +182,8 @@ def calibrated(prediction) -> dict:
     """A prediction's calibrated fields for the per-sample record (none for uncalibrated methods)."""
     if prediction is None or getattr(prediction, "confidence", None) is None:
         return {}
+    if prediction.presence is None:  # a reference alone: a confidence, no presence
+        return {"confidence": prediction.confidence}
     return {"confidence": prediction.confidence, "presence": prediction.presence,
             "present": bool(prediction.present)}
 

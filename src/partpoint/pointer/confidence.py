@@ -20,7 +20,9 @@ A :class:`Calibration` maps them through two logistic regressions fitted on a va
 (``partpoint calibrate``): ``confidence`` = P(the point hits the part | the part is in the image), fitted
 on val samples; ``presence`` = P(the instruction's part is in the image), fitted on val samples and their
 negatives (:mod:`partpoint.data.negatives`), with ``threshold`` the presence that best separates them on
-val (balanced accuracy). It is stored with the pointer as ``calibration.json``.
+val (balanced accuracy). A third, ``example``, maps the part probability at the peak of a reference photo
+alone (:mod:`partpoint.example`; no instruction, so none of the signals above) to P(the point hits), fitted on
+the same val samples with one reference each. It is stored with the pointer as ``calibration.json``.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class Calibration:
     signals: tuple[str, ...] = SIGNALS
     fitted: dict = field(default_factory=dict)
     weights_sha256: str = ""
+    example: Logistic | None = None  # a reference alone: P(hit | the part probability at its peak)
 
     def score(self, signals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(N, S)`` signals (``S = len(SIGNALS)``) -> ``(confidence, presence)`` probabilities, each
@@ -128,7 +131,8 @@ class Calibration:
             raise ValueError(f"calibration signals {data.get('signals')} are not {list(SIGNALS)}")
         return cls(confidence=Logistic(**data["confidence"]), presence=Logistic(**data["presence"]),
                    threshold=float(data["threshold"]), fitted=data.get("fitted", {}),
-                   weights_sha256=data.get("weights_sha256", ""))
+                   weights_sha256=data.get("weights_sha256", ""),
+                   example=Logistic(**data["example"]) if data.get("example") else None)
 
     @classmethod
     def fit(cls, signals: np.ndarray, hits: np.ndarray, negative_signals: np.ndarray, *,

@@ -56,11 +56,13 @@ class PointResult:
 
     def to_dict(self) -> dict:
         """The JSON record the CLI, batch and web page give: ``x``, ``y``, ``score``, ``width``, ``height``,
-        and with a calibration ``confidence``, ``presence`` and ``present``; "not found" has ``x`` and ``y``
-        null and the peak as ``best_guess``."""
+        and with a calibration ``confidence``, ``presence`` and ``present`` (a reference alone: ``confidence``
+        only); "not found" has ``x`` and ``y`` null and the peak as ``best_guess``."""
         record = {"x": self.x, "y": self.y, "score": self.score, "width": self.width, "height": self.height}
         if self.confidence is not None:
-            record.update(confidence=self.confidence, presence=self.presence, present=bool(self.present))
+            record.update(confidence=self.confidence)
+        if self.presence is not None:
+            record.update(presence=self.presence, present=bool(self.present))
             if not self.found:
                 record.update(x=None, y=None, best_guess=[self.x, self.y])
         return record

@@ -438,5 +438,7 @@ def test_the_bundled_pointer_ships_its_presence_head_and_a_calibration_of_its_ow
     fitted = bundled.calibration.fitted
     assert len(fitted["by_set"]) == len(fitted["data"]) >= 2  # SynthParts val and real photos, pooled
     assert fitted["samples"] == sum(s["samples"] for s in fitted["by_set"].values())
+    assert bundled.calibration.example is not None  # references alone have a confidence map too
+    assert fitted["example"]["val_auroc"] > 0.6
     log = json.loads((directory / "presence_log.json").read_text())
     assert log["hold_out_percent"] > 0 and len(log["val_sets"]) >= 2

@@ -27,37 +27,52 @@ MIXES = {"all four": ("synth", "carparts", "ccp", "doordetect"), "without DoorDe
          "SynthParts only": ("synth",)}
 
 
-def parse_args(argv=None):
-    from partpoint.data.paths import SHARED_DATA
-
-    p = argparse.ArgumentParser(prog="python -m benchmarks.lr_mix", description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder (as train_scale.sh)")
+def reduced_scale_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """The options of a reduced-scale training benchmark (this one, ``benchmarks.vision_head``): where the
+    SynthParts splits, the feature caches and the results are (``--data`` is each one's own)."""
+    p = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
     p.add_argument("--synth-train", default="runs/scale/synth-train")
     p.add_argument("--synth-val", default="runs/synth/val")
     p.add_argument("--cache-dir", type=Path, default=REPO / "runs/cache")
     p.add_argument("--results", type=Path, default=REPO / "results")
     p.add_argument("--threads", type=int, default=2)
+    return p
+
+
+def bundled_setup(threads: int, epochs: int):
+    """``(backbone, heads, config)``: default-llava in float32, the bundled pointer's heads, and the training
+    config of a pointer on them for ``epochs`` epochs (no progress bars)."""
+    import torch
+
+    from partpoint.backbones import load_backbone
+    from partpoint.heads import read_heads
+    from partpoint.predictor import resolve_pointer_dir
+    from partpoint.training import TrainConfig
+
+    torch.set_num_threads(threads)
+    backbone = load_backbone("default-llava", dtype="float32")
+    heads = read_heads(resolve_pointer_dir("default-llava", None) / "heads.json")
+    return backbone, heads, TrainConfig.of(progress=False, num_heads=len(heads), epochs=epochs)
+
+
+def parse_args(argv=None):
+    from partpoint.data.paths import SHARED_DATA
+
+    p = reduced_scale_parser("benchmarks.lr_mix", __doc__)
+    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder (as train_scale.sh)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
-    import torch
-
-    from partpoint.backbones import load_backbone
     from partpoint.data import open_dataset
     from partpoint.data.sample import held_out
-    from partpoint.heads import read_heads
     from partpoint.io.atomic import atomic_write_json
     from partpoint.pointer import PointerIdentity
-    from partpoint.predictor import resolve_pointer_dir
-    from partpoint.training import TrainConfig, fit, pointer_hit_rate, prepare_items
+    from partpoint.training import fit, pointer_hit_rate, prepare_items
     from partpoint.training.cache import FeatureCache
 
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    backbone = load_backbone("default-llava", dtype="float32")
-    heads = read_heads(resolve_pointer_dir("default-llava", None) / "heads.json")
-    config = TrainConfig.of(progress=False, num_heads=len(heads), epochs=EPOCHS)
+    backbone, heads, config = bundled_setup(args.threads, EPOCHS)
     scale = config.pointer.upsample
 
     def items_of(dataset) -> list:  # the scale run's cache (the same specs: nothing is re-encoded)

@@ -12,13 +12,11 @@ with the vision head. (The full-scale run is ``scripts/train_scale.sh``; its log
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
 from .datasets import evenly_records
-from .settings import REPO
+from .lr_mix import bundled_setup, reduced_scale_parser
 
 SUBSET = {"synth": 3000, "carparts": 1000, "ccp": 1500}
 EPOCHS, HOLD_OUT, VAL_CAP = 3, 10, 600
@@ -26,38 +24,25 @@ VARIANTS = {"the k heads alone": {}, "+ vision head": {"vision_head": True}}
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.vision_head", description=__doc__.splitlines()[0])
+    p = reduced_scale_parser("benchmarks.vision_head", __doc__)
     p.add_argument("--data", default="../shared/data",
                    help="the shared data folder, spelled as scripts/train_presence.sh does (the held-out "
                         "images are chosen by a hash of the path as given)")
-    p.add_argument("--synth-train", default="runs/scale/synth-train")
-    p.add_argument("--synth-val", default="runs/synth/val")
-    p.add_argument("--cache-dir", type=Path, default=REPO / "runs/cache")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--scale", type=float, default=1.0, help="multiply every SUBSET size by this")
-    p.add_argument("--results", type=Path, default=REPO / "results")
-    p.add_argument("--threads", type=int, default=2)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
-    import torch
-
-    from partpoint.backbones import load_backbone
     from partpoint.data import open_dataset
-    from partpoint.heads import read_heads
     from partpoint.io.atomic import atomic_write_json
     from partpoint.pointer import PointerIdentity
-    from partpoint.predictor import resolve_pointer_dir
-    from partpoint.training import TrainConfig, fit, pointer_hit_rate, prepare_items
+    from partpoint.training import fit, pointer_hit_rate, prepare_items
     from partpoint.training.cache import FeatureCache
 
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    backbone = load_backbone("default-llava", dtype="float32")
-    heads = read_heads(resolve_pointer_dir("default-llava", None) / "heads.json")
-    config = TrainConfig.of(progress=False, num_heads=len(heads), epochs=args.epochs)
+    backbone, heads, config = bundled_setup(args.threads, args.epochs)
     scale = config.pointer.upsample
 
     def subset(dataset, cap: int) -> list:

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     from partpoint.backbones import load_backbone
     from partpoint.data import open_dataset
     from partpoint.evaluation import evaluate
-    from partpoint.evaluation.metrics import auroc, ece_floor, expected_calibration_error
+    from partpoint.evaluation.metrics import auroc
     from partpoint.io.atomic import atomic_write_json
 
     args = parse_args(argv)
@@ -86,11 +86,11 @@ def main(argv=None) -> int:
                "wall_s": time.perf_counter() - begin,
                "hits": {s["key"]: bool(s["hit"]) for s in result.samples},
                "referenced": [s["key"] for s in result.samples if s["parsed"]]}
-        rated = [(s["confidence"], s["hit"]) for s in result.samples if s.get("confidence") is not None]
-        if rated:  # the calibration's confidence of these points (a reference alone: its own map)
-            confidence, hits = (np.array(column, dtype=float) for column in zip(*rated))
-            out |= {"rated": len(rated), "ece": expected_calibration_error(confidence, hits),
-                    "ece_floor": ece_floor(confidence), "confidence_auroc": auroc(confidence, hits)}
+        rating = result.reliability_summary()  # the calibration's confidence (a reference alone: its own map)
+        if rating:
+            rated = [s for s in result.samples if "confidence" in s]
+            out |= {"rated": len(rated), "ece": rating["ece"], "ece_floor": rating["ece_floor"],
+                    "confidence_auroc": auroc([s["confidence"] for s in rated], [s["hit"] for s in rated])}
         print(method, kw, {k: v for k, v in out.items() if k not in ("hits", "referenced")}, flush=True)
         return out
 
